@@ -1,0 +1,150 @@
+// swift-tools-version:6.1
+// Payrail: a payment processing platform. Dependencies point inward: the domain core
+// (PayrailDomain) imports nothing; adapters (store, simulators, gRPC edge and core) wrap it;
+// one executable, `payrail`, assembles them.
+import PackageDescription
+
+let package = Package(
+    name: "payrail",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "payrail", targets: ["PayrailCLI"]),
+        .library(name: "PayrailDomain", targets: ["PayrailDomain"]),
+        .library(name: "PayrailProtos", targets: ["PayrailProtos"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Money, currencies, cards, the payment state machine, ledger posting rules, the
+        // connector port. No I/O and no dependencies.
+        .target(name: "PayrailDomain"),
+
+        // Code generated from Protos/ by scripts/generate-protos (committed, never built by a plugin).
+        .target(
+            name: "PayrailProtos",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+
+        // The store port and its embedded SQLite implementation.
+        .target(
+            name: "PayrailStore",
+            dependencies: [
+                "PayrailDomain",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Simulated processors (card network) behind the domain's connector port.
+        .target(name: "PayrailSimulators", dependencies: ["PayrailDomain"]),
+
+        // What edge and core share: TLS material, gRPC server lifecycle, health, error mapping.
+        .target(
+            name: "PayrailRuntime",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailProtos",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // The ledger region: payment service, vault, internal gRPC API.
+        .target(
+            name: "PayrailCore",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailProtos",
+                "PayrailStore",
+                "PayrailSimulators",
+                "PayrailRuntime",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The regional edge gateway: authentication, validation, forwarding to the core.
+        .target(
+            name: "PayrailEdge",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailProtos",
+                "PayrailRuntime",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "PayrailCLI",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailProtos",
+                "PayrailStore",
+                "PayrailCore",
+                "PayrailEdge",
+                "PayrailRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .testTarget(
+            name: "PayrailDomainTests",
+            dependencies: [
+                "PayrailDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "PayrailStoreTests",
+            dependencies: ["PayrailDomain", "PayrailStore"]
+        ),
+        .testTarget(
+            name: "PayrailEndToEndTests",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailProtos",
+                "PayrailStore",
+                "PayrailCore",
+                "PayrailEdge",
+                "PayrailRuntime",
+                "PayrailSimulators",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,65 @@
+/// A refused request: a stable machine-readable reason, the class of failure it belongs to
+/// (which the gRPC adapter maps to a status code), a human message, and where relevant the
+/// offending field or a decline code.
+///
+/// Messages never contain card numbers, CVCs or secrets: callers build them from field names
+/// and limits only.
+public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// How a failure should be treated by a client; mirrors the gRPC status codes we use.
+    public enum Category: String, Hashable, Sendable {
+        case invalidArgument, unauthenticated, permissionDenied, notFound, alreadyExists
+        case failedPrecondition, aborted, resourceExhausted, unavailable, deadlineExceeded, `internal`
+    }
+
+    /// A documented reason (see docs/errors.md). A struct rather than a closed enum so new
+    /// reasons can be added without breaking clients that switch over the known ones.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let reason: String
+        public let category: Category
+        public init(_ reason: String, _ category: Category) {
+            self.reason = reason
+            self.category = category
+        }
+        public var description: String { reason }
+
+        public static let invalidRequest = Code("invalid_request", .invalidArgument)
+        public static let missingField = Code("missing_field", .invalidArgument)
+        public static let invalidAmount = Code("invalid_amount", .invalidArgument)
+        public static let invalidCurrency = Code("invalid_currency", .invalidArgument)
+        public static let invalidCardNumber = Code("invalid_card_number", .invalidArgument)
+        public static let invalidExpiry = Code("invalid_expiry", .invalidArgument)
+        public static let invalidCVC = Code("invalid_cvc", .invalidArgument)
+        public static let invalidCursor = Code("invalid_cursor", .invalidArgument)
+        public static let messageTooLarge = Code("message_too_large", .resourceExhausted)
+        public static let authenticationFailed = Code("invalid_api_key", .unauthenticated)
+        public static let resourceMissing = Code("resource_missing", .notFound)
+        public static let idempotencyKeyReused = Code("idempotency_key_reused", .failedPrecondition)
+        public static let idempotencyKeyInUse = Code("idempotency_key_in_use", .aborted)
+        public static let operationInProgress = Code("payment_operation_in_progress", .aborted)
+        public static let unexpectedState = Code("payment_unexpected_state", .failedPrecondition)
+        public static let amountExceedsCapturable = Code("amount_exceeds_capturable", .failedPrecondition)
+        public static let amountExceedsRefundable = Code("amount_exceeds_refundable", .failedPrecondition)
+        public static let currencyMismatch = Code("currency_mismatch", .invalidArgument)
+        public static let processorUnavailable = Code("processor_unavailable", .unavailable)
+        public static let internalError = Code("internal_error", .internal)
+    }
+
+    public var code: Code
+    public var message: String
+    /// The request field at fault, as a proto path ("amount.currency", "card.number").
+    public var field: String?
+    public var declineCode: DeclineCode?
+
+    public init(_ code: Code, _ message: String, field: String? = nil, declineCode: DeclineCode? = nil) {
+        self.code = code
+        self.message = message
+        self.field = field
+        self.declineCode = declineCode
+    }
+
+    public var description: String {
+        var text = "\(code.reason): \(message)"
+        if let field { text += " (field \(field))" }
+        return text
+    }
+}

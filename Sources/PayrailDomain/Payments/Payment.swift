@@ -1,0 +1,188 @@
+/// What the rest of the system may know about a card: never the number or the CVC.
+public struct CardSummary: Hashable, Sendable {
+    public var token: String
+    public var brand: CardBrand
+    public var last4: String
+    public var expMonth: Int
+    public var expYear: Int
+    /// Keyed HMAC of the PAN, hex: stable per card across tokens and merchants.
+    public var fingerprint: String
+    public var country: String
+
+    public init(token: String, brand: CardBrand, last4: String, expMonth: Int, expYear: Int, fingerprint: String, country: String) {
+        self.token = token
+        self.brand = brand
+        self.last4 = last4
+        self.expMonth = expMonth
+        self.expYear = expYear
+        self.fingerprint = fingerprint
+        self.country = country
+    }
+}
+
+/// A card payment: the aggregate whose amounts and status only ever change through
+/// ``apply(_:at:)``, which enforces the state machine and re-checks every invariant.
+public struct Payment: Hashable, Sendable {
+    public let id: String
+    public let merchantID: String
+    public let livemode: Bool
+    public let amount: Money
+    public let captureMethod: CaptureMethod
+    public let card: CardSummary
+    public let connector: String
+    public let description: String
+    public let metadata: [String: String]
+    public let createdAtMs: Int64
+
+    public private(set) var status: PaymentStatus
+    /// Authorized and not yet captured or released.
+    public private(set) var amountCapturableMinor: Int64
+    public private(set) var amountCapturedMinor: Int64
+    public private(set) var amountRefundedMinor: Int64
+    /// Refunds accepted but not yet settled or failed.
+    public private(set) var amountRefundPendingMinor: Int64
+    public private(set) var failure: Failure?
+    public private(set) var challenge: ThreeDSChallenge?
+    public private(set) var processorReference: String?
+    public private(set) var updatedAtMs: Int64
+    /// Incremented on every change; stores use it for optimistic concurrency.
+    public private(set) var version: Int64
+
+    /// A new payment, about to be sent to the processor.
+    public init(id: String, merchantID: String, livemode: Bool, amount: Money, captureMethod: CaptureMethod,
+                card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64) {
+        precondition(amount.amountMinor > 0, "payment amount must be positive")
+        self.init(id: id, merchantID: merchantID, livemode: livemode, amount: amount, captureMethod: captureMethod,
+                  card: card, connector: connector, description: description, metadata: metadata, createdAtMs: createdAtMs,
+                  status: .processing, amountCapturableMinor: 0, amountCapturedMinor: 0, amountRefundedMinor: 0,
+                  amountRefundPendingMinor: 0, failure: nil, challenge: nil, processorReference: nil,
+                  updatedAtMs: createdAtMs, version: 1)
+    }
+
+    /// Rebuilds a payment read back from a store; checks the invariants (asserted on write
+    /// and on read, so corruption is caught where it is found).
+    public init(id: String, merchantID: String, livemode: Bool, amount: Money, captureMethod: CaptureMethod,
+                card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
+                status: PaymentStatus, amountCapturableMinor: Int64, amountCapturedMinor: Int64, amountRefundedMinor: Int64,
+                amountRefundPendingMinor: Int64, failure: Failure?, challenge: ThreeDSChallenge?, processorReference: String?,
+                updatedAtMs: Int64, version: Int64) {
+        self.id = id
+        self.merchantID = merchantID
+        self.livemode = livemode
+        self.amount = amount
+        self.captureMethod = captureMethod
+        self.card = card
+        self.connector = connector
+        self.description = description
+        self.metadata = metadata
+        self.createdAtMs = createdAtMs
+        self.status = status
+        self.amountCapturableMinor = amountCapturableMinor
+        self.amountCapturedMinor = amountCapturedMinor
+        self.amountRefundedMinor = amountRefundedMinor
+        self.amountRefundPendingMinor = amountRefundPendingMinor
+        self.failure = failure
+        self.challenge = challenge
+        self.processorReference = processorReference
+        self.updatedAtMs = updatedAtMs
+        self.version = version
+        checkInvariants()
+    }
+
+    /// What may still be refunded: captured, minus refunded, minus refunds in flight.
+    public var amountRefundableMinor: Int64 { amountCapturedMinor - amountRefundedMinor - amountRefundPendingMinor }
+
+    /// Checks that `event` is legal now, without changing anything. Business failures
+    /// (wrong state, amount too large) are typed errors for the caller.
+    public func validate(_ event: PaymentEvent) throws(PayrailError) {
+        var copy = self
+        try copy.apply(event, at: updatedAtMs)
+    }
+
+    /// Applies `event`: moves the state machine and the amounts, or throws a typed error and
+    /// changes nothing.
+    public mutating func apply(_ event: PaymentEvent, at nowMs: Int64) throws(PayrailError) {
+        let remainingAfterFailure = (challenge?.attemptsRemaining ?? 1) - 1
+        guard let next = PaymentStateMachine.next(status, event, attemptsRemainingAfterFailure: remainingAfterFailure) else {
+            let allowed = PaymentStateMachine.allowedEventNames(in: status)
+            throw PayrailError(.unexpectedState,
+                "cannot \(event.name) a payment in status \(status.rawValue)" + (allowed.isEmpty ? "" : "; allowed: \(allowed.joined(separator: ", "))"))
+        }
+        var updated = self
+        switch event {
+        case .authorized(let reference):
+            updated.processorReference = reference
+            updated.amountCapturableMinor = amount.amountMinor
+            updated.challenge = nil
+        case .challengeRequired(let challenge):
+            updated.challenge = challenge
+        case .challengePassed:
+            updated.challenge = nil
+        case .challengeFailed:
+            updated.challenge?.attemptsRemaining = remainingAfterFailure
+            if next == .failed {
+                updated.challenge = nil
+                updated.failure = Failure(reason: "authentication_failed", declineCode: .authenticationFailed,
+                                          message: "3-D Secure authentication failed")
+            }
+        case .declined(let failure):
+            updated.failure = failure
+            updated.challenge = nil
+        case .captured(let amountMinor):
+            guard amountMinor > 0 else {
+                throw PayrailError(.invalidAmount, "capture amount must be positive", field: "amount_minor")
+            }
+            guard amountMinor <= amountCapturableMinor else {
+                throw PayrailError(.amountExceedsCapturable,
+                    "capture amount \(amountMinor) exceeds the capturable amount \(amountCapturableMinor)", field: "amount_minor")
+            }
+            updated.amountCapturedMinor = amountMinor
+            updated.amountCapturableMinor = 0
+        case .canceled:
+            updated.amountCapturableMinor = 0
+            updated.challenge = nil
+        case .refundRequested(let amountMinor):
+            guard amountMinor > 0 else {
+                throw PayrailError(.invalidAmount, "refund amount must be positive", field: "amount_minor")
+            }
+            guard amountMinor <= amountRefundableMinor else {
+                throw PayrailError(.amountExceedsRefundable,
+                    "refund amount \(amountMinor) exceeds the refundable amount \(amountRefundableMinor)", field: "amount_minor")
+            }
+            updated.amountRefundPendingMinor += amountMinor
+        case .refundSucceeded(let amountMinor):
+            precondition(amountMinor > 0 && amountMinor <= amountRefundPendingMinor, "settled refund was not reserved")
+            updated.amountRefundPendingMinor -= amountMinor
+            updated.amountRefundedMinor += amountMinor
+        case .refundFailed(let amountMinor):
+            precondition(amountMinor > 0 && amountMinor <= amountRefundPendingMinor, "failed refund was not reserved")
+            updated.amountRefundPendingMinor -= amountMinor
+        }
+        updated.status = next
+        updated.updatedAtMs = max(nowMs, updatedAtMs)
+        updated.version += 1
+        updated.checkInvariants()
+        self = updated
+    }
+
+    /// The invariants every payment satisfies in every state. A violation is a bug, never a
+    /// business outcome, so it stops the process rather than writing a wrong payment.
+    public func checkInvariants() {
+        let total = amount.amountMinor
+        precondition(total > 0, "payment \(id): amount must be positive")
+        precondition(amountCapturableMinor >= 0 && amountCapturedMinor >= 0 && amountRefundedMinor >= 0
+                     && amountRefundPendingMinor >= 0, "payment \(id): negative amount field")
+        precondition(amountCapturableMinor + amountCapturedMinor <= total, "payment \(id): captures exceed the authorization")
+        precondition(amountRefundedMinor + amountRefundPendingMinor <= amountCapturedMinor, "payment \(id): refunds exceed the capture")
+        switch status {
+        case .processing, .requiresAction, .failed, .canceled:
+            precondition(amountCapturableMinor == 0 && amountCapturedMinor == 0, "payment \(id): \(status) holds funds")
+        case .requiresCapture:
+            precondition(amountCapturableMinor == total && amountCapturedMinor == 0, "payment \(id): requires_capture without a full hold")
+        case .succeeded:
+            precondition(amountCapturedMinor > 0 && amountCapturableMinor == 0, "payment \(id): succeeded without a capture")
+        }
+        precondition(status == .failed || failure == nil, "payment \(id): failure recorded on a \(status) payment")
+        precondition((status == .requiresAction) == (challenge != nil), "payment \(id): challenge iff requires_action")
+    }
+}

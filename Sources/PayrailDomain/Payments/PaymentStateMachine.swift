@@ -1,0 +1,81 @@
+/// Something that happens to a payment. Each event is legal only from certain states; the
+/// table in ``PaymentStateMachine`` is the single source of truth for which.
+public enum PaymentEvent: Hashable, Sendable {
+    /// The processor approved the authorization.
+    case authorized(processorReference: String)
+    /// The issuer wants the cardholder to authenticate (3-D Secure).
+    case challengeRequired(ThreeDSChallenge)
+    /// The cardholder passed the challenge; the authorization is sent next.
+    case challengePassed
+    /// A wrong one-time code; the payment fails when no attempts remain.
+    case challengeFailed
+    /// The processor or issuer refused the payment.
+    case declined(Failure)
+    /// Funds captured: `amountMinor` of the authorized amount; the rest is released.
+    case captured(amountMinor: Int64)
+    /// The payment was voided before capture.
+    case canceled
+    /// A refund was accepted for processing: its amount is reserved so that concurrent
+    /// refunds can never exceed what was captured.
+    case refundRequested(amountMinor: Int64)
+    /// A reserved refund settled.
+    case refundSucceeded(amountMinor: Int64)
+    /// A reserved refund failed; the reservation is released.
+    case refundFailed(amountMinor: Int64)
+
+    /// A short name for logs and errors.
+    public var name: String {
+        switch self {
+        case .authorized: "authorize"
+        case .challengeRequired: "require_action"
+        case .challengePassed: "pass_challenge"
+        case .challengeFailed: "fail_challenge"
+        case .declined: "decline"
+        case .captured: "capture"
+        case .canceled: "cancel"
+        case .refundRequested: "request_refund"
+        case .refundSucceeded: "settle_refund"
+        case .refundFailed: "fail_refund"
+        }
+    }
+}
+
+/// A pending 3-D Secure challenge.
+public struct ThreeDSChallenge: Hashable, Sendable {
+    public var challengeID: String
+    public var attemptsRemaining: Int
+    public init(challengeID: String, attemptsRemaining: Int) {
+        self.challengeID = challengeID
+        self.attemptsRemaining = attemptsRemaining
+    }
+}
+
+/// The legal transitions of a payment, as a pure function of (state, event).
+public enum PaymentStateMachine {
+    /// The state after `event`, or nil when the event is illegal in `status`.
+    /// `challengeFailed` and the refund events need the payment's amounts as well; this
+    /// function answers for the status alone (see ``Payment/apply(_:at:)``).
+    public static func next(_ status: PaymentStatus, _ event: PaymentEvent, attemptsRemainingAfterFailure: Int = 1) -> PaymentStatus? {
+        switch (status, event) {
+        case (.processing, .authorized): .requiresCapture
+        case (.processing, .challengeRequired): .requiresAction
+        case (.processing, .declined): .failed
+        case (.requiresAction, .challengePassed): .processing
+        case (.requiresAction, .challengeFailed): attemptsRemainingAfterFailure > 0 ? .requiresAction : .failed
+        case (.requiresCapture, .captured): .succeeded
+        case (.requiresAction, .canceled), (.requiresCapture, .canceled): .canceled
+        case (.succeeded, .refundRequested), (.succeeded, .refundSucceeded), (.succeeded, .refundFailed): .succeeded
+        default: nil
+        }
+    }
+
+    /// The events a payment in `status` accepts, by name; used in error messages.
+    public static func allowedEventNames(in status: PaymentStatus) -> [String] {
+        let probes: [PaymentEvent] = [
+            .authorized(processorReference: ""), .challengeRequired(ThreeDSChallenge(challengeID: "", attemptsRemaining: 1)),
+            .challengePassed, .challengeFailed, .declined(.declined(.genericDecline, "")), .captured(amountMinor: 1),
+            .canceled, .refundRequested(amountMinor: 1), .refundSucceeded(amountMinor: 1), .refundFailed(amountMinor: 1),
+        ]
+        return probes.filter { next(status, $0) != nil }.map(\.name)
+    }
+}

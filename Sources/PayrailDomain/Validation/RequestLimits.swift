@@ -1,0 +1,131 @@
+/// Limits on everything a merchant sends, in one place so the edge (before forwarding) and
+/// the core (defence in depth) enforce the same rules. Documented in docs/errors.md.
+public enum RequestLimits {
+    /// Largest amount of one payment, in minor units (one trillion: far above any card
+    /// payment, far below Int64 overflow even after summing many of them).
+    public static let amountMinorMax: Int64 = 1_000_000_000_000
+    public static let idempotencyKeyLengthMax = 255
+    public static let descriptionLengthMax = 1000
+    public static let metadataCountMax = 50
+    public static let metadataKeyLengthMax = 40
+    public static let metadataValueLengthMax = 500
+    public static let cardholderNameLengthMax = 200
+    public static let reasonLengthMax = 500
+    public static let identifierLengthMax = 64
+    public static let otpLengthMax = 16
+    public static let pageSizeMax = 100
+    public static let pageSizeDefault = 20
+    /// Largest request message the edge accepts, in bytes.
+    public static let messageBytesMax = 64 * 1024
+}
+
+/// Checks shared by every request type. Each returns the validated value or throws a typed
+/// error naming the field; none echoes a card number or secret back.
+public enum FieldRules {
+    public static func idempotencyKey(_ key: String, field: String = "idempotency_key") throws(PayrailError) -> String {
+        guard !key.isEmpty else { throw PayrailError(.missingField, "idempotency_key is required", field: field) }
+        guard key.utf8.count <= RequestLimits.idempotencyKeyLengthMax,
+              key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+            throw PayrailError(.invalidRequest,
+                "idempotency_key must be 1 to \(RequestLimits.idempotencyKeyLengthMax) printable ASCII characters", field: field)
+        }
+        return key
+    }
+
+    public static func currency(_ code: String, field: String = "amount.currency") throws(PayrailError) -> Currency {
+        guard !code.isEmpty else { throw PayrailError(.missingField, "currency is required", field: field) }
+        guard let currency = Currency(code: code) else {
+            throw PayrailError(.invalidCurrency, "currency must be an ISO 4217 code such as USD", field: field)
+        }
+        return currency
+    }
+
+    public static func positiveAmount(_ amountMinor: Int64, field: String = "amount.amount_minor") throws(PayrailError) -> Int64 {
+        guard amountMinor > 0 else { throw PayrailError(.invalidAmount, "amount must be greater than zero", field: field) }
+        guard amountMinor <= RequestLimits.amountMinorMax else {
+            throw PayrailError(.invalidAmount, "amount must be at most \(RequestLimits.amountMinorMax) minor units", field: field)
+        }
+        return amountMinor
+    }
+
+    public static func text(_ value: String, maxLength: Int, field: String) throws(PayrailError) -> String {
+        guard value.count <= maxLength else {
+            throw PayrailError(.invalidRequest, "\(field) must be at most \(maxLength) characters", field: field)
+        }
+        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" }) else {
+            throw PayrailError(.invalidRequest, "\(field) must not contain control characters", field: field)
+        }
+        return value
+    }
+
+    public static func identifier(_ value: String, prefix: String, field: String) throws(PayrailError) -> String {
+        guard !value.isEmpty else { throw PayrailError(.missingField, "\(field) is required", field: field) }
+        guard value.utf8.count <= RequestLimits.identifierLengthMax, value.hasPrefix(prefix + "_"),
+              value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }) else {
+            throw PayrailError(.invalidRequest, "\(field) must be an id starting with \(prefix)_", field: field)
+        }
+        return value
+    }
+
+    public static func metadata(_ metadata: [String: String]) throws(PayrailError) -> [String: String] {
+        guard metadata.count <= RequestLimits.metadataCountMax else {
+            throw PayrailError(.invalidRequest, "metadata may have at most \(RequestLimits.metadataCountMax) keys", field: "metadata")
+        }
+        for (key, value) in metadata {
+            guard !key.isEmpty, key.count <= RequestLimits.metadataKeyLengthMax else {
+                throw PayrailError(.invalidRequest,
+                    "metadata keys must be 1 to \(RequestLimits.metadataKeyLengthMax) characters", field: "metadata")
+            }
+            _ = try text(value, maxLength: RequestLimits.metadataValueLengthMax, field: "metadata")
+        }
+        return metadata
+    }
+}
+
+/// Raw card fields as they arrive, validated into the types the rest of the system uses.
+public struct CardInput: Sendable {
+    public let number: CardNumber
+    public let expiry: CardExpiry
+    public let securityCode: CardSecurityCode?
+    public let holderName: String
+
+    public init(number: String, expMonth: Int, expYear: Int, cvc: String, holderName: String, today: CalendarMonth) throws(PayrailError) {
+        guard !number.isEmpty else { throw PayrailError(.missingField, "card.number is required", field: "card.number") }
+        self.number = try CardNumber(number)
+        self.expiry = try CardExpiry(month: expMonth, year: expYear, today: today)
+        self.securityCode = cvc.isEmpty ? nil : try CardSecurityCode(cvc, brand: self.number.brand)
+        self.holderName = try FieldRules.text(holderName, maxLength: RequestLimits.cardholderNameLengthMax, field: "card.cardholder_name")
+    }
+}
+
+/// How a payment is paid: raw card details (tokenized on the way in) or an existing token.
+public enum PaymentMethodInput: Sendable {
+    case card(CardInput)
+    case token(String)
+}
+
+/// A validated request to create a payment.
+public struct CreatePaymentCommand: Sendable {
+    public let idempotencyKey: String
+    public let amount: Money
+    public let captureMethod: CaptureMethod
+    public let method: PaymentMethodInput
+    public let description: String
+    public let metadata: [String: String]
+
+    public init(idempotencyKey: String, amountMinor: Int64, currencyCode: String, hasAmount: Bool, captureMethod: CaptureMethod,
+                method: PaymentMethodInput?, description: String, metadata: [String: String]) throws(PayrailError) {
+        self.idempotencyKey = try FieldRules.idempotencyKey(idempotencyKey)
+        guard hasAmount else { throw PayrailError(.missingField, "amount is required", field: "amount") }
+        let currency = try FieldRules.currency(currencyCode)
+        self.amount = Money(amountMinor: try FieldRules.positiveAmount(amountMinor), currency: currency)
+        self.captureMethod = captureMethod
+        guard let method else {
+            throw PayrailError(.missingField, "a payment method (card or card_token) is required", field: "payment_method")
+        }
+        if case .token(let token) = method { _ = try FieldRules.identifier(token, prefix: "tok", field: "card_token") }
+        self.method = method
+        self.description = try FieldRules.text(description, maxLength: RequestLimits.descriptionLengthMax, field: "description")
+        self.metadata = try FieldRules.metadata(metadata)
+    }
+}

@@ -1,0 +1,225 @@
+import PayrailDomain
+import Synchronization
+
+/// A simulated card network and acquirer behind the ``CardConnector`` port. It behaves like
+/// the real thing where it matters to us: it takes time (a configurable latency with a
+/// tail), declines the documented test cards, asks for 3-D Secure, loses answers (timeouts),
+/// enforces processor-side idempotency, and refuses to capture or refund more than it holds.
+///
+/// Time and randomness are injected, so a test can run it with zero latency and a fixed seed.
+public final class CardNetworkSimulator: CardConnector {
+    public struct Configuration: Sendable {
+        /// Typical response time.
+        public var latencyMinMs: Int
+        public var latencyMaxMs: Int
+        /// Share of calls (per mille) that take `tailMultiplier` times longer.
+        public var tailPerMille: Int
+        public var tailMultiplier: Int
+        /// How long the connector waits before it gives up on an answer.
+        public var timeoutMs: Int
+
+        public init(latencyMinMs: Int = 2, latencyMaxMs: Int = 6, tailPerMille: Int = 10, tailMultiplier: Int = 5, timeoutMs: Int = 1_000) {
+            precondition(latencyMinMs >= 0 && latencyMaxMs >= latencyMinMs, "latency range")
+            self.latencyMinMs = latencyMinMs
+            self.latencyMaxMs = latencyMaxMs
+            self.tailPerMille = tailPerMille
+            self.tailMultiplier = tailMultiplier
+            self.timeoutMs = timeoutMs
+        }
+
+        /// No latency at all: for unit tests.
+        public static let instant = Configuration(latencyMinMs: 0, latencyMaxMs: 0, tailPerMille: 0, tailMultiplier: 1, timeoutMs: 200)
+    }
+
+    private struct Authorization {
+        var amount: Money
+        var capturedMinor: Int64
+        var refundedMinor: Int64
+        var voided: Bool
+    }
+
+    private struct PendingChallenge {
+        var request: AuthorizationRequest
+        var attemptsRemaining: Int
+    }
+
+    private struct State {
+        var random: SplitMix64
+        var outcomesByKey: [String: AuthorizationOutcome] = [:]
+        var resultsByKey: [String: ProcessorOutcome] = [:]
+        var challengeResultsByKey: [String: ChallengeOutcome] = [:]
+        var authorizations: [String: Authorization] = [:]
+        var challenges: [String: PendingChallenge] = [:]
+        var sequence = 0
+
+        mutating func nextReference(_ prefix: String) -> String {
+            sequence += 1
+            return "\(prefix)_\(sequence)_\(random.next() & 0xFFFF_FFFF)"
+        }
+    }
+
+    public let name: String
+    private let configuration: Configuration
+    private let state: Mutex<State>
+
+    public init(name: String = "cardsim", configuration: Configuration = Configuration(), seed: UInt64 = 0x5EED) {
+        self.name = name
+        self.configuration = configuration
+        self.state = Mutex(State(random: SplitMix64(seed: seed)))
+    }
+
+    public func authorize(_ request: AuthorizationRequest) async throws(ConnectorError) -> AuthorizationOutcome {
+        let behaviour = TestCards.behaviour(of: request.card)
+        let (outcome, repeated) = state.withLock { state -> (AuthorizationOutcome, Bool) in
+            if let previous = state.outcomesByKey[request.idempotencyKey] { return (previous, true) }
+            let outcome: AuthorizationOutcome
+            switch behaviour {
+            case .approve, .timeoutThenApprove:
+                outcome = Self.approve(request, in: &state)
+            case .decline(let code):
+                outcome = .declined(.declined(code, TestCards.message(for: code)))
+            case .requireThreeDS:
+                let challengeID = state.nextReference("chl")
+                state.challenges[challengeID] = PendingChallenge(request: request, attemptsRemaining: TestCards.challengeAttempts)
+                outcome = .challengeRequired(ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: TestCards.challengeAttempts))
+            }
+            state.outcomesByKey[request.idempotencyKey] = outcome
+            return (outcome, false)
+        }
+        if behaviour == .timeoutThenApprove && !repeated {
+            // The network did the work; the answer never arrives within our deadline.
+            try await sleep(ms: configuration.timeoutMs)
+            throw .timeout
+        }
+        try await simulateLatency()
+        return outcome
+    }
+
+    public func completeChallenge(reference: ChallengeReference, otp: String, idempotencyKey: String) async throws(ConnectorError) -> ChallengeOutcome {
+        try await simulateLatency()
+        return state.withLock { state in
+            if let previous = state.challengeResultsByKey[idempotencyKey] { return previous }
+            guard var pending = state.challenges[reference.challengeID] else {
+                return .authenticated(.declined(Failure(reason: "authentication_failed", declineCode: .authenticationFailed,
+                                                        message: "The 3-D Secure challenge is unknown or has expired.")))
+            }
+            let result: ChallengeOutcome
+            if otp == TestCards.validOTP {
+                state.challenges[reference.challengeID] = nil
+                result = .authenticated(Self.approve(pending.request, in: &state))
+            } else {
+                pending.attemptsRemaining -= 1
+                state.challenges[reference.challengeID] = pending.attemptsRemaining > 0 ? pending : nil
+                result = .wrongCode
+            }
+            state.challengeResultsByKey[idempotencyKey] = result
+            return result
+        }
+    }
+
+    public func capture(processorReference: String, amount: Money, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await simulateLatency()
+        return state.withLock { state in
+            if let previous = state.resultsByKey[idempotencyKey] { return previous }
+            let result: ProcessorOutcome
+            if var auth = state.authorizations[processorReference], !auth.voided, auth.capturedMinor == 0,
+               auth.amount.currency == amount.currency, amount.amountMinor > 0, amount.amountMinor <= auth.amount.amountMinor {
+                auth.capturedMinor = amount.amountMinor
+                state.authorizations[processorReference] = auth
+                result = .succeeded(processorReference: state.nextReference("cap"))
+            } else {
+                result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
+                                         message: "The authorization cannot be captured for that amount."))
+            }
+            state.resultsByKey[idempotencyKey] = result
+            return result
+        }
+    }
+
+    public func void(processorReference: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await simulateLatency()
+        return state.withLock { state in
+            if let previous = state.resultsByKey[idempotencyKey] { return previous }
+            let result: ProcessorOutcome
+            if var auth = state.authorizations[processorReference], auth.capturedMinor == 0 {
+                auth.voided = true
+                state.authorizations[processorReference] = auth
+                result = .succeeded(processorReference: state.nextReference("void"))
+            } else {
+                result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
+                                         message: "The authorization cannot be voided."))
+            }
+            state.resultsByKey[idempotencyKey] = result
+            return result
+        }
+    }
+
+    public func refund(processorReference: String, amount: Money, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await simulateLatency()
+        return state.withLock { state in
+            if let previous = state.resultsByKey[idempotencyKey] { return previous }
+            let result: ProcessorOutcome
+            if var auth = state.authorizations[processorReference], auth.amount.currency == amount.currency,
+               amount.amountMinor > 0, auth.refundedMinor + amount.amountMinor <= auth.capturedMinor {
+                auth.refundedMinor += amount.amountMinor
+                state.authorizations[processorReference] = auth
+                result = .succeeded(processorReference: state.nextReference("ref"))
+            } else {
+                result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
+                                         message: "The refund exceeds what was captured."))
+            }
+            state.resultsByKey[idempotencyKey] = result
+            return result
+        }
+    }
+
+    /// Authorizations the network holds for a reference: for tests that check the processor
+    /// side never saw a double charge.
+    public func authorizationCount() -> Int { state.withLock { $0.authorizations.count } }
+
+    private static func approve(_ request: AuthorizationRequest, in state: inout State) -> AuthorizationOutcome {
+        let reference = state.nextReference("auth")
+        state.authorizations[reference] = Authorization(
+            amount: request.amount, capturedMinor: request.capture ? request.amount.amountMinor : 0,
+            refundedMinor: 0, voided: false)
+        return .approved(processorReference: reference)
+    }
+
+    private func simulateLatency() async throws(ConnectorError) {
+        let ms = state.withLock { state -> Int in
+            let span = UInt64(configuration.latencyMaxMs - configuration.latencyMinMs + 1)
+            var ms = configuration.latencyMinMs + Int(state.random.next() % span)
+            if configuration.tailPerMille > 0, state.random.next() % 1000 < UInt64(configuration.tailPerMille) {
+                ms *= configuration.tailMultiplier
+            }
+            return ms
+        }
+        if ms >= configuration.timeoutMs {
+            try await sleep(ms: configuration.timeoutMs)
+            throw .timeout
+        }
+        try await sleep(ms: ms)
+    }
+
+    private func sleep(ms: Int) async throws(ConnectorError) {
+        guard ms > 0 else { return }
+        do {
+            try await Task.sleep(for: .milliseconds(ms))
+        } catch {
+            throw .unavailable
+        }
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64) for simulations; not for secrets.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,54 @@
+import PayrailDomain
+
+/// The documented test cards of the simulated card network (see docs/test-cards.md). Any
+/// other Luhn-valid number is approved, as on real test networks.
+public enum TestCards {
+    public enum Behaviour: Hashable, Sendable {
+        case approve
+        case decline(DeclineCode)
+        /// The issuer asks for 3-D Secure; the one-time code ``TestCards/validOTP`` passes.
+        case requireThreeDS
+        /// The network accepts the authorization but the answer is lost: the first call
+        /// times out, a repeat with the same idempotency key returns the approval.
+        case timeoutThenApprove
+    }
+
+    public static let visaSuccess = "4242424242424242"
+    public static let mastercardSuccess = "5555555555554444"
+    public static let amexSuccess = "378282246310005"
+    public static let genericDecline = "4000000000000002"
+    public static let insufficientFunds = "4000000000009995"
+    public static let expiredCard = "4000000000000069"
+    public static let incorrectCVC = "4000000000000127"
+    public static let processingError = "4000000000000119"
+    public static let threeDSRequired = "4000002500003155"
+    public static let timeout = "4000000000006975"
+
+    /// The one-time code that passes a simulated 3-D Secure challenge.
+    public static let validOTP = "123456"
+    /// Wrong codes allowed before the payment fails.
+    public static let challengeAttempts = 3
+
+    public static func behaviour(of number: CardNumber) -> Behaviour {
+        switch number.revealDigits() {
+        case genericDecline: .decline(.genericDecline)
+        case insufficientFunds: .decline(.insufficientFunds)
+        case expiredCard: .decline(.expiredCard)
+        case incorrectCVC: .decline(.incorrectCVC)
+        case processingError: .decline(.processingError)
+        case threeDSRequired: .requireThreeDS
+        case timeout: .timeoutThenApprove
+        default: .approve
+        }
+    }
+
+    public static func message(for code: DeclineCode) -> String {
+        switch code {
+        case .insufficientFunds: "The card has insufficient funds to complete the purchase."
+        case .expiredCard: "The card has expired."
+        case .incorrectCVC: "The card's security code is incorrect."
+        case .processingError: "An error occurred while processing the card. Try again later."
+        default: "The card was declined."
+        }
+    }
+}

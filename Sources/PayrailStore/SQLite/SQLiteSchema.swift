@@ -1,0 +1,136 @@
+/// The embedded store's schema, as ordered migrations. Each runs once, in its own
+/// transaction, recorded in `schema_migrations`.
+enum SQLiteSchema {
+    static let migrations: [String] = [
+        """
+        CREATE TABLE merchants (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL REFERENCES merchants(id),
+            secret_sha256 BLOB NOT NULL CHECK (length(secret_sha256) = 32),
+            livemode INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            revoked_at_ms INTEGER
+        );
+        CREATE TABLE idempotency_keys (
+            merchant_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('in_progress', 'completed')),
+            locked_until_ms INTEGER NOT NULL,
+            resource_id TEXT,
+            response BLOB,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (merchant_id, key),
+            CHECK (state = 'in_progress' OR response IS NOT NULL)
+        );
+        CREATE TABLE vault_cards (
+            token TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            last4 TEXT NOT NULL CHECK (length(last4) = 4),
+            exp_month INTEGER NOT NULL,
+            exp_year INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            country TEXT NOT NULL,
+            sealed_pan BLOB NOT NULL,
+            wrapped_data_key BLOB NOT NULL,
+            key_version INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE payments (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            capture_method TEXT NOT NULL,
+            amount_capturable_minor INTEGER NOT NULL,
+            amount_captured_minor INTEGER NOT NULL,
+            amount_refunded_minor INTEGER NOT NULL,
+            amount_refund_pending_minor INTEGER NOT NULL,
+            card_token TEXT NOT NULL,
+            card_brand TEXT NOT NULL,
+            card_last4 TEXT NOT NULL,
+            card_exp_month INTEGER NOT NULL,
+            card_exp_year INTEGER NOT NULL,
+            card_fingerprint TEXT NOT NULL,
+            card_country TEXT NOT NULL,
+            connector TEXT NOT NULL,
+            processor_reference TEXT,
+            failure_reason TEXT,
+            failure_decline_code TEXT,
+            failure_message TEXT,
+            challenge_id TEXT,
+            challenge_attempts_remaining INTEGER,
+            description TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            CHECK (amount_captured_minor + amount_capturable_minor <= amount_minor),
+            CHECK (amount_refunded_minor + amount_refund_pending_minor <= amount_captured_minor)
+        );
+        CREATE INDEX payments_by_merchant ON payments (merchant_id, livemode, created_at_ms DESC, id DESC);
+        CREATE TABLE payment_metadata (
+            payment_id TEXT NOT NULL REFERENCES payments(id),
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (payment_id, key)
+        );
+        CREATE TABLE payment_locks (
+            payment_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            locked_until_ms INTEGER NOT NULL
+        );
+        CREATE TABLE refunds (
+            id TEXT PRIMARY KEY,
+            payment_id TEXT NOT NULL REFERENCES payments(id),
+            merchant_id TEXT NOT NULL,
+            amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            failure_reason TEXT,
+            failure_decline_code TEXT,
+            failure_message TEXT,
+            processor_reference TEXT,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL
+        );
+        CREATE INDEX refunds_by_payment ON refunds (payment_id, created_at_ms);
+        CREATE TABLE ledger_transactions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            payment_id TEXT NOT NULL,
+            refund_id TEXT,
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE INDEX ledger_transactions_by_payment ON ledger_transactions (payment_id);
+        CREATE TABLE ledger_entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            transaction_id TEXT NOT NULL REFERENCES ledger_transactions(id),
+            account TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount_minor INTEGER NOT NULL CHECK (amount_minor <> 0)
+        );
+        CREATE INDEX ledger_entries_by_transaction ON ledger_entries (transaction_id);
+        CREATE INDEX ledger_entries_by_account ON ledger_entries (account);
+        CREATE TRIGGER ledger_entries_append_only_update BEFORE UPDATE ON ledger_entries
+            BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END;
+        CREATE TRIGGER ledger_entries_append_only_delete BEFORE DELETE ON ledger_entries
+            BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END;
+        CREATE TRIGGER ledger_transactions_append_only_update BEFORE UPDATE ON ledger_transactions
+            BEGIN SELECT RAISE(ABORT, 'ledger_transactions is append-only'); END;
+        CREATE TRIGGER ledger_transactions_append_only_delete BEFORE DELETE ON ledger_transactions
+            BEGIN SELECT RAISE(ABORT, 'ledger_transactions is append-only'); END;
+        """,
+    ]
+}

@@ -1,0 +1,139 @@
+import Synchronization
+import Logging
+import NIOCore
+import NIOPosix
+import PayrailDomain
+import SQLiteNIO
+
+/// The embedded single-node store: one SQLite file in WAL mode with `synchronous=FULL`, so a
+/// commit is on disk before it is acknowledged. Write transactions are serialized on one
+/// connection (SQLite has one writer); reads use their own connections and never wait for
+/// writers. All SQLite calls run on a thread pool, never on an event loop.
+public final class SQLiteStore: PaymentStore {
+    private let writer: SQLiteConnection
+    private let writeGate = AsyncGate()
+    private let readers: [SQLiteConnection]
+    private let readerGates: [AsyncGate]
+    private let nextReader = AtomicCounter()
+    private let threadPool: NIOThreadPool
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool) {
+        self.writer = writer
+        self.readers = readers
+        self.readerGates = readers.map { _ in AsyncGate() }
+        self.threadPool = threadPool
+    }
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public static func open(path: String, readerCount: Int = 2, logger: Logger = Logger(label: "payrail.store.sqlite")) async throws -> SQLiteStore {
+        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        threadPool.start()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+            _ = try await writer.query(pragma)
+        }
+        try await migrate(writer)
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<max(1, readerCount) {
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+            _ = try await reader.query("PRAGMA busy_timeout=10000")
+            _ = try await reader.query("PRAGMA query_only=ON")
+            readers.append(reader)
+        }
+        return SQLiteStore(writer: writer, readers: readers, threadPool: threadPool)
+    }
+
+    private static func migrate(_ connection: SQLiteConnection) async throws {
+        _ = try await connection.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)")
+        let applied = try await connection.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+        let current = applied.first?.column("v")?.integer ?? 0
+        for (index, migration) in SQLiteSchema.migrations.enumerated() where index + 1 > current {
+            _ = try await connection.query("BEGIN IMMEDIATE")
+            do {
+                for statement in SQLiteSchema.statements(of: migration) {
+                    _ = try await connection.query(statement)
+                }
+                _ = try await connection.query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, 0)", [.integer(index + 1)])
+                _ = try await connection.query("COMMIT")
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func write<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
+        try await writeGate.withExclusiveAccess {
+            _ = try await writer.query("BEGIN IMMEDIATE")
+            do {
+                let result = try await body(SQLiteTransaction(connection: writer))
+                _ = try await writer.query("COMMIT")
+                return result
+            } catch {
+                _ = try? await writer.query("ROLLBACK")
+                throw SQLiteTransaction.translate(error)
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
+        let index = nextReader.next() % readers.count
+        let reader = readers[index]
+        return try await readerGates[index].withExclusiveAccess {
+            _ = try await reader.query("BEGIN DEFERRED")
+            do {
+                let result = try await body(SQLiteTransaction(connection: reader))
+                _ = try await reader.query("COMMIT")
+                return result
+            } catch {
+                _ = try? await reader.query("ROLLBACK")
+                throw SQLiteTransaction.translate(error)
+            }
+        }
+    }
+
+    public func close() async throws {
+        for reader in readers { try await reader.close() }
+        try await writer.close()
+        try await threadPool.shutdownGracefully()
+    }
+}
+
+extension SQLiteSchema {
+    /// Splits a migration into statements: a statement ends with `;` at the end of a line
+    /// (trigger bodies keep their inner `;` mid-line).
+    static func statements(of migration: String) -> [String] {
+        migration.components(separatedByLineEnding: ";")
+    }
+}
+
+extension String {
+    fileprivate func components(separatedByLineEnding terminator: Character) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        for line in split(separator: "\n", omittingEmptySubsequences: false) {
+            current += line + "\n"
+            if line.last == terminator {
+                statements.append(current.trimmingWhitespace())
+                current = ""
+            }
+        }
+        let rest = current.trimmingWhitespace()
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
+    }
+
+    fileprivate func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars = scalars.dropFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars = scalars.dropLast() }
+        return String(scalars)
+    }
+}
+
+/// A lock-free round-robin counter.
+final class AtomicCounter: Sendable {
+    private let value = Synchronization.Atomic<Int>(0)
+    func next() -> Int { value.add(1, ordering: .relaxed).oldValue & Int.max }
+}

@@ -1,0 +1,389 @@
+import NIOCore
+import PayrailDomain
+import SQLiteNIO
+
+/// The ``StoreTransaction`` operations in SQL, on a connection that the caller holds
+/// exclusively inside BEGIN ... COMMIT. All values travel as bind parameters.
+struct SQLiteTransaction: StoreTransaction {
+    let connection: SQLiteConnection
+
+    /// Maps engine errors to ``StoreError`` with the engine's message only (never row data).
+    static func translate(_ error: any Error) -> any Error {
+        if let sqliteError = error as? SQLiteError {
+            return StoreError.database(sqliteError.message)
+        }
+        return error
+    }
+
+    @discardableResult
+    private func run(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        do {
+            return try await connection.query(sql, binds)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    // MARK: Merchants and API keys
+
+    func insertMerchant(_ merchant: MerchantRecord) async throws {
+        try await run("INSERT INTO merchants (id, name, created_at_ms) VALUES (?, ?, ?)",
+                      [.text(merchant.id), .text(merchant.name), .integer(Int(merchant.createdAtMs))])
+    }
+
+    func merchant(id: String) async throws -> MerchantRecord? {
+        let rows = try await run("SELECT id, name, created_at_ms FROM merchants WHERE id = ?", [.text(id)])
+        return try rows.first.map { row in
+            MerchantRecord(id: try row.text("id"), name: try row.text("name"), createdAtMs: try row.int64("created_at_ms"))
+        }
+    }
+
+    func insertAPIKey(_ key: APIKeyRecord) async throws {
+        try await run("""
+            INSERT INTO api_keys (id, merchant_id, secret_sha256, livemode, created_at_ms, revoked_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, [.text(key.id), .text(key.merchantID), .blob(ByteBuffer(bytes: key.secretSHA256)), .integer(key.livemode ? 1 : 0),
+                  .integer(Int(key.createdAtMs)), key.revokedAtMs.map { .integer(Int($0)) } ?? .null])
+    }
+
+    func apiKey(id: String) async throws -> APIKeyRecord? {
+        let rows = try await run("SELECT * FROM api_keys WHERE id = ?", [.text(id)])
+        return try rows.first.map { row in
+            APIKeyRecord(id: try row.text("id"), merchantID: try row.text("merchant_id"), secretSHA256: try row.bytes("secret_sha256"),
+                         livemode: try row.int64("livemode") != 0, createdAtMs: try row.int64("created_at_ms"),
+                         revokedAtMs: row.optionalInt64("revoked_at_ms"))
+        }
+    }
+
+    // MARK: Idempotency
+
+    func idempotencyRecord(merchantID: String, key: String) async throws -> IdempotencyRecord? {
+        let rows = try await run("SELECT * FROM idempotency_keys WHERE merchant_id = ? AND key = ?", [.text(merchantID), .text(key)])
+        return try rows.first.map { row in
+            guard let state = IdempotencyRecord.State(rawValue: try row.text("state")) else {
+                throw StoreError.corrupt("idempotency_keys.state")
+            }
+            return IdempotencyRecord(
+                merchantID: try row.text("merchant_id"), key: try row.text("key"), operation: try row.text("operation"),
+                fingerprint: try row.text("fingerprint"), state: state, lockedUntilMs: try row.int64("locked_until_ms"),
+                resourceID: row.optionalText("resource_id"), response: row.optionalBytes("response"),
+                createdAtMs: try row.int64("created_at_ms"), updatedAtMs: try row.int64("updated_at_ms"))
+        }
+    }
+
+    func saveIdempotencyRecord(_ record: IdempotencyRecord) async throws {
+        try await run("""
+            INSERT INTO idempotency_keys (merchant_id, key, operation, fingerprint, state, locked_until_ms, resource_id, response,
+                                          created_at_ms, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (merchant_id, key) DO UPDATE SET
+                state = excluded.state, locked_until_ms = excluded.locked_until_ms, resource_id = excluded.resource_id,
+                response = excluded.response, updated_at_ms = excluded.updated_at_ms
+            """, [.text(record.merchantID), .text(record.key), .text(record.operation), .text(record.fingerprint),
+                  .text(record.state.rawValue), .integer(Int(record.lockedUntilMs)), record.resourceID.map { .text($0) } ?? .null,
+                  record.response.map { .blob(ByteBuffer(bytes: $0)) } ?? .null,
+                  .integer(Int(record.createdAtMs)), .integer(Int(record.updatedAtMs))])
+    }
+
+    // MARK: Payments
+
+    func insertPayment(_ payment: Payment) async throws {
+        payment.checkInvariants()
+        var binds: [SQLiteData] = [
+            .text(payment.id), .text(payment.merchantID), .integer(payment.livemode ? 1 : 0),
+            .integer(Int(payment.amount.amountMinor)), .text(payment.amount.currency.code), .text(payment.captureMethod.rawValue),
+            .text(payment.card.token), .text(payment.card.brand.rawValue), .text(payment.card.last4),
+            .integer(payment.card.expMonth), .integer(payment.card.expYear), .text(payment.card.fingerprint),
+            .text(payment.card.country), .text(payment.connector), .text(payment.description), .integer(Int(payment.createdAtMs)),
+        ]
+        binds.append(contentsOf: mutableColumns(payment))
+        try await run("""
+            INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
+                card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
+                connector, description, created_at_ms,
+                status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
+                processor_reference, failure_reason, failure_decline_code, failure_message,
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, binds)
+        for (key, value) in payment.metadata.sorted(by: { $0.key < $1.key }) {
+            try await run("INSERT INTO payment_metadata (payment_id, key, value) VALUES (?, ?, ?)",
+                          [.text(payment.id), .text(key), .text(value)])
+        }
+    }
+
+    /// The columns that change over a payment's life, in the order `updatePayment` sets them:
+    /// status, 4 amounts, processor_reference, 3 failure fields, 2 challenge fields, updated_at_ms, version.
+    private func mutableColumns(_ payment: Payment) -> [SQLiteData] {
+        [.text(payment.status.rawValue),
+         .integer(Int(payment.amountCapturableMinor)), .integer(Int(payment.amountCapturedMinor)),
+         .integer(Int(payment.amountRefundedMinor)), .integer(Int(payment.amountRefundPendingMinor)),
+         payment.processorReference.map { .text($0) } ?? .null,
+         payment.failure.map { .text($0.reason) } ?? .null,
+         payment.failure?.declineCode.map { .text($0.rawValue) } ?? .null,
+         payment.failure.map { .text($0.message) } ?? .null,
+         payment.challenge.map { .text($0.challengeID) } ?? .null,
+         payment.challenge.map { .integer($0.attemptsRemaining) } ?? .null,
+         .integer(Int(payment.updatedAtMs)), .integer(Int(payment.version))]
+    }
+
+    func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws {
+        payment.checkInvariants()
+        let rows = try await run("""
+            UPDATE payments SET status = ?, amount_capturable_minor = ?, amount_captured_minor = ?, amount_refunded_minor = ?,
+                amount_refund_pending_minor = ?, processor_reference = ?, failure_reason = ?, failure_decline_code = ?,
+                failure_message = ?, challenge_id = ?, challenge_attempts_remaining = ?, updated_at_ms = ?, version = ?
+            WHERE id = ? AND version = ?
+            RETURNING id
+            """, mutableColumns(payment) + [.text(payment.id), .integer(Int(expectedVersion))])
+        guard rows.count == 1 else { throw StoreError.conflict("payment \(payment.id) changed concurrently") }
+    }
+
+    func payment(id: String, merchantID: String) async throws -> Payment? {
+        let rows = try await run("SELECT * FROM payments WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)])
+        guard let row = rows.first else { return nil }
+        return try await decodePayment(row)
+    }
+
+    func listPayments(merchantID: String, livemode: Bool, status: PaymentStatus?, after cursor: PaymentCursor?, limit: Int) async throws -> [Payment] {
+        var sql = "SELECT * FROM payments WHERE merchant_id = ? AND livemode = ?"
+        var binds: [SQLiteData] = [.text(merchantID), .integer(livemode ? 1 : 0)]
+        if let status {
+            sql += " AND status = ?"
+            binds.append(.text(status.rawValue))
+        }
+        if let cursor {
+            sql += " AND (created_at_ms < ? OR (created_at_ms = ? AND id < ?))"
+            binds += [.integer(Int(cursor.createdAtMs)), .integer(Int(cursor.createdAtMs)), .text(cursor.paymentID)]
+        }
+        sql += " ORDER BY created_at_ms DESC, id DESC LIMIT ?"
+        binds.append(.integer(limit))
+        var payments: [Payment] = []
+        for row in try await run(sql, binds) { payments.append(try await decodePayment(row)) }
+        return payments
+    }
+
+    private func decodePayment(_ row: SQLiteRow) async throws -> Payment {
+        let id = try row.text("id")
+        var metadata: [String: String] = [:]
+        for meta in try await run("SELECT key, value FROM payment_metadata WHERE payment_id = ?", [.text(id)]) {
+            metadata[try meta.text("key")] = try meta.text("value")
+        }
+        guard let currency = Currency(code: try row.text("currency")),
+              let status = PaymentStatus(rawValue: try row.text("status")),
+              let captureMethod = CaptureMethod(rawValue: try row.text("capture_method")),
+              let brand = CardBrand(rawValue: try row.text("card_brand")) else {
+            throw StoreError.corrupt("payment \(id)")
+        }
+        let failure = row.optionalText("failure_reason").map { reason in
+            Failure(reason: reason, declineCode: row.optionalText("failure_decline_code").map(DeclineCode.init),
+                    message: row.optionalText("failure_message") ?? "")
+        }
+        let challenge = row.optionalText("challenge_id").map { challengeID in
+            ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: Int(row.optionalInt64("challenge_attempts_remaining") ?? 0))
+        }
+        return Payment(
+            id: id, merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0,
+            amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency), captureMethod: captureMethod,
+            card: CardSummary(token: try row.text("card_token"), brand: brand, last4: try row.text("card_last4"),
+                              expMonth: Int(try row.int64("card_exp_month")), expYear: Int(try row.int64("card_exp_year")),
+                              fingerprint: try row.text("card_fingerprint"), country: try row.text("card_country")),
+            connector: try row.text("connector"), description: try row.text("description"), metadata: metadata,
+            createdAtMs: try row.int64("created_at_ms"), status: status,
+            amountCapturableMinor: try row.int64("amount_capturable_minor"), amountCapturedMinor: try row.int64("amount_captured_minor"),
+            amountRefundedMinor: try row.int64("amount_refunded_minor"), amountRefundPendingMinor: try row.int64("amount_refund_pending_minor"),
+            failure: failure, challenge: challenge, processorReference: row.optionalText("processor_reference"),
+            updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"))
+    }
+
+    func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
+        let rows = try await run("""
+            INSERT INTO payment_locks (payment_id, owner, locked_until_ms) VALUES (?, ?, ?)
+            ON CONFLICT (payment_id) DO UPDATE SET owner = excluded.owner, locked_until_ms = excluded.locked_until_ms
+            WHERE payment_locks.owner = excluded.owner OR payment_locks.locked_until_ms <= ?
+            RETURNING owner
+            """, [.text(paymentID), .text(owner), .integer(Int(untilMs)), .integer(Int(nowMs))])
+        return rows.count == 1
+    }
+
+    func releasePaymentLock(paymentID: String, owner: String) async throws {
+        try await run("DELETE FROM payment_locks WHERE payment_id = ? AND owner = ?", [.text(paymentID), .text(owner)])
+    }
+
+    // MARK: Refunds
+
+    func insertRefund(_ refund: Refund) async throws {
+        try await run("""
+            INSERT INTO refunds (id, payment_id, merchant_id, amount_minor, currency, status, reason, failure_reason,
+                failure_decline_code, failure_message, processor_reference, created_at_ms, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(refund.id), .text(refund.paymentID), .text(refund.merchantID), .integer(Int(refund.amount.amountMinor)),
+                  .text(refund.amount.currency.code), .text(refund.status.rawValue), .text(refund.reason)]
+                + refundMutableColumns(refund) + [.integer(Int(refund.createdAtMs)), .integer(Int(refund.updatedAtMs))])
+    }
+
+    private func refundMutableColumns(_ refund: Refund) -> [SQLiteData] {
+        [refund.failure.map { .text($0.reason) } ?? .null,
+         refund.failure?.declineCode.map { .text($0.rawValue) } ?? .null,
+         refund.failure.map { .text($0.message) } ?? .null,
+         refund.processorReference.map { .text($0) } ?? .null]
+    }
+
+    func updateRefund(_ refund: Refund) async throws {
+        let rows = try await run("""
+            UPDATE refunds SET status = ?, failure_reason = ?, failure_decline_code = ?, failure_message = ?,
+                processor_reference = ?, updated_at_ms = ?
+            WHERE id = ? AND status = 'pending'
+            RETURNING id
+            """, [.text(refund.status.rawValue)] + refundMutableColumns(refund) + [.integer(Int(refund.updatedAtMs)), .text(refund.id)])
+        guard rows.count == 1 else { throw StoreError.conflict("refund \(refund.id) is no longer pending") }
+    }
+
+    func refund(id: String, merchantID: String) async throws -> Refund? {
+        try await run("SELECT * FROM refunds WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(decodeRefund)
+    }
+
+    func refunds(paymentID: String) async throws -> [Refund] {
+        try await run("SELECT * FROM refunds WHERE payment_id = ? ORDER BY created_at_ms, id", [.text(paymentID)]).map(decodeRefund)
+    }
+
+    private func decodeRefund(_ row: SQLiteRow) throws -> Refund {
+        let id = try row.text("id")
+        guard let currency = Currency(code: try row.text("currency")), let status = RefundStatus(rawValue: try row.text("status")) else {
+            throw StoreError.corrupt("refund \(id)")
+        }
+        let failure = row.optionalText("failure_reason").map { reason in
+            Failure(reason: reason, declineCode: row.optionalText("failure_decline_code").map(DeclineCode.init),
+                    message: row.optionalText("failure_message") ?? "")
+        }
+        return Refund(id: id, paymentID: try row.text("payment_id"), merchantID: try row.text("merchant_id"),
+                      amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency), reason: try row.text("reason"),
+                      createdAtMs: try row.int64("created_at_ms"), status: status, failure: failure,
+                      processorReference: row.optionalText("processor_reference"), updatedAtMs: try row.int64("updated_at_ms"))
+    }
+
+    // MARK: Ledger
+
+    func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
+        // Re-checked here as well as at construction: the store never writes an unbalanced set.
+        try LedgerTransaction.checkBalanced(transaction.entries)
+        try await run("INSERT INTO ledger_transactions (id, kind, payment_id, refund_id, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+                      [.text(transaction.id), .text(transaction.kind.rawValue), .text(transaction.paymentID),
+                       transaction.refundID.map { .text($0) } ?? .null, .integer(Int(transaction.createdAtMs))])
+        for entry in transaction.entries {
+            try await run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES (?, ?, ?, ?)",
+                          [.text(transaction.id), .text(entry.account.key), .text(entry.account.currency.code), .integer(Int(entry.amountMinor))])
+        }
+    }
+
+    func ledgerTransactions(paymentID: String) async throws -> [LedgerTransaction] {
+        let rows = try await run("""
+            SELECT t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+            FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+            WHERE t.payment_id = ? ORDER BY t.seq, e.id
+            """, [.text(paymentID)])
+        return try Self.assemble(rows)
+    }
+
+    func forEachLedgerTransaction(_ body: (LedgerTransaction) throws -> Void) async throws {
+        var afterSeq = 0
+        while true {
+            let rows = try await run("""
+                SELECT t.seq, t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+                FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+                WHERE t.seq IN (SELECT seq FROM ledger_transactions WHERE seq > ? ORDER BY seq LIMIT 500)
+                ORDER BY t.seq, e.id
+                """, [.integer(afterSeq)])
+            if rows.isEmpty { return }
+            for transaction in try Self.assemble(rows) { try body(transaction) }
+            afterSeq = Int(try rows.last!.int64("seq"))
+        }
+    }
+
+    /// Groups joined transaction/entry rows back into validated transactions.
+    private static func assemble(_ rows: [SQLiteRow]) throws -> [LedgerTransaction] {
+        var result: [LedgerTransaction] = []
+        var index = 0
+        while index < rows.count {
+            let id = try rows[index].text("id")
+            let head = rows[index]
+            var entries: [LedgerEntry] = []
+            while index < rows.count, try rows[index].text("id") == id {
+                guard let account = LedgerAccount(key: try rows[index].text("account")) else { throw StoreError.corrupt("ledger account in \(id)") }
+                entries.append(LedgerEntry(account: account, amountMinor: try rows[index].int64("amount_minor")))
+                index += 1
+            }
+            guard let kind = LedgerTransactionKind(rawValue: try head.text("kind")) else { throw StoreError.corrupt("ledger kind in \(id)") }
+            do {
+                result.append(try LedgerTransaction(id: id, kind: kind, paymentID: try head.text("payment_id"),
+                                                    refundID: head.optionalText("refund_id"), entries: entries,
+                                                    createdAtMs: try head.int64("created_at_ms")))
+            } catch {
+                throw StoreError.corrupt("ledger transaction \(id) is unbalanced: \(error)")
+            }
+        }
+        return result
+    }
+
+    func accountBalances(keyPrefix: String) async throws -> [String: Int64] {
+        let rows = try await run("SELECT account, SUM(amount_minor) AS balance FROM ledger_entries WHERE account >= ? AND account < ? GROUP BY account",
+                                 [.text(keyPrefix), .text(keyPrefix + "\u{10FFFF}")])
+        var balances: [String: Int64] = [:]
+        for row in rows { balances[try row.text("account")] = try row.int64("balance") }
+        return balances
+    }
+
+    // MARK: Vault
+
+    func insertVaultedCard(_ card: VaultedCardRecord) async throws {
+        try await run("""
+            INSERT INTO vault_cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
+                sealed_pan, wrapped_data_key, key_version, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(card.summary.token), .text(card.merchantID), .text(card.summary.brand.rawValue), .text(card.summary.last4),
+                  .integer(card.summary.expMonth), .integer(card.summary.expYear), .text(card.summary.fingerprint),
+                  .text(card.summary.country), .blob(ByteBuffer(bytes: card.sealedPAN)), .blob(ByteBuffer(bytes: card.wrappedDataKey)),
+                  .integer(card.keyVersion), .integer(Int(card.createdAtMs))])
+    }
+
+    func vaultedCard(token: String) async throws -> VaultedCardRecord? {
+        let rows = try await run("SELECT * FROM vault_cards WHERE token = ?", [.text(token)])
+        return try rows.first.map { row in
+            guard let brand = CardBrand(rawValue: try row.text("brand")) else { throw StoreError.corrupt("vault card brand") }
+            return VaultedCardRecord(
+                summary: CardSummary(token: try row.text("token"), brand: brand, last4: try row.text("last4"),
+                                     expMonth: Int(try row.int64("exp_month")), expYear: Int(try row.int64("exp_year")),
+                                     fingerprint: try row.text("fingerprint"), country: try row.text("country")),
+                merchantID: try row.text("merchant_id"), sealedPAN: try row.bytes("sealed_pan"),
+                wrappedDataKey: try row.bytes("wrapped_data_key"), keyVersion: Int(try row.int64("key_version")),
+                createdAtMs: try row.int64("created_at_ms"))
+        }
+    }
+}
+
+extension SQLiteRow {
+    func text(_ name: String) throws -> String {
+        guard let value = column(name)?.string, column(name) != .null else { throw StoreError.corrupt("missing column \(name)") }
+        return value
+    }
+    func int64(_ name: String) throws -> Int64 {
+        guard case .integer(let value) = column(name) else { throw StoreError.corrupt("missing integer column \(name)") }
+        return Int64(value)
+    }
+    func bytes(_ name: String) throws -> [UInt8] {
+        guard case .blob(let buffer) = column(name) else { throw StoreError.corrupt("missing blob column \(name)") }
+        return Array(buffer.readableBytesView)
+    }
+    func optionalText(_ name: String) -> String? {
+        guard case .text(let value) = column(name) else { return nil }
+        return value
+    }
+    func optionalInt64(_ name: String) -> Int64? {
+        guard case .integer(let value) = column(name) else { return nil }
+        return Int64(value)
+    }
+    func optionalBytes(_ name: String) -> [UInt8]? {
+        guard case .blob(let buffer) = column(name) else { return nil }
+        return Array(buffer.readableBytesView)
+    }
+}

@@ -1,0 +1,62 @@
+import PayrailDomain
+
+/// The store port: everything the payment service needs from durable storage, as typed
+/// operations. Implementations (SQLite embedded, PostgreSQL in production) run the same
+/// test suite.
+///
+/// Writes happen inside ``PaymentStore/write(_:)``: one database transaction that commits
+/// only if the body returns, so the idempotency record, the payment change, its ledger
+/// entries and (later) its outbox events land together or not at all.
+public protocol PaymentStore: Sendable {
+    /// Runs `body` in one serializable, durable transaction; rolls back if it throws.
+    func write<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T
+    /// Runs `body` against a consistent read view (no writes).
+    func read<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T
+    func close() async throws
+}
+
+/// The operations available inside a transaction.
+public protocol StoreTransaction {
+    // Merchants and API keys
+    func insertMerchant(_ merchant: MerchantRecord) async throws
+    func merchant(id: String) async throws -> MerchantRecord?
+    func insertAPIKey(_ key: APIKeyRecord) async throws
+    func apiKey(id: String) async throws -> APIKeyRecord?
+
+    // Idempotency
+    func idempotencyRecord(merchantID: String, key: String) async throws -> IdempotencyRecord?
+    /// Inserts or replaces the record for (merchant, key).
+    func saveIdempotencyRecord(_ record: IdempotencyRecord) async throws
+
+    // Payments
+    func insertPayment(_ payment: Payment) async throws
+    /// Replaces the stored payment if the stored version is still `expectedVersion`;
+    /// throws ``StoreError/conflict(_:)`` otherwise.
+    func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws
+    func payment(id: String, merchantID: String) async throws -> Payment?
+    func listPayments(merchantID: String, livemode: Bool, status: PaymentStatus?, after cursor: PaymentCursor?, limit: Int) async throws -> [Payment]
+
+    /// Takes the per-payment operation lock for `owner` until `untilMs`: true if it was free,
+    /// expired, or already held by `owner`. Serializes captures, cancels and refunds of one
+    /// payment across every core node.
+    func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool
+    func releasePaymentLock(paymentID: String, owner: String) async throws
+
+    // Refunds
+    func insertRefund(_ refund: Refund) async throws
+    func updateRefund(_ refund: Refund) async throws
+    func refund(id: String, merchantID: String) async throws -> Refund?
+    func refunds(paymentID: String) async throws -> [Refund]
+
+    // Ledger (append-only)
+    func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws
+    func ledgerTransactions(paymentID: String) async throws -> [LedgerTransaction]
+    /// Every transaction in commit order, for `payrail ledger verify`.
+    func forEachLedgerTransaction(_ body: (LedgerTransaction) throws -> Void) async throws
+    /// Sum of entries per account for accounts whose key starts with `prefix`.
+    func accountBalances(keyPrefix: String) async throws -> [String: Int64]
+
+    // Vault
+    func insertVaultedCard(_ card: VaultedCardRecord) async throws
+    func vaultedCard(token: String) async throws -> VaultedCardRecord?
+}
