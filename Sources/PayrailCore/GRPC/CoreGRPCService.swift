@@ -1,0 +1,156 @@
+import GRPCCore
+import Logging
+import PayrailDomain
+import PayrailProtos
+import PayrailRuntime
+
+/// The internal `payrail.internal.v1.Core` API that edges call over mutual TLS. Thin: it
+/// re-validates each request (defence in depth: an edge is trusted to authenticate, not to
+/// be bug-free), calls the payment service, and maps results and errors to protobuf.
+public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
+    private let payments: PaymentService
+    private let apiKeys: APIKeyService
+    private let now: @Sendable () -> Int64
+    private let logger: Logger
+
+    public init(payments: PaymentService, apiKeys: APIKeyService, now: @escaping @Sendable () -> Int64,
+                logger: Logger = Logger(label: "payrail.core.grpc")) {
+        self.payments = payments
+        self.apiKeys = apiKeys
+        self.now = now
+        self.logger = logger
+    }
+
+    /// Runs `body`, turning domain errors into typed gRPC errors and anything unexpected into
+    /// `internal_error` without leaking its text (which could hold request data).
+    private func mapped<T>(_ method: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PayrailError {
+            throw RPCErrorMapping.rpcError(error)
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            logger.error("unexpected failure", metadata: ["method": "\(method)", "error_type": "\(type(of: error))"])
+            throw RPCErrorMapping.rpcError(PayrailError(.internalError, "internal error"))
+        }
+    }
+
+    private func caller(_ context: Payrail_Internal_V1_CallContext) throws(PayrailError) -> CallerContext {
+        guard !context.merchantID.isEmpty else {
+            throw PayrailError(.authenticationFailed, "call context lacks a merchant")
+        }
+        return CallerContext(merchantID: context.merchantID, livemode: context.livemode)
+    }
+
+    private func payment(_ outcome: IdempotentOutcome<Payment>) throws -> Payrail_V1_Payment {
+        switch outcome {
+        case .current(let payment): return ProtoMapping.proto(payment)
+        case .replayed(let bytes): return try Payrail_V1_Payment(serializedBytes: bytes)
+        }
+    }
+
+    public func authenticateAPIKey(request: Payrail_Internal_V1_AuthenticateAPIKeyRequest, context: ServerContext) async throws -> Payrail_Internal_V1_AuthenticateAPIKeyResponse {
+        try await mapped("AuthenticateAPIKey") {
+            let caller = try await apiKeys.authenticate(keyID: request.keyID, secretSHA256: Array(request.secretSha256))
+            return .with {
+                $0.merchantID = caller.merchantID
+                $0.livemode = caller.livemode
+            }
+        }
+    }
+
+    public func createPayment(request: Payrail_Internal_V1_CreatePaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await mapped("CreatePayment") {
+            let command = try ProtoMapping.createPaymentCommand(request.request, today: CalendarMonth(unixMillis: now()))
+            return try payment(try await payments.createPayment(try caller(request.context), command))
+        }
+    }
+
+    public func getPayment(request: Payrail_Internal_V1_GetPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await mapped("GetPayment") {
+            let id = try FieldRules.identifier(request.request.paymentID, prefix: "pay", field: "payment_id")
+            return ProtoMapping.proto(try await payments.payment(try caller(request.context), id: id))
+        }
+    }
+
+    public func confirmPayment(request: Payrail_Internal_V1_ConfirmPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await mapped("ConfirmPayment") {
+            let body = request.request
+            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
+            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
+            guard !body.threeDsOtp.isEmpty else { throw PayrailError(.missingField, "three_ds_otp is required", field: "three_ds_otp") }
+            let otp = try FieldRules.text(body.threeDsOtp, maxLength: RequestLimits.otpLengthMax, field: "three_ds_otp")
+            return try payment(try await payments.confirmPayment(try caller(request.context), idempotencyKey: key, paymentID: id, otp: otp))
+        }
+    }
+
+    public func capturePayment(request: Payrail_Internal_V1_CapturePaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await mapped("CapturePayment") {
+            let body = request.request
+            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
+            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
+            let amount = body.hasAmountMinor ? try FieldRules.positiveAmount(body.amountMinor, field: "amount_minor") : nil
+            return try payment(try await payments.capturePayment(try caller(request.context), idempotencyKey: key, paymentID: id, amountMinor: amount))
+        }
+    }
+
+    public func cancelPayment(request: Payrail_Internal_V1_CancelPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await mapped("CancelPayment") {
+            let body = request.request
+            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
+            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
+            let reason = try FieldRules.text(body.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
+            return try payment(try await payments.cancelPayment(try caller(request.context), idempotencyKey: key, paymentID: id, reason: reason))
+        }
+    }
+
+    public func listPayments(request: Payrail_Internal_V1_ListPaymentsCall, context: ServerContext) async throws -> Payrail_V1_ListPaymentsResponse {
+        try await mapped("ListPayments") {
+            let body = request.request
+            let page = try await payments.listPayments(try caller(request.context), status: try ProtoMapping.domain(body.status),
+                                                       cursor: body.cursor, limit: Int(body.limit))
+            return .with {
+                $0.payments = page.payments.map(ProtoMapping.proto)
+                $0.nextCursor = page.nextCursor
+            }
+        }
+    }
+
+    public func createRefund(request: Payrail_Internal_V1_CreateRefundCall, context: ServerContext) async throws -> Payrail_V1_Refund {
+        try await mapped("CreateRefund") {
+            let body = request.request
+            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
+            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
+            let amount = body.hasAmountMinor ? try FieldRules.positiveAmount(body.amountMinor, field: "amount_minor") : nil
+            let reason = try FieldRules.text(body.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
+            switch try await payments.createRefund(try caller(request.context), idempotencyKey: key, paymentID: id, amountMinor: amount, reason: reason) {
+            case .current(let refund): return ProtoMapping.proto(refund)
+            case .replayed(let bytes): return try Payrail_V1_Refund(serializedBytes: bytes)
+            }
+        }
+    }
+
+    public func getRefund(request: Payrail_Internal_V1_GetRefundCall, context: ServerContext) async throws -> Payrail_V1_Refund {
+        try await mapped("GetRefund") {
+            let id = try FieldRules.identifier(request.request.refundID, prefix: "re", field: "refund_id")
+            return ProtoMapping.proto(try await payments.refund(try caller(request.context), id: id))
+        }
+    }
+
+    public func listRefunds(request: Payrail_Internal_V1_ListRefundsCall, context: ServerContext) async throws -> Payrail_V1_ListRefundsResponse {
+        try await mapped("ListRefunds") {
+            let id = try FieldRules.identifier(request.request.paymentID, prefix: "pay", field: "payment_id")
+            let refunds = try await payments.refunds(try caller(request.context), paymentID: id)
+            return .with { $0.refunds = refunds.map(ProtoMapping.proto) }
+        }
+    }
+
+    public func createCardToken(request: Payrail_Internal_V1_CreateCardTokenCall, context: ServerContext) async throws -> Payrail_V1_CardSummary {
+        try await mapped("CreateCardToken") {
+            guard request.request.hasCard else { throw PayrailError(.missingField, "card is required", field: "card") }
+            let card = try ProtoMapping.cardInput(request.request.card, today: CalendarMonth(unixMillis: now()))
+            return ProtoMapping.proto(try await payments.tokenize(try caller(request.context), card))
+        }
+    }
+}

@@ -1,0 +1,17 @@
+import PayrailDomain
+import PayrailRuntime
+import SwiftProtobuf
+
+/// Protobuf snapshots of responses for idempotent replay.
+public struct ProtobufSnapshotCodec: ResponseSnapshotCodec {
+    public init() {}
+
+    public func snapshot(_ payment: Payment) -> [UInt8] {
+        // Serializing a fully-initialized proto3 message cannot fail.
+        try! ProtoMapping.proto(payment).serializedBytes()
+    }
+
+    public func snapshot(_ refund: Refund) -> [UInt8] {
+        try! ProtoMapping.proto(refund).serializedBytes()
+    }
+}

@@ -1,0 +1,26 @@
+import PayrailDomain
+
+/// Who is asking, as authenticated by an edge.
+public struct CallerContext: Sendable, Hashable {
+    public var merchantID: String
+    public var livemode: Bool
+    public init(merchantID: String, livemode: Bool) {
+        self.merchantID = merchantID
+        self.livemode = livemode
+    }
+}
+
+/// The answer to an idempotent request: the resource as this call left it, or the stored
+/// bytes of the first call's answer when this is a retry.
+public enum IdempotentOutcome<Resource: Sendable>: Sendable {
+    case current(Resource)
+    case replayed([UInt8])
+}
+
+/// Serializes responses so a retry can be answered byte for byte. The gRPC adapter
+/// provides it (protobuf); the service stores the bytes in the same transaction as the
+/// change they describe.
+public protocol ResponseSnapshotCodec: Sendable {
+    func snapshot(_ payment: Payment) -> [UInt8]
+    func snapshot(_ refund: Refund) -> [UInt8]
+}

@@ -1,0 +1,563 @@
+import Logging
+import PayrailDomain
+import PayrailStore
+
+/// Runs payments through their lifecycle: idempotency, the state machine, the connector
+/// call and the ledger, against the store port.
+///
+/// Every mutating call follows the same three steps (a "recovery point" design):
+/// 1. one transaction claims the idempotency key and records the intent (a new payment in
+///    `processing`, a refund reservation, a per-payment operation lock);
+/// 2. the connector is called outside any transaction, with a processor-side idempotency key
+///    derived from our ids, so repeating the call can never charge twice;
+/// 3. one transaction applies the outcome: payment state, ledger entries, the finished
+///    idempotency record with its response.
+/// A crash between 1 and 3 leaves an in-progress record whose lease expires; the next retry
+/// with the same key resumes at step 2. A concurrent duplicate waits for the first call and
+/// returns its answer.
+public final class PaymentService: Sendable {
+    public struct Configuration: Sendable {
+        /// How long a request owns its idempotency key before a retry may take over.
+        public var idempotencyLeaseMs: Int64 = 30_000
+        /// How long a concurrent duplicate waits for the first request to finish.
+        public var duplicateWaitMs: Int64 = 15_000
+        public var duplicatePollMs: Int64 = 5
+        public init() {}
+    }
+
+    private let store: any PaymentStore
+    private let connector: any CardConnector
+    private let vault: CardVault
+    private let codec: any ResponseSnapshotCodec
+    private let ids: IdentifierGenerator
+    private let now: @Sendable () -> Int64
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(store: any PaymentStore, connector: any CardConnector, vault: CardVault, codec: any ResponseSnapshotCodec,
+                ids: IdentifierGenerator = .system, now: @escaping @Sendable () -> Int64, configuration: Configuration = Configuration(),
+                logger: Logger = Logger(label: "payrail.core.payments")) {
+        self.store = store
+        self.connector = connector
+        self.vault = vault
+        self.codec = codec
+        self.ids = ids
+        self.now = now
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: Create
+
+    public func createPayment(_ caller: CallerContext, _ command: CreatePaymentCommand) async throws -> IdempotentOutcome<Payment> {
+        let nowMs = now()
+        // Resolve the card without writing anything: raw cards are sealed later, in step 1.
+        let cardFingerprint: String
+        var sealedCard: VaultedCardRecord?
+        switch command.method {
+        case .card(let card):
+            cardFingerprint = vault.fingerprint(of: card.number)
+            if card.expiry.isExpired(on: CalendarMonth(unixMillis: nowMs)) {
+                throw PayrailError(.invalidExpiry, "card has expired", field: "card.exp_year")
+            }
+        case .token(let token):
+            guard let record = try await store.read({ try await $0.vaultedCard(token: token) }),
+                  record.merchantID == caller.merchantID else {
+                throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
+            }
+            cardFingerprint = record.summary.fingerprint
+            sealedCard = record
+        }
+
+        var fingerprint = RequestFingerprint(operation: Operation.createPayment)
+        fingerprint.add(command.amount.amountMinor)
+        fingerprint.add(command.amount.currency.code)
+        fingerprint.add(command.captureMethod.rawValue)
+        fingerprint.add(cardFingerprint)
+        if case .card(let card) = command.method {
+            fingerprint.add(Int64(card.expiry.month))
+            fingerprint.add(Int64(card.expiry.year))
+        } else if case .token(let token) = command.method {
+            fingerprint.add(token)
+        }
+        fingerprint.add(command.description)
+        for (key, value) in command.metadata.sorted(by: { $0.key < $1.key }) {
+            fingerprint.add(key)
+            fingerprint.add(value)
+        }
+
+        let claim = try await claim(caller, key: command.idempotencyKey, operation: Operation.createPayment,
+                                    fingerprint: fingerprint.finalize()) { tx, nowMs in
+            let card: CardSummary
+            if case .card(let input) = command.method {
+                let record = try vault.seal(input, merchantID: caller.merchantID, nowMs: nowMs)
+                try await tx.insertVaultedCard(record)
+                card = record.summary
+            } else {
+                card = sealedCard!.summary
+            }
+            let payment = Payment(id: ids.make("pay"), merchantID: caller.merchantID, livemode: caller.livemode,
+                                  amount: command.amount, captureMethod: command.captureMethod, card: card,
+                                  connector: connector.name, description: command.description, metadata: command.metadata,
+                                  createdAtMs: nowMs)
+            try await tx.insertPayment(payment)
+            return payment.id
+        }
+        guard case .proceed(let paymentID, let record) = claim else {
+            if case .replay(let bytes) = claim { return .replayed(bytes) }
+            preconditionFailure("unreachable")
+        }
+        guard let payment = try await store.read({ try await $0.payment(id: paymentID, merchantID: caller.merchantID) }) else {
+            throw PayrailError(.internalError, "payment vanished")
+        }
+        guard payment.status == .processing else {
+            // A previous owner got further than its record says (it crashed after step 3's
+            // payment update could not happen without the record: impossible) — or the
+            // payment was finished by someone else. Answer with the payment as it is.
+            return .current(try await complete(record, payment: payment))
+        }
+
+        // Step 2: the card for the network, in memory only.
+        let number: CardNumber
+        let expiry: CardExpiry
+        var securityCode: CardSecurityCode?
+        switch command.method {
+        case .card(let input):
+            number = input.number
+            expiry = input.expiry
+            securityCode = input.securityCode
+        case .token:
+            let vaulted: VaultedCardRecord
+            if let sealedCard { vaulted = sealedCard } else {
+                guard let reloaded = try await store.read({ try await $0.vaultedCard(token: payment.card.token) }) else {
+                    throw PayrailError(.internalError, "vaulted card missing")
+                }
+                vaulted = reloaded
+            }
+            number = try vault.reveal(vaulted)
+            expiry = CardExpiry(storedMonth: vaulted.summary.expMonth, year: vaulted.summary.expYear)
+        }
+        let request = AuthorizationRequest(idempotencyKey: "\(payment.id):authorize", paymentID: payment.id,
+                                           merchantID: caller.merchantID, amount: payment.amount, card: number, expiry: expiry,
+                                           securityCode: securityCode, capture: payment.captureMethod == .automatic)
+        let outcome: AuthorizationOutcome
+        do {
+            outcome = try await connector.authorize(request)
+        } catch {
+            logger.warning("authorization outcome unknown", metadata: ["payment": "\(payment.id)", "error": "\(error)"])
+            try await releaseForRetry(record)
+            return .current(payment)
+        }
+        return .current(try await finish(record, paymentID: payment.id, caller: caller) { payment, nowMs in
+            try Self.events(for: outcome, captureMethod: payment.captureMethod, amountMinor: payment.amount.amountMinor)
+        })
+    }
+
+    /// The events an authorization outcome produces; automatic capture is a sale, so an
+    /// approval also captures.
+    private static func events(for outcome: AuthorizationOutcome, captureMethod: CaptureMethod, amountMinor: Int64) throws -> [PaymentEvent] {
+        switch outcome {
+        case .approved(let reference):
+            return captureMethod == .automatic ? [.authorized(processorReference: reference), .captured(amountMinor: amountMinor)]
+                : [.authorized(processorReference: reference)]
+        case .challengeRequired(let challenge):
+            return [.challengeRequired(challenge)]
+        case .declined(let failure):
+            return [.declined(failure)]
+        }
+    }
+
+    // MARK: Confirm (3-D Secure)
+
+    public func confirmPayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, otp: String) async throws -> IdempotentOutcome<Payment> {
+        var fingerprint = RequestFingerprint(operation: Operation.confirmPayment)
+        fingerprint.add(paymentID)
+        fingerprint.add(otp)
+        let lockOwner = "\(caller.merchantID):\(idempotencyKey)"
+        let claim = try await claim(caller, key: idempotencyKey, operation: Operation.confirmPayment, fingerprint: fingerprint.finalize()) { tx, nowMs in
+            let payment = try await self.lockedPayment(tx, caller, paymentID, owner: lockOwner, nowMs: nowMs)
+            try payment.validate(.challengeFailed)
+            return payment.id
+        }
+        guard case .proceed(_, let record) = claim else { return try replayed(claim) }
+        let payment = try await loadPayment(caller, paymentID)
+        guard payment.status == .requiresAction, let challenge = payment.challenge else {
+            return .current(try await complete(record, payment: payment, releasingLockOf: lockOwner))
+        }
+        let outcome: ChallengeOutcome
+        do {
+            outcome = try await connector.completeChallenge(reference: ChallengeReference(challengeID: challenge.challengeID), otp: otp,
+                                                            idempotencyKey: "\(payment.id):challenge:\(idempotencyKey)")
+        } catch {
+            try await releaseForRetry(record)
+            throw PayrailError(.processorUnavailable, "the card network did not answer; retry with the same idempotency key")
+        }
+        return .current(try await finish(record, paymentID: paymentID, caller: caller, releasingLockOf: lockOwner) { payment, _ in
+            switch outcome {
+            case .wrongCode: return [.challengeFailed]
+            case .authenticated(let authorization):
+                return [.challengePassed] + (try Self.events(for: authorization, captureMethod: payment.captureMethod,
+                                                             amountMinor: payment.amount.amountMinor))
+            }
+        })
+    }
+
+    // MARK: Capture and cancel
+
+    public func capturePayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, amountMinor: Int64?) async throws -> IdempotentOutcome<Payment> {
+        var fingerprint = RequestFingerprint(operation: Operation.capturePayment)
+        fingerprint.add(paymentID)
+        fingerprint.add(amountMinor.map(String.init) ?? "full")
+        let lockOwner = "\(caller.merchantID):\(idempotencyKey)"
+        let claim = try await claim(caller, key: idempotencyKey, operation: Operation.capturePayment, fingerprint: fingerprint.finalize()) { tx, nowMs in
+            let payment = try await self.lockedPayment(tx, caller, paymentID, owner: lockOwner, nowMs: nowMs)
+            try payment.validate(.captured(amountMinor: amountMinor ?? payment.amountCapturableMinor))
+            return payment.id
+        }
+        guard case .proceed(_, let record) = claim else { return try replayed(claim) }
+        let payment = try await loadPayment(caller, paymentID)
+        guard payment.status == .requiresCapture, let reference = payment.processorReference else {
+            return .current(try await complete(record, payment: payment, releasingLockOf: lockOwner))
+        }
+        let amount = Money(amountMinor: amountMinor ?? payment.amountCapturableMinor, currency: payment.amount.currency)
+        let outcome: ProcessorOutcome
+        do {
+            outcome = try await connector.capture(processorReference: reference, amount: amount, idempotencyKey: "\(payment.id):capture")
+        } catch {
+            try await releaseForRetry(record)
+            throw PayrailError(.processorUnavailable, "the processor did not answer; retry with the same idempotency key")
+        }
+        if case .failed(let failure) = outcome {
+            try await abandon(record, paymentID: paymentID, releasingLockOf: lockOwner)
+            throw PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message, declineCode: failure.declineCode)
+        }
+        return .current(try await finish(record, paymentID: paymentID, caller: caller, releasingLockOf: lockOwner) { _, _ in
+            [.captured(amountMinor: amount.amountMinor)]
+        })
+    }
+
+    public func cancelPayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, reason: String) async throws -> IdempotentOutcome<Payment> {
+        var fingerprint = RequestFingerprint(operation: Operation.cancelPayment)
+        fingerprint.add(paymentID)
+        fingerprint.add(reason)
+        let lockOwner = "\(caller.merchantID):\(idempotencyKey)"
+        let claim = try await claim(caller, key: idempotencyKey, operation: Operation.cancelPayment, fingerprint: fingerprint.finalize()) { tx, nowMs in
+            let payment = try await self.lockedPayment(tx, caller, paymentID, owner: lockOwner, nowMs: nowMs)
+            try payment.validate(.canceled)
+            return payment.id
+        }
+        guard case .proceed(_, let record) = claim else { return try replayed(claim) }
+        let payment = try await loadPayment(caller, paymentID)
+        guard payment.status == .requiresCapture || payment.status == .requiresAction else {
+            return .current(try await complete(record, payment: payment, releasingLockOf: lockOwner))
+        }
+        if payment.status == .requiresCapture, let reference = payment.processorReference {
+            let outcome: ProcessorOutcome
+            do {
+                outcome = try await connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void")
+            } catch {
+                try await releaseForRetry(record)
+                throw PayrailError(.processorUnavailable, "the processor did not answer; retry with the same idempotency key")
+            }
+            if case .failed(let failure) = outcome {
+                try await abandon(record, paymentID: paymentID, releasingLockOf: lockOwner)
+                throw PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message)
+            }
+        }
+        return .current(try await finish(record, paymentID: paymentID, caller: caller, releasingLockOf: lockOwner) { _, _ in [.canceled] })
+    }
+
+    // MARK: Refunds
+
+    public func createRefund(_ caller: CallerContext, idempotencyKey: String, paymentID: String, amountMinor: Int64?, reason: String) async throws -> IdempotentOutcome<Refund> {
+        var fingerprint = RequestFingerprint(operation: Operation.createRefund)
+        fingerprint.add(paymentID)
+        fingerprint.add(amountMinor.map(String.init) ?? "full")
+        fingerprint.add(reason)
+        let claim = try await claim(caller, key: idempotencyKey, operation: Operation.createRefund, fingerprint: fingerprint.finalize()) { tx, nowMs in
+            guard var payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
+                throw PayrailError(.resourceMissing, "no such payment", field: "payment_id")
+            }
+            let expectedVersion = payment.version
+            let amount = amountMinor ?? payment.amountRefundableMinor
+            // Reserving inside the transaction serializes refunds of one payment: concurrent
+            // refunds can never add up to more than was captured.
+            try payment.apply(.refundRequested(amountMinor: amount), at: nowMs)
+            let refund = Refund(id: self.ids.make("re"), paymentID: payment.id, merchantID: caller.merchantID,
+                                amount: Money(amountMinor: amount, currency: payment.amount.currency), reason: reason, createdAtMs: nowMs)
+            try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+            try await tx.insertRefund(refund)
+            return refund.id
+        }
+        guard case .proceed(let refundID, let record) = claim else {
+            if case .replay(let bytes) = claim { return .replayed(bytes) }
+            preconditionFailure("unreachable")
+        }
+        guard let refund = try await store.read({ try await $0.refund(id: refundID, merchantID: caller.merchantID) }) else {
+            throw PayrailError(.internalError, "refund vanished")
+        }
+        let payment = try await loadPayment(caller, refund.paymentID)
+        guard refund.status == .pending, let reference = payment.processorReference else {
+            return .current(try await completeRefund(record, refund: refund))
+        }
+        let outcome: ProcessorOutcome
+        do {
+            outcome = try await connector.refund(processorReference: reference, amount: refund.amount, idempotencyKey: refund.id)
+        } catch {
+            try await releaseForRetry(record)
+            return .current(refund)
+        }
+        let finished = try await store.write { tx -> Refund in
+            let nowMs = now()
+            guard var refund = try await tx.refund(id: refundID, merchantID: caller.merchantID),
+                  var payment = try await tx.payment(id: refund.paymentID, merchantID: caller.merchantID) else {
+                throw PayrailError(.internalError, "refund vanished")
+            }
+            guard refund.status == .pending else { return refund }
+            let expectedVersion = payment.version
+            switch outcome {
+            case .succeeded(let processorReference):
+                refund.succeed(processorReference: processorReference, at: nowMs)
+                try payment.apply(.refundSucceeded(amountMinor: refund.amount.amountMinor), at: nowMs)
+                try await tx.appendLedgerTransaction(PostingRules.refund(payment, refund, transactionID: ids.make("ltx"), at: nowMs))
+            case .failed(let failure):
+                refund.fail(failure, at: nowMs)
+                try payment.apply(.refundFailed(amountMinor: refund.amount.amountMinor), at: nowMs)
+            }
+            try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+            try await tx.updateRefund(refund)
+            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: nowMs))
+            return refund
+        }
+        return .current(finished)
+    }
+
+    // MARK: Reads
+
+    public func payment(_ caller: CallerContext, id: String) async throws -> Payment {
+        try await loadPayment(caller, id)
+    }
+
+    public func refund(_ caller: CallerContext, id: String) async throws -> Refund {
+        guard let refund = try await store.read({ try await $0.refund(id: id, merchantID: caller.merchantID) }) else {
+            throw PayrailError(.resourceMissing, "no such refund", field: "refund_id")
+        }
+        return refund
+    }
+
+    public func refunds(_ caller: CallerContext, paymentID: String) async throws -> [Refund] {
+        _ = try await loadPayment(caller, paymentID)
+        return try await store.read { try await $0.refunds(paymentID: paymentID) }
+    }
+
+    /// A page of payments, newest first; the cursor is opaque to callers.
+    public func listPayments(_ caller: CallerContext, status: PaymentStatus?, cursor: String, limit: Int) async throws -> (payments: [Payment], nextCursor: String) {
+        let pageSize = limit == 0 ? RequestLimits.pageSizeDefault : limit
+        guard (1...RequestLimits.pageSizeMax).contains(pageSize) else {
+            throw PayrailError(.invalidRequest, "limit must be 1 to \(RequestLimits.pageSizeMax)", field: "limit")
+        }
+        let after = try PaymentCursorCoding.decode(cursor)
+        let page = try await store.read {
+            try await $0.listPayments(merchantID: caller.merchantID, livemode: caller.livemode, status: status, after: after, limit: pageSize + 1)
+        }
+        let payments = Array(page.prefix(pageSize))
+        let next = page.count > pageSize ? payments.last.map { PaymentCursorCoding.encode(PaymentCursor(createdAtMs: $0.createdAtMs, paymentID: $0.id)) } : nil
+        return (payments, next ?? "")
+    }
+
+    public func ledgerTransactions(_ caller: CallerContext, paymentID: String) async throws -> [LedgerTransaction] {
+        _ = try await loadPayment(caller, paymentID)
+        return try await store.read { try await $0.ledgerTransactions(paymentID: paymentID) }
+    }
+
+    /// Tokenizes a card for later payments.
+    public func tokenize(_ caller: CallerContext, _ card: CardInput) async throws -> CardSummary {
+        let nowMs = now()
+        let record = try vault.seal(card, merchantID: caller.merchantID, nowMs: nowMs)
+        try await store.write { tx in try await tx.insertVaultedCard(record) }
+        return record.summary
+    }
+
+    // MARK: Idempotency machinery
+
+    enum Operation {
+        static let createPayment = "create_payment"
+        static let confirmPayment = "confirm_payment"
+        static let capturePayment = "capture_payment"
+        static let cancelPayment = "cancel_payment"
+        static let createRefund = "create_refund"
+    }
+
+    enum Claim {
+        case replay([UInt8])
+        case proceed(resourceID: String, record: IdempotencyRecord)
+    }
+
+    private enum Attempt {
+        case replay([UInt8])
+        case wait
+        case proceed(resourceID: String, record: IdempotencyRecord)
+    }
+
+    /// Step 1: claims (merchant, key) for this request, running `start` in the same
+    /// transaction the first time. Replays a finished answer, waits out a running duplicate,
+    /// or takes over an abandoned one.
+    private func claim(_ caller: CallerContext, key: String, operation: String, fingerprint: String,
+                       start: (any StoreTransaction, Int64) async throws -> String) async throws -> Claim {
+        let deadline = now() + configuration.duplicateWaitMs
+        while true {
+            let attempt = try await store.write { tx -> Attempt in
+                let nowMs = now()
+                if var record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: key) {
+                    guard record.operation == operation, record.fingerprint == fingerprint else {
+                        throw PayrailError(.idempotencyKeyReused,
+                            "idempotency key was already used for a different request; use a new key for a new request",
+                            field: "idempotency_key")
+                    }
+                    if record.state == .completed, let response = record.response { return .replay(response) }
+                    if record.lockedUntilMs > nowMs { return .wait }
+                    record.lockedUntilMs = nowMs + configuration.idempotencyLeaseMs
+                    record.updatedAtMs = nowMs
+                    try await tx.saveIdempotencyRecord(record)
+                    return .proceed(resourceID: record.resourceID!, record: record)
+                }
+                let resourceID = try await start(tx, nowMs)
+                let record = IdempotencyRecord(merchantID: caller.merchantID, key: key, operation: operation, fingerprint: fingerprint,
+                                               state: .inProgress, lockedUntilMs: nowMs + configuration.idempotencyLeaseMs,
+                                               resourceID: resourceID, response: nil, createdAtMs: nowMs, updatedAtMs: nowMs)
+                try await tx.saveIdempotencyRecord(record)
+                return .proceed(resourceID: resourceID, record: record)
+            }
+            switch attempt {
+            case .replay(let bytes): return .replay(bytes)
+            case .proceed(let resourceID, let record): return .proceed(resourceID: resourceID, record: record)
+            case .wait:
+                guard now() < deadline else {
+                    throw PayrailError(.idempotencyKeyInUse, "a request with this idempotency key is still in progress; retry later",
+                                       field: "idempotency_key")
+                }
+                try await Task.sleep(for: .milliseconds(configuration.duplicatePollMs))
+            }
+        }
+    }
+
+    private func replayed(_ claim: Claim) throws -> IdempotentOutcome<Payment> {
+        guard case .replay(let bytes) = claim else { preconditionFailure("not a replay") }
+        return .replayed(bytes)
+    }
+
+    /// Step 3: applies `events` to the current payment, posts the matching ledger entries and
+    /// finishes the idempotency record, all in one transaction.
+    private func finish(_ record: IdempotencyRecord, paymentID: String, caller: CallerContext, releasingLockOf lockOwner: String? = nil,
+                        events makeEvents: (Payment, Int64) throws -> [PaymentEvent]) async throws -> Payment {
+        try await store.write { tx -> Payment in
+            let nowMs = now()
+            guard var payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
+                throw PayrailError(.internalError, "payment vanished")
+            }
+            let expectedVersion = payment.version
+            for event in try makeEvents(payment, nowMs) {
+                let before = payment
+                try payment.apply(event, at: nowMs)
+                if let posting = Self.posting(for: event, before: before, after: payment, transactionID: ids.make("ltx"), nowMs: nowMs) {
+                    try await tx.appendLedgerTransaction(posting)
+                }
+            }
+            try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+            if let lockOwner { try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner) }
+            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: nowMs))
+            return payment
+        }
+    }
+
+    /// The ledger transaction an applied event posts, if any.
+    static func posting(for event: PaymentEvent, before: Payment, after: Payment, transactionID: String, nowMs: Int64) -> LedgerTransaction? {
+        switch event {
+        case .authorized:
+            return PostingRules.authorization(after, transactionID: transactionID, at: nowMs)
+        case .captured(let amountMinor):
+            return PostingRules.capture(after, authorizedMinor: before.amountCapturableMinor, capturedMinor: amountMinor,
+                                        transactionID: transactionID, at: nowMs)
+        case .canceled where before.status == .requiresCapture:
+            return PostingRules.void(after, authorizedMinor: before.amountCapturableMinor, transactionID: transactionID, at: nowMs)
+        default:
+            return nil
+        }
+    }
+
+    /// Finishes a record whose work was already done, answering with the payment as it is.
+    private func complete(_ record: IdempotencyRecord, payment: Payment, releasingLockOf lockOwner: String? = nil) async throws -> Payment {
+        try await store.write { tx in
+            if let lockOwner { try await tx.releasePaymentLock(paymentID: payment.id, owner: lockOwner) }
+            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: now()))
+        }
+        return payment
+    }
+
+    private func completeRefund(_ record: IdempotencyRecord, refund: Refund) async throws -> Refund {
+        try await store.write { tx in
+            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: now()))
+        }
+        return refund
+    }
+
+    /// The outcome is unknown (timeout): end our lease now so the next retry resumes at
+    /// step 2 at once, repeating the processor call under the same processor-side key.
+    private func releaseForRetry(_ record: IdempotencyRecord) async throws {
+        var released = record
+        released.lockedUntilMs = now()
+        released.updatedAtMs = released.lockedUntilMs
+        try await store.write { tx in try await tx.saveIdempotencyRecord(released) }
+    }
+
+    /// The processor refused definitively before anything changed: forget the claim so the
+    /// merchant may retry, and release the payment.
+    private func abandon(_ record: IdempotencyRecord, paymentID: String, releasingLockOf lockOwner: String) async throws {
+        var finished = record
+        finished.lockedUntilMs = now()
+        try await store.write { tx in
+            try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner)
+            try await tx.saveIdempotencyRecord(finished)
+        }
+    }
+
+    private static func completed(_ record: IdempotencyRecord, response: [UInt8], nowMs: Int64) -> IdempotencyRecord {
+        var completed = record
+        completed.state = .completed
+        completed.response = response
+        completed.lockedUntilMs = nowMs
+        completed.updatedAtMs = nowMs
+        return completed
+    }
+
+    private func lockedPayment(_ tx: any StoreTransaction, _ caller: CallerContext, _ paymentID: String, owner: String, nowMs: Int64) async throws -> Payment {
+        guard let payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
+            throw PayrailError(.resourceMissing, "no such payment", field: "payment_id")
+        }
+        guard try await tx.acquirePaymentLock(paymentID: paymentID, owner: owner, untilMs: nowMs + configuration.idempotencyLeaseMs, nowMs: nowMs) else {
+            throw PayrailError(.operationInProgress, "another operation on this payment is in progress; retry shortly")
+        }
+        return payment
+    }
+
+    private func loadPayment(_ caller: CallerContext, _ id: String) async throws -> Payment {
+        guard let payment = try await store.read({ try await $0.payment(id: id, merchantID: caller.merchantID) }) else {
+            throw PayrailError(.resourceMissing, "no such payment", field: "payment_id")
+        }
+        return payment
+    }
+}
+
+/// Opaque list cursors: `<created_at_ms>.<payment id>`.
+enum PaymentCursorCoding {
+    static func encode(_ cursor: PaymentCursor) -> String { "\(cursor.createdAtMs).\(cursor.paymentID)" }
+
+    static func decode(_ text: String) throws(PayrailError) -> PaymentCursor? {
+        guard !text.isEmpty else { return nil }
+        let parts = text.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let ms = Int64(parts[0]), parts[1].hasPrefix("pay_"), parts[1].count <= RequestLimits.identifierLengthMax else {
+            throw PayrailError(.invalidCursor, "cursor is not one this API returned", field: "cursor")
+        }
+        return PaymentCursor(createdAtMs: ms, paymentID: String(parts[1]))
+    }
+}

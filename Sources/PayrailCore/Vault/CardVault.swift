@@ -1,0 +1,59 @@
+import Crypto
+import PayrailDomain
+import PayrailStore
+
+/// Tokenizes cards with envelope encryption: each PAN is sealed with AES-256-GCM under its
+/// own random data key, with the token as associated data (a ciphertext cannot be moved to
+/// another token); the data key is wrapped by the key provider's KEK. The CVC is never
+/// stored. Only ``reveal(_:)`` gives the PAN back, for the connector call.
+public struct CardVault: Sendable {
+    private let keys: any KeyProvider
+    private let ids: IdentifierGenerator
+
+    public init(keys: any KeyProvider, ids: IdentifierGenerator) {
+        self.keys = keys
+        self.ids = ids
+    }
+
+    /// Keyed HMAC-SHA256 of the PAN, hex: the same card gives the same fingerprint.
+    public func fingerprint(of number: CardNumber) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(number.revealDigits().utf8), using: keys.fingerprintKey)
+        return mac.prefix(16).map { byte in
+            let hex = Array("0123456789abcdef".utf8)
+            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+        }.joined()
+    }
+
+    /// Encrypts the card into a vault record with a new token. Nothing is written here.
+    public func seal(_ card: CardInput, merchantID: String, nowMs: Int64) throws -> VaultedCardRecord {
+        let token = ids.make("tok")
+        let associatedData = Array(token.utf8)
+        let dataKey = SymmetricKey(size: .bits256)
+        let sealed = try AES.GCM.seal(Array(card.number.revealDigits().utf8), using: dataKey, authenticating: associatedData)
+        guard let combined = sealed.combined else { throw VaultError.encryptionFailed }
+        let (version, wrapped) = try keys.wrap(dataKey: dataKey, associatedData: associatedData)
+        let summary = CardSummary(token: token, brand: card.number.brand, last4: card.number.last4,
+                                  expMonth: card.expiry.month, expYear: card.expiry.year,
+                                  fingerprint: fingerprint(of: card.number), country: card.number.issuingCountry)
+        return VaultedCardRecord(summary: summary, merchantID: merchantID, sealedPAN: Array(combined),
+                                 wrappedDataKey: wrapped, keyVersion: version, createdAtMs: nowMs)
+    }
+
+    /// Decrypts a vaulted PAN. Fails if the ciphertext, the wrapped key or the token was
+    /// tampered with.
+    public func reveal(_ record: VaultedCardRecord) throws -> CardNumber {
+        let associatedData = Array(record.summary.token.utf8)
+        do {
+            let dataKey = try keys.unwrap(record.wrappedDataKey, version: record.keyVersion, associatedData: associatedData)
+            let digits = try AES.GCM.open(try AES.GCM.SealedBox(combined: record.sealedPAN), using: dataKey, authenticating: associatedData)
+            return try CardNumber(String(decoding: digits, as: UTF8.self))
+        } catch {
+            throw VaultError.decryptionFailed
+        }
+    }
+}
+
+public enum VaultError: Error, Hashable, Sendable {
+    case encryptionFailed
+    case decryptionFailed
+}

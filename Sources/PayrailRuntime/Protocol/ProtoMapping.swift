@@ -1,0 +1,129 @@
+import PayrailDomain
+import PayrailProtos
+import SwiftProtobuf
+
+/// Domain values to and from the public protobuf messages.
+public enum ProtoMapping {
+    public static func proto(_ status: PaymentStatus) -> Payrail_V1_PaymentStatus {
+        switch status {
+        case .requiresAction: .requiresAction
+        case .requiresCapture: .requiresCapture
+        case .processing: .processing
+        case .succeeded: .succeeded
+        case .canceled: .canceled
+        case .failed: .failed
+        }
+    }
+
+    public static func domain(_ status: Payrail_V1_PaymentStatus) throws(PayrailError) -> PaymentStatus? {
+        switch status {
+        case .unspecified: return nil
+        case .requiresAction: return .requiresAction
+        case .requiresCapture: return .requiresCapture
+        case .processing: return .processing
+        case .succeeded: return .succeeded
+        case .canceled: return .canceled
+        case .failed: return .failed
+        case .UNRECOGNIZED: throw PayrailError(.invalidRequest, "unknown payment status", field: "status")
+        }
+    }
+
+    public static func domain(_ method: Payrail_V1_CaptureMethod) throws(PayrailError) -> CaptureMethod {
+        switch method {
+        case .automatic: return .automatic
+        case .manual: return .manual
+        case .UNRECOGNIZED: throw PayrailError(.invalidRequest, "unknown capture method", field: "capture_method")
+        }
+    }
+
+    public static func proto(_ money: Money) -> Payrail_V1_Money {
+        .with {
+            $0.amountMinor = money.amountMinor
+            $0.currency = money.currency.code
+        }
+    }
+
+    public static func proto(_ card: CardSummary) -> Payrail_V1_CardSummary {
+        .with {
+            $0.token = card.token
+            $0.brand = card.brand.rawValue
+            $0.last4 = card.last4
+            $0.expMonth = UInt32(card.expMonth)
+            $0.expYear = UInt32(card.expYear)
+            $0.fingerprint = card.fingerprint
+            $0.country = card.country
+        }
+    }
+
+    public static func proto(_ failure: Failure) -> Payrail_V1_Failure {
+        .with {
+            $0.reason = failure.reason
+            $0.declineCode = failure.declineCode?.rawValue ?? ""
+            $0.message = failure.message
+        }
+    }
+
+    public static func proto(_ payment: Payment) -> Payrail_V1_Payment {
+        .with {
+            $0.id = payment.id
+            $0.status = proto(payment.status)
+            $0.amount = proto(payment.amount)
+            $0.amountCapturableMinor = payment.amountCapturableMinor
+            $0.amountCapturedMinor = payment.amountCapturedMinor
+            $0.amountRefundedMinor = payment.amountRefundedMinor
+            $0.captureMethod = payment.captureMethod == .automatic ? .automatic : .manual
+            $0.card = proto(payment.card)
+            if let failure = payment.failure { $0.failure = proto(failure) }
+            if let challenge = payment.challenge {
+                $0.nextAction = .with {
+                    $0.type = "three_d_secure"
+                    $0.challengeID = challenge.challengeID
+                    $0.attemptsRemaining = UInt32(challenge.attemptsRemaining)
+                }
+            }
+            $0.description_p = payment.description
+            $0.metadata = payment.metadata
+            $0.livemode = payment.livemode
+            $0.createdAtUnixMs = payment.createdAtMs
+            $0.updatedAtUnixMs = payment.updatedAtMs
+            $0.connector = payment.connector
+        }
+    }
+
+    public static func proto(_ refund: Refund) -> Payrail_V1_Refund {
+        .with {
+            $0.id = refund.id
+            $0.paymentID = refund.paymentID
+            $0.amount = proto(refund.amount)
+            switch refund.status {
+            case .pending: $0.status = .pending
+            case .succeeded: $0.status = .succeeded
+            case .failed: $0.status = .failed
+            }
+            $0.reason = refund.reason
+            if let failure = refund.failure { $0.failure = proto(failure) }
+            $0.createdAtUnixMs = refund.createdAtMs
+        }
+    }
+
+    /// Validates raw card fields from a request into domain types.
+    public static func cardInput(_ card: Payrail_V1_CardDetails, today: CalendarMonth) throws(PayrailError) -> CardInput {
+        try CardInput(number: card.number, expMonth: Int(card.expMonth), expYear: Int(card.expYear), cvc: card.cvc,
+                      holderName: card.cardholderName, today: today)
+    }
+
+    /// Validates a create-payment request into a command. Shared by the edge (before
+    /// forwarding) and the core.
+    public static func createPaymentCommand(_ request: Payrail_V1_CreatePaymentRequest, today: CalendarMonth) throws(PayrailError) -> CreatePaymentCommand {
+        let method: PaymentMethodInput?
+        switch request.paymentMethod {
+        case .card(let card): method = .card(try cardInput(card, today: today))
+        case .cardToken(let token): method = .token(token)
+        case nil: method = nil
+        }
+        return try CreatePaymentCommand(
+            idempotencyKey: request.idempotencyKey, amountMinor: request.amount.amountMinor, currencyCode: request.amount.currency,
+            hasAmount: request.hasAmount, captureMethod: try domain(request.captureMethod), method: method,
+            description: request.description_p, metadata: request.metadata)
+    }
+}
