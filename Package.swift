@@ -104,6 +104,25 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // A whole system on one machine (core + edges over loopback TLS), for `payrail dev` and tests.
+        .target(
+            name: "PayrailCluster",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailProtos",
+                "PayrailStore",
+                "PayrailSimulators",
+                "PayrailCore",
+                "PayrailEdge",
+                "PayrailRuntime",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -116,7 +135,10 @@ let package = Package(
                 "PayrailCore",
                 "PayrailEdge",
                 "PayrailRuntime",
+                "PayrailCluster",
+                "PayrailSimulators",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -145,6 +167,7 @@ let package = Package(
                 "PayrailEdge",
                 "PayrailRuntime",
                 "PayrailSimulators",
+                "PayrailCluster",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

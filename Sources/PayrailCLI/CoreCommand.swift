@@ -1,0 +1,97 @@
+import ArgumentParser
+import Logging
+import PayrailCore
+import PayrailEdge
+import PayrailRuntime
+import PayrailStore
+import ServiceLifecycle
+
+/// A standalone core node on the embedded store, for running edges as separate processes.
+struct CoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "core", abstract: "Run a core (ledger region) node.")
+
+    @Option(help: "Folder for the database, keyring and dev certificates.") var dataDir = ".payrail"
+    @Option(help: "Listen port (mutual TLS).") var port = 50061
+    @Option(help: "Listen address.") var host = "127.0.0.1"
+
+    func run() async throws {
+        let logger = Logger(label: "payrail.core")
+        let pki = try DevPKI(directory: dataDir + "/tls").ensure()
+        let store = try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
+        var configuration = CoreNode.Configuration(pki: pki)
+        configuration.host = host
+        configuration.port = port
+        let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
+        print("core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
+        let group = ServiceGroup(configuration: .init(services: [.init(service: GRPCServerService(server: core.server))],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try await store.close()
+    }
+}
+
+/// A standalone edge that forwards to a core.
+struct EdgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "edge", abstract: "Run an edge gateway.")
+
+    @Option(help: "Folder holding the dev certificates (tls/).") var dataDir = ".payrail"
+    @Option(help: "Listen port (TLS).") var port = 50051
+    @Option(help: "Listen address.") var host = "127.0.0.1"
+    @Option(help: "Core port.") var corePort = 50061
+    @Option(help: "Core address.") var coreHost = "127.0.0.1"
+    @Option(help: "Edge id.") var id = "edge-1"
+    @Option(help: "Region.") var region = "local"
+
+    func run() async throws {
+        let logger = Logger(label: "payrail.edge")
+        let pki = try DevPKI(directory: dataDir + "/tls").ensure()
+        var configuration = EdgeNode.Configuration(pki: pki, corePort: corePort)
+        configuration.host = host
+        configuration.port = port
+        configuration.coreHost = coreHost
+        configuration.edgeID = id
+        configuration.region = region
+        let edge = try EdgeNode(configuration: configuration, logger: logger)
+        print("edge \(id) (\(region)) listening on \(host):\(port) (TLS), core \(coreHost):\(corePort)")
+        let group = ServiceGroup(configuration: .init(services: edge.services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// `payrail ledger verify`: re-checks every ledger invariant.
+struct LedgerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Ledger tools.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify that every ledger transaction balances.")
+        @Option(help: "Folder holding payrail.sqlite.") var dataDir = ".payrail"
+
+        func run() async throws {
+            let store = try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
+            let report = try await LedgerVerifier(store: store).verify()
+            try await store.close()
+            print(report)
+            if !report.isValid { throw ExitCode.failure }
+        }
+    }
+}
+
+/// `payrail merchant create`: a merchant and its first API key.
+struct MerchantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "merchant", abstract: "Merchant administration.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a merchant and print its API key (shown once).")
+        @Option(help: "Folder holding payrail.sqlite.") var dataDir = ".payrail"
+        @Option(help: "Merchant name.") var name = "Merchant"
+        @Flag(help: "Create a live-mode key.") var live = false
+
+        func run() async throws {
+            let store = try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
+            let created = try await APIKeyService(store: store, now: UnixClock.nowMs).createMerchant(name: name, livemode: live)
+            try await store.close()
+            print("merchant \(created.merchantID)\napi key  \(created.apiKey)")
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PayrailCluster
+import PayrailCore
+import PayrailSimulators
+import UnixSignals
+
+/// Everything in one go on the embedded store: core + edge over loopback TLS, a demo
+/// merchant, and a short demo load; then serves until Ctrl-C.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run core + edge locally with a demo merchant and a demo load.")
+
+    @Option(help: "Folder for the database, keyring and dev certificates.")
+    var dataDir = ".payrail"
+    @Option(help: "Edge port for merchants (TLS).")
+    var edgePort = 50051
+    @Option(help: "Core port for edges (mutual TLS).")
+    var corePort = 50061
+    @Option(help: "Payments in the demo load.")
+    var demoPayments = 2000
+    @Option(help: "Concurrent requests in the demo load.")
+    var demoConcurrency = 32
+    @Option(help: "Run the demo load (true/false).")
+    var demo = true
+    @Flag(help: "Exit after the demo instead of serving until Ctrl-C.")
+    var exitAfterDemo = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        var options = LocalCluster.Options(dataDirectory: dataDir)
+        options.edgeBasePort = edgePort
+        options.corePort = corePort
+        let cluster = try await LocalCluster.start(options)
+        let merchant = try await cluster.core.apiKeys.createMerchant(name: "Demo Merchant")
+        let edgeAddress = "127.0.0.1:\(cluster.edgePorts[0])"
+        print("""
+            Payrail dev is running on the embedded SQLite store (\(dataDir)/payrail.sqlite).
+              edge (public gRPC, TLS):      \(edgeAddress)
+              core (internal gRPC, mTLS):   127.0.0.1:\(cluster.corePort)
+              health:                       grpc.health.v1.Health on both
+              dashboard:                    not built yet (see README)
+              CA certificate for clients:   \(cluster.pki.caCertificatePath)
+              demo merchant:                \(merchant.merchantID)
+              demo API key (shown once):    \(merchant.apiKey)
+
+            Try it:
+              grpcurl -cacert \(cluster.pki.caCertificatePath) -import-path Protos -proto payrail/v1/payments.proto \\
+                -H 'authorization: Bearer \(merchant.apiKey)' \\
+                -d '{"idempotency_key":"try-1","amount":{"amount_minor":1999,"currency":"USD"},"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}' \\
+                localhost:\(cluster.edgePorts[0]) payrail.v1.Payments/CreatePayment
+            """)
+        if demo && demoPayments > 0 {
+            print("\nDemo load: \(demoPayments) payments, \(demoConcurrency) concurrent, through the edge over TLS...")
+            let load = DemoLoad(port: cluster.edgePorts[0], caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey,
+                                payments: demoPayments, concurrency: demoConcurrency)
+            let summary = try await load.run()
+            print(summary)
+            let report = try await cluster.core.ledger.verify()
+            print(report)
+        }
+        if !exitAfterDemo {
+            print("\nServing. Press Ctrl-C to stop.")
+            for await _ in await UnixSignalsSequence(trapping: [.sigint, .sigterm]) { break }
+            print("Draining...")
+        }
+        try await cluster.shutdown()
+    }
+}

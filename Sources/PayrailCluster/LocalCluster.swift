@@ -1,0 +1,125 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PayrailCore
+import PayrailDomain
+import PayrailProtos
+import PayrailEdge
+import PayrailRuntime
+import PayrailSimulators
+import PayrailStore
+import ServiceLifecycle
+
+/// A whole Payrail on this machine: one core node on the embedded SQLite store and one or
+/// more edges, all over loopback with real TLS. `payrail dev` runs one; the end-to-end
+/// tests start and stop their own.
+public final class LocalCluster: Sendable {
+    public struct Options: Sendable {
+        public var dataDirectory: String
+        public var edgeCount = 1
+        public var edgeBasePort = 0
+        public var corePort = 0
+        public var network = CardNetworkSimulator.Configuration()
+        public var connector: (any CardConnector)?
+        public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+    }
+
+    public let pki: DevPKI
+    public let store: SQLiteStore
+    public let core: CoreNode
+    public let corePort: Int
+    public let edges: [EdgeNode]
+    public let edgePorts: [Int]
+    private let groups: [ServiceGroup]
+    private let runs: [Task<Void, any Error>]
+
+    private init(pki: DevPKI, store: SQLiteStore, core: CoreNode, corePort: Int, edges: [EdgeNode], edgePorts: [Int],
+                 groups: [ServiceGroup], runs: [Task<Void, any Error>]) {
+        self.pki = pki
+        self.store = store
+        self.core = core
+        self.corePort = corePort
+        self.edges = edges
+        self.edgePorts = edgePorts
+        self.groups = groups
+        self.runs = runs
+    }
+
+    public static func start(_ options: Options, logger: Logger = Logger(label: "payrail")) async throws -> LocalCluster {
+        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+        let pki = try DevPKI(directory: options.dataDirectory + "/tls").ensure()
+        let store = try await SQLiteStore.open(path: options.dataDirectory + "/payrail.sqlite")
+        let keys = try FileKeyring(path: options.dataDirectory + "/keyring")
+        var coreConfiguration = CoreNode.Configuration(pki: pki)
+        coreConfiguration.port = options.corePort
+        coreConfiguration.network = options.network
+        let core = CoreNode(configuration: coreConfiguration, store: store, keys: keys, connector: options.connector, logger: logger)
+        var groups: [ServiceGroup] = []
+        var runs: [Task<Void, any Error>] = []
+        func launch(_ services: [any Service]) {
+            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+            groups.append(group)
+            runs.append(Task { try await group.run() })
+        }
+        launch([GRPCServerService(server: core.server)])
+        let corePort = try await core.listeningPort()
+
+        var edges: [EdgeNode] = []
+        var edgePorts: [Int] = []
+        for index in 0..<options.edgeCount {
+            var configuration = EdgeNode.Configuration(pki: pki, corePort: corePort)
+            configuration.edgeID = "edge-\(index + 1)"
+            configuration.port = options.edgeBasePort == 0 ? 0 : options.edgeBasePort + index
+            let edge = try EdgeNode(configuration: configuration, logger: logger)
+            launch(edge.services)
+            edges.append(edge)
+            edgePorts.append(try await edge.listeningPort())
+        }
+        return LocalCluster(pki: pki, store: store, core: core, corePort: corePort, edges: edges, edgePorts: edgePorts,
+                            groups: groups, runs: runs)
+    }
+
+    /// Drains the edges, then the core, then closes the store.
+    public func shutdown() async throws {
+        for (group, run) in zip(groups, runs).reversed() {
+            await group.triggerGracefulShutdown()
+            _ = await run.result
+        }
+        try await store.close()
+    }
+
+    /// Waits until the cluster stops (Ctrl-C is handled by the caller).
+    public func wait() async {
+        for run in runs { _ = await run.result }
+    }
+}
+
+/// A merchant-side client of an edge over TLS, authenticating with an API key: what an SDK
+/// does. Used by the demo load, the CLI and the tests.
+public final class EdgeClient: Sendable {
+    public let grpc: GRPCClient<HTTP2ClientTransport.Posix>
+    public let payments: Payrail_V1_Payments.Client<HTTP2ClientTransport.Posix>
+    public let refunds: Payrail_V1_Refunds.Client<HTTP2ClientTransport.Posix>
+    public let tokens: Payrail_V1_Tokens.Client<HTTP2ClientTransport.Posix>
+    public let metadata: Metadata
+    private let run: Task<Void, any Error>
+
+    public init(host: String = "127.0.0.1", port: Int, caPath: String, apiKey: String) throws {
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .ipv4(address: host, port: port),
+            transportSecurity: TransportSecurityFactory.publicClient(caPath: caPath))
+        let grpc = GRPCClient(transport: transport)
+        self.grpc = grpc
+        payments = Payrail_V1_Payments.Client(wrapping: grpc)
+        refunds = Payrail_V1_Refunds.Client(wrapping: grpc)
+        tokens = Payrail_V1_Tokens.Client(wrapping: grpc)
+        metadata = ["authorization": "Bearer \(apiKey)"]
+        run = Task { try await grpc.runConnections() }
+    }
+
+    public func close() async {
+        grpc.beginGracefulShutdown()
+        _ = await run.result
+    }
+}

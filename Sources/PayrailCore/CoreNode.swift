@@ -1,0 +1,76 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PayrailDomain
+import PayrailRuntime
+import PayrailSimulators
+import PayrailStore
+
+/// A core (ledger region) node: the internal gRPC API over mutual TLS in front of the
+/// payment service, the vault and the store.
+public struct CoreNode: Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        /// 0 picks a free port; read it back from ``CoreNode/listeningPort()``.
+        public var port = 0
+        public var certificatePath: String
+        public var keyPath: String
+        public var caPath: String
+        public var network = CardNetworkSimulator.Configuration()
+        public var payments = PaymentService.Configuration()
+
+        public init(certificatePath: String, keyPath: String, caPath: String) {
+            self.certificatePath = certificatePath
+            self.keyPath = keyPath
+            self.caPath = caPath
+        }
+
+        public init(pki: DevPKI) {
+            self.init(certificatePath: pki.certificatePath(.core), keyPath: pki.privateKeyPath(.core), caPath: pki.caCertificatePath)
+        }
+    }
+
+    public let server: GRPCServer<HTTP2ServerTransport.Posix>
+    public let payments: PaymentService
+    public let apiKeys: APIKeyService
+    public let health: HealthService
+    public let ledger: LedgerVerifier
+
+    public init(configuration: Configuration, store: any PaymentStore, keys: any KeyProvider,
+                connector: (any CardConnector)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
+                logger: Logger = Logger(label: "payrail.core")) {
+        let ids = IdentifierGenerator.system
+        let vault = CardVault(keys: keys, ids: ids)
+        let connector = connector ?? CardNetworkSimulator(configuration: configuration.network, seed: UInt64.random(in: 1...UInt64.max))
+        payments = PaymentService(store: store, connector: connector, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
+                                  now: now, configuration: configuration.payments, logger: logger)
+        apiKeys = APIKeyService(store: store, ids: ids, now: now)
+        health = HealthService()
+        ledger = LedgerVerifier(store: store)
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: configuration.host, port: configuration.port),
+            transportSecurity: TransportSecurityFactory.internalServer(
+                certificatePath: configuration.certificatePath, keyPath: configuration.keyPath, caPath: configuration.caPath),
+            config: CoreNode.transportConfig())
+        server = GRPCServer(transport: transport, services: [
+            CoreGRPCService(payments: payments, apiKeys: apiKeys, now: now, logger: logger), health,
+        ])
+        health.setStatus(.serving)
+        health.setStatus(.serving, forService: "payrail.internal.v1.Core")
+    }
+
+    private static func transportConfig() -> HTTP2ServerTransport.Posix.Config {
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.http2.maxConcurrentStreams = 4096
+        config.rpc.maxRequestPayloadSize = RequestLimits.messageBytesMax * 2
+        return config
+    }
+
+    /// The port the server listens on, once it is serving.
+    public func listeningPort() async throws -> Int {
+        guard let port = try await server.transport.listeningAddress.ipv4?.port else {
+            throw PayrailError(.internalError, "core is not listening on IPv4")
+        }
+        return port
+    }
+}

@@ -1,0 +1,160 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PayrailDomain
+import PayrailProtos
+import PayrailRuntime
+import Synchronization
+
+/// The merchant-facing public API at an edge: authenticates the API key, validates every
+/// field before anything leaves the edge, and forwards the request with the caller's
+/// context to the core. Errors reach the merchant typed (status + reason); the core's own
+/// errors are relayed unchanged, and nothing else of the upstream leaks.
+public final class EdgeGateway: Sendable {
+    public let edgeID: String
+    public let region: String
+    private let cores: [Payrail_Internal_V1_Core.Client<HTTP2ClientTransport.Posix>]
+    private let authenticator: APIKeyAuthenticator
+    private let next = Atomic<Int>(0)
+    private let now: @Sendable () -> Int64
+    private let upstreamTimeout: Duration
+    private let logger: Logger
+
+    public init(edgeID: String, region: String, cores: [GRPCClient<HTTP2ClientTransport.Posix>], now: @escaping @Sendable () -> Int64,
+                upstreamTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "payrail.edge")) {
+        precondition(!cores.isEmpty, "an edge needs at least one core connection")
+        self.edgeID = edgeID
+        self.region = region
+        let clients = cores.map { Payrail_Internal_V1_Core.Client(wrapping: $0) }
+        self.cores = clients
+        self.now = now
+        self.upstreamTimeout = upstreamTimeout
+        self.logger = logger
+        let rotation = Atomic<Int>(0)
+        self.authenticator = APIKeyAuthenticator(now: now) { request in
+            let index = rotation.add(1, ordering: .relaxed).oldValue & Int.max
+            return try await clients[index % clients.count].authenticateAPIKey(request)
+        }
+    }
+
+    /// One of the core connections, round robin.
+    private var core: Payrail_Internal_V1_Core.Client<HTTP2ClientTransport.Posix> {
+        cores[(next.add(1, ordering: .relaxed).oldValue & Int.max) % cores.count]
+    }
+
+    private var options: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = upstreamTimeout
+        return options
+    }
+
+    /// Authenticates, then runs `forward`; maps every failure to a typed error.
+    func handle<Response>(_ method: String, _ metadata: Metadata,
+                          _ forward: (Payrail_Internal_V1_CallContext) async throws -> Response) async throws -> Response {
+        do {
+            let context = try await authenticator.authenticate(metadata, edgeID: edgeID, region: region)
+            return try await forward(context)
+        } catch let error as PayrailError {
+            throw RPCErrorMapping.rpcError(error)
+        } catch let error as RPCError {
+            if error.metadata[stringValues: RPCErrorMapping.reasonKey].first(where: { _ in true }) != nil {
+                throw RPCErrorMapping.relayed(error)
+            }
+            // The core did not answer with a Payrail error: it is unreachable or timed out.
+            logger.warning("core call failed", metadata: ["method": "\(method)", "code": "\(error.code)"])
+            throw RPCErrorMapping.rpcError(PayrailError(PayrailError.Code("upstream_unavailable", .unavailable),
+                                                         "the payment core is unavailable; retry with the same idempotency key"))
+        } catch {
+            logger.error("unexpected edge failure", metadata: ["method": "\(method)", "error_type": "\(type(of: error))"])
+            throw RPCErrorMapping.rpcError(PayrailError(.internalError, "internal error"))
+        }
+    }
+
+    var today: CalendarMonth { CalendarMonth(unixMillis: now()) }
+
+    // MARK: Forwarding
+
+    func createPayment(_ request: Payrail_V1_CreatePaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
+        try await handle("CreatePayment", metadata) { context in
+            _ = try ProtoMapping.createPaymentCommand(request, today: today)
+            return try await core.createPayment(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func getPayment(_ request: Payrail_V1_GetPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
+        try await handle("GetPayment", metadata) { context in
+            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            return try await core.getPayment(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func confirmPayment(_ request: Payrail_V1_ConfirmPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
+        try await handle("ConfirmPayment", metadata) { context in
+            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
+            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            guard !request.threeDsOtp.isEmpty else { throw PayrailError(.missingField, "three_ds_otp is required", field: "three_ds_otp") }
+            _ = try FieldRules.text(request.threeDsOtp, maxLength: RequestLimits.otpLengthMax, field: "three_ds_otp")
+            return try await core.confirmPayment(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func capturePayment(_ request: Payrail_V1_CapturePaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
+        try await handle("CapturePayment", metadata) { context in
+            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
+            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            if request.hasAmountMinor { _ = try FieldRules.positiveAmount(request.amountMinor, field: "amount_minor") }
+            return try await core.capturePayment(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func cancelPayment(_ request: Payrail_V1_CancelPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
+        try await handle("CancelPayment", metadata) { context in
+            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
+            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            _ = try FieldRules.text(request.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
+            return try await core.cancelPayment(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func listPayments(_ request: Payrail_V1_ListPaymentsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListPaymentsResponse {
+        try await handle("ListPayments", metadata) { context in
+            guard request.limit <= RequestLimits.pageSizeMax else {
+                throw PayrailError(.invalidRequest, "limit must be 1 to \(RequestLimits.pageSizeMax)", field: "limit")
+            }
+            _ = try ProtoMapping.domain(request.status)
+            return try await core.listPayments(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func createRefund(_ request: Payrail_V1_CreateRefundRequest, _ metadata: Metadata) async throws -> Payrail_V1_Refund {
+        try await handle("CreateRefund", metadata) { context in
+            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
+            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            if request.hasAmountMinor { _ = try FieldRules.positiveAmount(request.amountMinor, field: "amount_minor") }
+            _ = try FieldRules.text(request.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
+            return try await core.createRefund(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func getRefund(_ request: Payrail_V1_GetRefundRequest, _ metadata: Metadata) async throws -> Payrail_V1_Refund {
+        try await handle("GetRefund", metadata) { context in
+            _ = try FieldRules.identifier(request.refundID, prefix: "re", field: "refund_id")
+            return try await core.getRefund(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func listRefunds(_ request: Payrail_V1_ListRefundsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListRefundsResponse {
+        try await handle("ListRefunds", metadata) { context in
+            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            return try await core.listRefunds(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func createCardToken(_ request: Payrail_V1_CreateCardTokenRequest, _ metadata: Metadata) async throws -> Payrail_V1_CardSummary {
+        try await handle("CreateCardToken", metadata) { context in
+            guard request.hasCard else { throw PayrailError(.missingField, "card is required", field: "card") }
+            _ = try ProtoMapping.cardInput(request.card, today: today)
+            return try await core.createCardToken(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+}
