@@ -102,6 +102,8 @@ let package = Package(
                 "PayrailRuntime",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,7 +157,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PayrailStoreTests",
-            dependencies: ["PayrailDomain", "PayrailStore"]
+            dependencies: ["PayrailDomain", "PayrailStore", .product(name: "SQLiteNIO", package: "sqlite-nio")]
         ),
         .testTarget(
             name: "PayrailEndToEndTests",

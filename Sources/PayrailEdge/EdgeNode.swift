@@ -66,7 +66,8 @@ public struct EdgeNode: Sendable {
     private static func serverConfig() -> HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.http2.maxConcurrentStreams = 1024
-        config.rpc.maxRequestPayloadSize = RequestLimits.messageBytesMax
+        // Hard cap; requests above `RequestLimits.messageBytesMax` get a typed error from the deserializer.
+        config.rpc.maxRequestPayloadSize = 1 << 20
         return config
     }
 

@@ -2,9 +2,32 @@ import GRPCCore
 import PayrailProtos
 
 /// The generated public service protocols, answered by the gateway. They use the
-/// metadata-aware `ServiceProtocol` level because authentication travels in metadata.
+/// metadata-aware `ServiceProtocol` level because authentication travels in metadata, and
+/// register their methods with a size-limited deserializer (see ``SizeLimitedDeserializer``).
 struct PaymentsService: Payrail_V1_Payments.ServiceProtocol {
     let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = Payrail_V1_Payments.Method
+        router.registerLimited(M.CreatePayment.descriptor, Payrail_V1_CreatePaymentRequest.self, Payrail_V1_Payment.self) {
+            try await self.createPayment(request: $0, context: $1)
+        }
+        router.registerLimited(M.GetPayment.descriptor, Payrail_V1_GetPaymentRequest.self, Payrail_V1_Payment.self) {
+            try await self.getPayment(request: $0, context: $1)
+        }
+        router.registerLimited(M.ConfirmPayment.descriptor, Payrail_V1_ConfirmPaymentRequest.self, Payrail_V1_Payment.self) {
+            try await self.confirmPayment(request: $0, context: $1)
+        }
+        router.registerLimited(M.CapturePayment.descriptor, Payrail_V1_CapturePaymentRequest.self, Payrail_V1_Payment.self) {
+            try await self.capturePayment(request: $0, context: $1)
+        }
+        router.registerLimited(M.CancelPayment.descriptor, Payrail_V1_CancelPaymentRequest.self, Payrail_V1_Payment.self) {
+            try await self.cancelPayment(request: $0, context: $1)
+        }
+        router.registerLimited(M.ListPayments.descriptor, Payrail_V1_ListPaymentsRequest.self, Payrail_V1_ListPaymentsResponse.self) {
+            try await self.listPayments(request: $0, context: $1)
+        }
+    }
 
     func createPayment(request: ServerRequest<Payrail_V1_CreatePaymentRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Payment> {
         ServerResponse(message: try await gateway.createPayment(request.message, request.metadata))
@@ -29,6 +52,19 @@ struct PaymentsService: Payrail_V1_Payments.ServiceProtocol {
 struct RefundsService: Payrail_V1_Refunds.ServiceProtocol {
     let gateway: EdgeGateway
 
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = Payrail_V1_Refunds.Method
+        router.registerLimited(M.CreateRefund.descriptor, Payrail_V1_CreateRefundRequest.self, Payrail_V1_Refund.self) {
+            try await self.createRefund(request: $0, context: $1)
+        }
+        router.registerLimited(M.GetRefund.descriptor, Payrail_V1_GetRefundRequest.self, Payrail_V1_Refund.self) {
+            try await self.getRefund(request: $0, context: $1)
+        }
+        router.registerLimited(M.ListRefunds.descriptor, Payrail_V1_ListRefundsRequest.self, Payrail_V1_ListRefundsResponse.self) {
+            try await self.listRefunds(request: $0, context: $1)
+        }
+    }
+
     func createRefund(request: ServerRequest<Payrail_V1_CreateRefundRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Refund> {
         ServerResponse(message: try await gateway.createRefund(request.message, request.metadata))
     }
@@ -42,6 +78,13 @@ struct RefundsService: Payrail_V1_Refunds.ServiceProtocol {
 
 struct TokensService: Payrail_V1_Tokens.ServiceProtocol {
     let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerLimited(Payrail_V1_Tokens.Method.CreateCardToken.descriptor, Payrail_V1_CreateCardTokenRequest.self,
+                               Payrail_V1_CardSummary.self) {
+            try await self.createCardToken(request: $0, context: $1)
+        }
+    }
 
     func createCardToken(request: ServerRequest<Payrail_V1_CreateCardTokenRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_CardSummary> {
         ServerResponse(message: try await gateway.createCardToken(request.message, request.metadata))

@@ -151,11 +151,15 @@ public struct Payment: Hashable, Sendable {
             }
             updated.amountRefundPendingMinor += amountMinor
         case .refundSucceeded(let amountMinor):
-            precondition(amountMinor > 0 && amountMinor <= amountRefundPendingMinor, "settled refund was not reserved")
+            guard amountMinor > 0 && amountMinor <= amountRefundPendingMinor else {
+                throw PayrailError(.unexpectedState, "cannot settle a refund of \(amountMinor) that was not reserved")
+            }
             updated.amountRefundPendingMinor -= amountMinor
             updated.amountRefundedMinor += amountMinor
         case .refundFailed(let amountMinor):
-            precondition(amountMinor > 0 && amountMinor <= amountRefundPendingMinor, "failed refund was not reserved")
+            guard amountMinor > 0 && amountMinor <= amountRefundPendingMinor else {
+                throw PayrailError(.unexpectedState, "cannot fail a refund of \(amountMinor) that was not reserved")
+            }
             updated.amountRefundPendingMinor -= amountMinor
         }
         updated.status = next

@@ -1,0 +1,32 @@
+import Foundation
+import PayrailCluster
+import Testing
+
+/// Python's grpcio, with stubs generated from Protos/ at test time, calls a running edge over
+/// TLS: the protocol works for SDKs in other languages, not only for our own Swift code.
+@Suite(.serialized) struct ExternalClientTests {
+    @Test func pythonGRPCClientGetsTheSameAnswers() async throws {
+        try await withCluster { cluster, _, _, _ in
+            let merchant = try await cluster.core.apiKeys.createMerchant(name: "Python SDK")
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", root.appendingPathComponent("Tests/python/external_client_test.py").path,
+                                 "--protos", root.appendingPathComponent("Protos").path,
+                                 "--target", "localhost:\(cluster.edgePorts[0])",
+                                 "--ca", cluster.pki.caCertificatePath]
+            var environment = ProcessInfo.processInfo.environment
+            environment["PAYRAIL_API_KEY"] = merchant.apiKey
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+            process.waitUntilExit()
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(process.terminationStatus == 0, "python client failed:\n\(text)")
+            #expect(text.contains("external client: all checks passed"))
+        }
+    }
+}

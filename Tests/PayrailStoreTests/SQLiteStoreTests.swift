@@ -1,0 +1,84 @@
+import Foundation
+import PayrailDomain
+import PayrailStore
+import SQLiteNIO
+import Testing
+
+@Suite struct SQLiteStoreTests {
+    private func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-store-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLiteStore.open(path: path)
+        do { try await body(store, path) } catch { try await store.close(); throw error }
+        try await store.close()
+    }
+
+    private func transaction(_ id: String) throws -> LedgerTransaction {
+        let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
+        let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
+        return try LedgerTransaction(id: id, kind: .capture, paymentID: "pay_1", entries: [.debit(b, 500), .credit(a, 500)], createdAtMs: 1)
+    }
+
+    @Test func ledgerIsAppendOnlyInTheDatabaseItself() async throws {
+        try await withStore { store, path in
+            try await store.write { tx in try await tx.appendLedgerTransaction(try transaction("ltx_1")) }
+            let raw = try await SQLiteConnection.open(storage: .file(path: path))
+            defer { Task { try? await raw.close() } }
+            await #expect(throws: (any Error).self) { _ = try await raw.query("UPDATE ledger_entries SET amount_minor = 1") }
+            await #expect(throws: (any Error).self) { _ = try await raw.query("DELETE FROM ledger_entries") }
+            await #expect(throws: (any Error).self) { _ = try await raw.query("DELETE FROM ledger_transactions") }
+            let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
+            #expect(balances == ["merchant:acct_1:test:available:USD": -500])
+        }
+    }
+
+    @Test func aFailedTransactionWritesNothing() async throws {
+        try await withStore { store, _ in
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await store.write { tx in
+                    try await tx.appendLedgerTransaction(try transaction("ltx_2"))
+                    throw Boom()
+                }
+            }
+            let count = try await store.read { tx in
+                var n = 0
+                try await tx.forEachLedgerTransaction { _ in n += 1 }
+                return n
+            }
+            #expect(count == 0)
+        }
+    }
+
+    @Test func paymentsRoundTripAndOptimisticConcurrency() async throws {
+        try await withStore { store, _ in
+            var payment = Payment(id: "pay_1", merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 1234, currency: .jpy),
+                                  captureMethod: .manual, card: CardSummary(token: "tok_1", brand: .visa, last4: "4242", expMonth: 1,
+                                                                            expYear: 2030, fingerprint: "fp", country: "US"),
+                                  connector: "cardsim", description: "d", metadata: ["a": "1", "b": "2"], createdAtMs: 5)
+            try await store.write { try await $0.insertPayment(payment) }
+            let stale = payment
+            try payment.apply(.authorized(processorReference: "auth_1"), at: 6)
+            try await store.write { try await $0.updatePayment(payment, expectedVersion: stale.version) }
+            let loaded = try await store.read { try await $0.payment(id: "pay_1", merchantID: "acct_1") }
+            #expect(loaded == payment)
+            #expect(try await store.read { try await $0.payment(id: "pay_1", merchantID: "acct_other") } == nil)
+            await #expect(throws: StoreError.self) {
+                try await store.write { try await $0.updatePayment(payment, expectedVersion: stale.version) }
+            }
+        }
+    }
+
+    @Test func paymentLocksExcludeOtherOwnersUntilExpiry() async throws {
+        try await withStore { store, _ in
+            func lock(_ owner: String, until: Int64, now: Int64) async throws -> Bool {
+                try await store.write { try await $0.acquirePaymentLock(paymentID: "pay_1", owner: owner, untilMs: until, nowMs: now) }
+            }
+            let first = try await lock("a", until: 100, now: 0)
+            let renewed = try await lock("a", until: 200, now: 10)
+            let contended = try await lock("b", until: 300, now: 150)
+            let afterExpiry = try await lock("b", until: 300, now: 201)
+            #expect(first && renewed && !contended && afterExpiry)
+        }
+    }
+}
