@@ -48,12 +48,10 @@ struct DevCommand: AsyncParsableCommand {
               demo merchant:                \(merchant.merchantID)
               demo API key (shown once):    \(merchant.apiKey)
 
-            Try it:
-              grpcurl -cacert \(cluster.pki.caCertificatePath) -import-path Protos -proto payrail/v1/payments.proto \\
-                -H 'authorization: Bearer \(merchant.apiKey)' \\
-                -d '{"idempotency_key":"try-1","amount":{"amount_minor":1999,"currency":"USD"},"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}' \\
-                localhost:\(cluster.edgePorts[0]) payrail.v1.Payments/CreatePayment
+            Try it (a real gRPC call through the edge, from another terminal):
+              swift run payrail pay --port \(cluster.edgePorts[0]) --ca \(cluster.pki.caCertificatePath) --api-key \(merchant.apiKey)
             """)
+        fflush(nil)
         if demo && demoPayments > 0 {
             print("\nDemo load: \(demoPayments) payments, \(demoConcurrency) concurrent, through the edge over TLS...")
             let load = DemoLoad(port: cluster.edgePorts[0], caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey,
@@ -62,9 +60,11 @@ struct DevCommand: AsyncParsableCommand {
             print(summary)
             let report = try await cluster.core.ledger.verify()
             print(report)
+            fflush(nil)
         }
         if !exitAfterDemo {
             print("\nServing. Press Ctrl-C to stop.")
+            fflush(nil)
             for await _ in await UnixSignalsSequence(trapping: [.sigint, .sigterm]) { break }
             print("Draining...")
         }
