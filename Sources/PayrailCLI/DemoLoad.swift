@@ -72,6 +72,10 @@ struct DemoLoad {
         return result
     }
 
+    private func statusName(_ status: Payrail_V1_PaymentStatus) -> String {
+        ((try? ProtoMapping.domain(status)) ?? nil)?.rawValue ?? "unknown"
+    }
+
     private func record(_ summary: SummaryBox, _ outcome: String) {
         summary.withLock { $0.outcomes[outcome, default: 0] += 1 }
     }
@@ -104,7 +108,7 @@ struct DemoLoad {
         }
         do {
             let payment = try await timed(summary) { try await client.payments.createPayment(request, metadata: client.metadata) }
-            record(summary, "create -> \(payment.status)")
+            record(summary, "create -> \(statusName(payment.status))")
             if index % 10 == 0 {
                 // An idempotent retry, as a client would send after a lost response.
                 let again = try await timed(summary) { try await client.payments.createPayment(request, metadata: client.metadata) }
@@ -120,7 +124,7 @@ struct DemoLoad {
                         if index % 2 == 0 { $0.amountMinor = payment.amount.amountMinor / 2 }
                     }, metadata: client.metadata)
                 }
-                record(summary, "capture -> \(captured.status)")
+                record(summary, "capture -> \(statusName(captured.status))")
             }
             if payment.status == Payrail_V1_PaymentStatus.succeeded && index % 7 == 0 {
                 let refund = try await timed(summary) {
@@ -130,7 +134,7 @@ struct DemoLoad {
                         $0.amountMinor = max(1, payment.amountCapturedMinor / 3)
                     }, metadata: client.metadata)
                 }
-                record(summary, "refund -> \(refund.status)")
+                record(summary, "refund -> \(refund.status == .succeeded ? "succeeded" : refund.status == .failed ? "failed" : "pending")")
             }
         } catch let error as RPCError {
             record(summary, "error \(error.code) \(RPCErrorMapping.payrailError(error).code.reason)")

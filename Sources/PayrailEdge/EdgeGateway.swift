@@ -53,8 +53,11 @@ public final class EdgeGateway: Sendable {
                           _ forward: (Payrail_Internal_V1_CallContext) async throws -> Response) async throws -> Response {
         do {
             let context = try await authenticator.authenticate(metadata, edgeID: edgeID, region: region)
-            return try await forward(context)
+            let response = try await forward(context)
+            logger.trace("forwarded", metadata: ["method": "\(method)", "merchant": "\(context.merchantID)"])
+            return response
         } catch let error as PayrailError {
+            logger.debug("refused", metadata: ["method": "\(method)", "reason": "\(error.code.reason)", "field": "\(error.field ?? "")"])
             throw RPCErrorMapping.rpcError(error)
         } catch let error as RPCError {
             if error.metadata[stringValues: RPCErrorMapping.reasonKey].first(where: { _ in true }) != nil {

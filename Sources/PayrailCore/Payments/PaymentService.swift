@@ -327,6 +327,8 @@ public final class PaymentService: Sendable {
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
             try await tx.updateRefund(refund)
             try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: nowMs))
+            logger.debug("refund updated", metadata: ["refund": "\(refund.id)", "payment": "\(refund.paymentID)",
+                                                      "status": "\(refund.status.rawValue)", "amount": "\(refund.amount)"])
             return refund
         }
         return .current(finished)
@@ -466,6 +468,10 @@ public final class PaymentService: Sendable {
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
             if let lockOwner { try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner) }
             try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: nowMs))
+            logger.debug("payment updated", metadata: [
+                "payment": "\(payment.id)", "status": "\(payment.status.rawValue)", "amount": "\(payment.amount)",
+                "card": "\(payment.card.brand) ****\(payment.card.last4)", "decline_code": "\(payment.failure?.declineCode?.rawValue ?? "")",
+            ])
             return payment
         }
     }

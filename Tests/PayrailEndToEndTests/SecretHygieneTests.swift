@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import PayrailCluster
+import PayrailDomain
+import PayrailProtos
+import PayrailRuntime
+import PayrailSimulators
+import SQLiteNIO
+import Synchronization
+import Testing
+
+/// Card numbers and CVCs never appear in logs, errors, API responses or the database outside
+/// the vault's ciphertext. (The full PCI scan with metrics and dashboards is issue 6.)
+@Suite(.serialized) struct SecretHygieneTests {
+    @Test func noPANOrCVCOutsideTheVault() async throws {
+        let sink = LogSink()
+        var logger = Logger(label: "payrail.test") { label in CapturingLogHandler(label: label, sink: sink) }
+        logger.logLevel = .trace
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-pci-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = LocalCluster.Options(dataDirectory: directory)
+        options.connector = CardNetworkSimulator(configuration: .instant)
+        let cluster = try await LocalCluster.start(options, logger: logger)
+        var observed: [String] = []
+        do {
+            let merchant = try await cluster.core.apiKeys.createMerchant(name: "PCI")
+            let client = try EdgeClient(port: cluster.edgePorts[0], caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey)
+            let cards = [TestCards.visaSuccess, TestCards.insufficientFunds, TestCards.threeDSRequired, TestCards.amexSuccess, "4000000000000010"]
+            for (index, card) in cards.enumerated() {
+                let payment = try await client.payments.createPayment(createRequest(key: "pci-\(index)", card: card), metadata: client.metadata)
+                observed.append(try payment.jsonString())
+                let token = try await client.tokens.createCardToken(.with {
+                    $0.card = .with { $0.number = card; $0.expMonth = 12; $0.expYear = 2034; $0.cvc = card.count == 15 ? "9876" : "987" }
+                }, metadata: client.metadata)
+                observed.append(try token.jsonString())
+            }
+            // Errors about cards must not echo them either.
+            for bad in ["4242424242424241", "42424242424242424242", "4242-4242-4242-4243"] {
+                var request = createRequest(key: "pci-bad-\(bad)", card: bad)
+                request.card.cvc = "987"
+                if let failure = await rpcFailure({ _ = try await client.payments.createPayment(request, metadata: client.metadata) }) {
+                    observed.append("\(failure)")
+                }
+                do { _ = try await client.payments.createPayment(request, metadata: client.metadata) } catch { observed.append("\(error)") }
+            }
+            await client.close()
+        } catch {
+            try await cluster.shutdown()
+            throw error
+        }
+        try await cluster.shutdown()
+
+        // The scanner itself must find what it is looking for.
+        #expect(PANScanner.luhnValidRuns(in: "card 4242 4242 4242 4242 ok").contains("4242424242424242"))
+        #expect(PANScanner.luhnValidRuns(in: "ts=1795574155879").isEmpty)
+        observed += sink.lines
+        observed += try await databaseText(directory + "/payrail.sqlite")
+        #expect(!sink.lines.isEmpty, "the capturing logger saw nothing; the test would prove nothing")
+        for text in observed {
+            #expect(PANScanner.luhnValidRuns(in: text).isEmpty, "card number found in: \(text.prefix(200))")
+            // A CVC would show up as a token of its own ("cvc":"987"); timestamps and hex ids
+            // that merely contain those digits are longer alphanumeric tokens.
+            let tokens = text.split { !$0.isLetter && !$0.isNumber }
+            #expect(!tokens.contains("987") && !tokens.contains("9876"), "CVC found in: \(text.prefix(200))")
+        }
+    }
+
+    /// Every text and blob value of every table except the vault's ciphertext columns.
+    private func databaseText(_ path: String) async throws -> [String] {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path))
+        var values: [String] = []
+        let tables = try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.column("name")?.string }
+        for table in tables {
+            for row in try await connection.query("SELECT * FROM \(table)") {
+                for column in row.columns where !(table == "vault_cards" && ["sealed_pan", "wrapped_data_key"].contains(column.name)) {
+                    switch column.data {
+                    case .text(let text): values.append(text)
+                    case .blob(let buffer): values.append(String(decoding: buffer.readableBytesView, as: UTF8.self))
+                    default: break
+                    }
+                }
+            }
+        }
+        #expect(values.count > 50)
+        let columns = try await connection.query("SELECT name FROM pragma_table_info('vault_cards') UNION SELECT name FROM pragma_table_info('payments')")
+        #expect(!columns.compactMap { $0.column("name")?.string }.contains { $0.contains("cvc") || $0.contains("cvv") })
+        try await connection.close()
+        return values
+    }
+}
+
+/// Finds card-number candidates: runs of 13–19 digits (spaces or dashes allowed between
+/// digits) that pass Luhn and start in an issued IIN range (Visa, Mastercard, Amex, Discover,
+/// JCB, UnionPay), as PCI scanners do, so millisecond timestamps (13 digits starting with 1)
+/// are not mistaken for cards.
+enum PANScanner {
+    static func luhnValidRuns(in text: String) -> [String] {
+        var found: [String] = []
+        var digits = ""
+        func flush() {
+            if digits.count >= 13 {
+                for length in 13...min(19, digits.count) {
+                    for start in 0...(digits.count - length) {
+                        let candidate = String(digits.dropFirst(start).prefix(length))
+                        if luhn(candidate) && CardBrand.detect(candidate) != .unknown { found.append(candidate) }
+                    }
+                }
+            }
+            digits = ""
+        }
+        var previousWasSeparator = false
+        for character in text {
+            if character.isNumber, character.isASCII {
+                digits.append(character)
+                previousWasSeparator = false
+            } else if (character == " " || character == "-") && !digits.isEmpty && !previousWasSeparator {
+                previousWasSeparator = true
+            } else {
+                flush()
+                previousWasSeparator = false
+            }
+        }
+        flush()
+        return found
+    }
+
+    private static func luhn(_ digits: String) -> Bool {
+        var sum = 0
+        for (index, character) in digits.reversed().enumerated() {
+            var digit = Int(String(character))!
+            if index % 2 == 1 { digit *= 2; if digit > 9 { digit -= 9 } }
+            sum += digit
+        }
+        return sum % 10 == 0
+    }
+}
+
+final class LogSink: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+    var lines: [String] { storage.withLock { $0 } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let label: String
+    let sink: LogSink
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let all = self.metadata.merging(explicit ?? [:]) { $1 }
+        sink.append("\(level) \(label): \(message) \(all)")
+    }
+}
