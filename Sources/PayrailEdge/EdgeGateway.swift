@@ -86,77 +86,63 @@ public final class EdgeGateway: Sendable {
 
     func getPayment(_ request: Payrail_V1_GetPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("GetPayment", metadata) { context in
-            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            _ = try RequestValidation.paymentID(request.paymentID)
             return try await core.getPayment(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func confirmPayment(_ request: Payrail_V1_ConfirmPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("ConfirmPayment", metadata) { context in
-            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
-            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
-            guard !request.threeDsOtp.isEmpty else { throw PayrailError(.missingField, "three_ds_otp is required", field: "three_ds_otp") }
-            _ = try FieldRules.text(request.threeDsOtp, maxLength: RequestLimits.otpLengthMax, field: "three_ds_otp")
+            _ = try RequestValidation.confirm(request)
             return try await core.confirmPayment(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func capturePayment(_ request: Payrail_V1_CapturePaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("CapturePayment", metadata) { context in
-            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
-            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
-            if request.hasAmountMinor { _ = try FieldRules.positiveAmount(request.amountMinor, field: "amount_minor") }
+            _ = try RequestValidation.capture(request)
             return try await core.capturePayment(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func cancelPayment(_ request: Payrail_V1_CancelPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("CancelPayment", metadata) { context in
-            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
-            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
-            _ = try FieldRules.text(request.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
+            _ = try RequestValidation.cancel(request)
             return try await core.cancelPayment(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func listPayments(_ request: Payrail_V1_ListPaymentsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListPaymentsResponse {
         try await handle("ListPayments", metadata) { context in
-            guard request.limit <= RequestLimits.pageSizeMax else {
-                throw PayrailError(.invalidRequest, "limit must be 1 to \(RequestLimits.pageSizeMax)", field: "limit")
-            }
-            _ = try ProtoMapping.domain(request.status)
+            _ = try RequestValidation.list(request)
             return try await core.listPayments(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func createRefund(_ request: Payrail_V1_CreateRefundRequest, _ metadata: Metadata) async throws -> Payrail_V1_Refund {
         try await handle("CreateRefund", metadata) { context in
-            _ = try FieldRules.idempotencyKey(request.idempotencyKey)
-            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
-            if request.hasAmountMinor { _ = try FieldRules.positiveAmount(request.amountMinor, field: "amount_minor") }
-            _ = try FieldRules.text(request.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
+            _ = try RequestValidation.createRefund(request)
             return try await core.createRefund(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func getRefund(_ request: Payrail_V1_GetRefundRequest, _ metadata: Metadata) async throws -> Payrail_V1_Refund {
         try await handle("GetRefund", metadata) { context in
-            _ = try FieldRules.identifier(request.refundID, prefix: "re", field: "refund_id")
+            _ = try RequestValidation.refundID(request.refundID)
             return try await core.getRefund(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func listRefunds(_ request: Payrail_V1_ListRefundsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListRefundsResponse {
         try await handle("ListRefunds", metadata) { context in
-            _ = try FieldRules.identifier(request.paymentID, prefix: "pay", field: "payment_id")
+            _ = try RequestValidation.paymentID(request.paymentID)
             return try await core.listRefunds(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
 
     func createCardToken(_ request: Payrail_V1_CreateCardTokenRequest, _ metadata: Metadata) async throws -> Payrail_V1_CardSummary {
         try await handle("CreateCardToken", metadata) { context in
-            guard request.hasCard else { throw PayrailError(.missingField, "card is required", field: "card") }
-            _ = try ProtoMapping.cardInput(request.card, today: today)
+            _ = try RequestValidation.createCardToken(request, today: today)
             return try await core.createCardToken(.with { $0.context = context; $0.request = request }, options: options)
         }
     }

@@ -69,47 +69,39 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
 
     public func getPayment(request: Payrail_Internal_V1_GetPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
         try await mapped("GetPayment") {
-            let id = try FieldRules.identifier(request.request.paymentID, prefix: "pay", field: "payment_id")
+            let id = try RequestValidation.paymentID(request.request.paymentID)
             return ProtoMapping.proto(try await payments.payment(try caller(request.context), id: id))
         }
     }
 
     public func confirmPayment(request: Payrail_Internal_V1_ConfirmPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
         try await mapped("ConfirmPayment") {
-            let body = request.request
-            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
-            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
-            guard !body.threeDsOtp.isEmpty else { throw PayrailError(.missingField, "three_ds_otp is required", field: "three_ds_otp") }
-            let otp = try FieldRules.text(body.threeDsOtp, maxLength: RequestLimits.otpLengthMax, field: "three_ds_otp")
-            return try payment(try await payments.confirmPayment(try caller(request.context), idempotencyKey: key, paymentID: id, otp: otp))
+            let body = try RequestValidation.confirm(request.request)
+            return try payment(try await payments.confirmPayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
+                                                                 paymentID: body.paymentID, otp: body.otp))
         }
     }
 
     public func capturePayment(request: Payrail_Internal_V1_CapturePaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
         try await mapped("CapturePayment") {
-            let body = request.request
-            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
-            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
-            let amount = body.hasAmountMinor ? try FieldRules.positiveAmount(body.amountMinor, field: "amount_minor") : nil
-            return try payment(try await payments.capturePayment(try caller(request.context), idempotencyKey: key, paymentID: id, amountMinor: amount))
+            let body = try RequestValidation.capture(request.request)
+            return try payment(try await payments.capturePayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
+                                                                 paymentID: body.paymentID, amountMinor: body.amountMinor))
         }
     }
 
     public func cancelPayment(request: Payrail_Internal_V1_CancelPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
         try await mapped("CancelPayment") {
-            let body = request.request
-            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
-            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
-            let reason = try FieldRules.text(body.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
-            return try payment(try await payments.cancelPayment(try caller(request.context), idempotencyKey: key, paymentID: id, reason: reason))
+            let body = try RequestValidation.cancel(request.request)
+            return try payment(try await payments.cancelPayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
+                                                                paymentID: body.paymentID, reason: body.reason))
         }
     }
 
     public func listPayments(request: Payrail_Internal_V1_ListPaymentsCall, context: ServerContext) async throws -> Payrail_V1_ListPaymentsResponse {
         try await mapped("ListPayments") {
-            let body = request.request
-            let page = try await payments.listPayments(try caller(request.context), status: try ProtoMapping.domain(body.status),
-                                                       cursor: body.cursor, limit: Int(body.limit))
+            let body = try RequestValidation.list(request.request)
+            let page = try await payments.listPayments(try caller(request.context), status: body.status, cursor: body.cursor, limit: body.limit)
             return .with {
                 $0.payments = page.payments.map(ProtoMapping.proto)
                 $0.nextCursor = page.nextCursor
@@ -119,12 +111,9 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
 
     public func createRefund(request: Payrail_Internal_V1_CreateRefundCall, context: ServerContext) async throws -> Payrail_V1_Refund {
         try await mapped("CreateRefund") {
-            let body = request.request
-            let key = try FieldRules.idempotencyKey(body.idempotencyKey)
-            let id = try FieldRules.identifier(body.paymentID, prefix: "pay", field: "payment_id")
-            let amount = body.hasAmountMinor ? try FieldRules.positiveAmount(body.amountMinor, field: "amount_minor") : nil
-            let reason = try FieldRules.text(body.reason, maxLength: RequestLimits.reasonLengthMax, field: "reason")
-            switch try await payments.createRefund(try caller(request.context), idempotencyKey: key, paymentID: id, amountMinor: amount, reason: reason) {
+            let body = try RequestValidation.createRefund(request.request)
+            switch try await payments.createRefund(try caller(request.context), idempotencyKey: body.idempotencyKey, paymentID: body.paymentID,
+                                                   amountMinor: body.amountMinor, reason: body.reason) {
             case .current(let refund): return ProtoMapping.proto(refund)
             case .replayed(let bytes): return try Payrail_V1_Refund(serializedBytes: bytes)
             }
@@ -133,14 +122,14 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
 
     public func getRefund(request: Payrail_Internal_V1_GetRefundCall, context: ServerContext) async throws -> Payrail_V1_Refund {
         try await mapped("GetRefund") {
-            let id = try FieldRules.identifier(request.request.refundID, prefix: "re", field: "refund_id")
+            let id = try RequestValidation.refundID(request.request.refundID)
             return ProtoMapping.proto(try await payments.refund(try caller(request.context), id: id))
         }
     }
 
     public func listRefunds(request: Payrail_Internal_V1_ListRefundsCall, context: ServerContext) async throws -> Payrail_V1_ListRefundsResponse {
         try await mapped("ListRefunds") {
-            let id = try FieldRules.identifier(request.request.paymentID, prefix: "pay", field: "payment_id")
+            let id = try RequestValidation.paymentID(request.request.paymentID)
             let refunds = try await payments.refunds(try caller(request.context), paymentID: id)
             return .with { $0.refunds = refunds.map(ProtoMapping.proto) }
         }
@@ -148,8 +137,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
 
     public func createCardToken(request: Payrail_Internal_V1_CreateCardTokenCall, context: ServerContext) async throws -> Payrail_V1_CardSummary {
         try await mapped("CreateCardToken") {
-            guard request.request.hasCard else { throw PayrailError(.missingField, "card is required", field: "card") }
-            let card = try ProtoMapping.cardInput(request.request.card, today: CalendarMonth(unixMillis: now()))
+            let card = try RequestValidation.createCardToken(request.request, today: CalendarMonth(unixMillis: now()))
             return ProtoMapping.proto(try await payments.tokenize(try caller(request.context), card))
         }
     }
