@@ -1,0 +1,36 @@
+import Foundation
+import PayrailCore
+import PayrailDomain
+import PayrailStore
+import SQLiteNIO
+import Testing
+
+/// `payrail ledger verify` finds what the API can never write: an unbalanced transaction
+/// slipped in behind the application's back.
+@Suite struct LedgerVerifierTests {
+    @Test func verifyReportsAnUnbalancedTransaction() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLiteStore.open(path: path)
+        let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
+        let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
+        try await store.write { tx in
+            try await tx.appendLedgerTransaction(try LedgerTransaction(id: "ltx_ok", kind: .capture, paymentID: "pay_1",
+                                                                       entries: [.debit(b, 700), .credit(a, 700)], createdAtMs: 1))
+        }
+        let clean = try await LedgerVerifier(store: store).verify()
+        #expect(clean.isValid && clean.transactions == 1 && clean.entries == 2)
+
+        // A raw INSERT is not blocked by the append-only triggers, so simulate a buggy writer.
+        let raw = try await SQLiteConnection.open(storage: .file(path: path))
+        _ = try await raw.query("INSERT INTO ledger_transactions (id, kind, payment_id, created_at_ms) VALUES ('ltx_bad', 'capture', 'pay_2', 2)")
+        _ = try await raw.query("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES ('ltx_bad', ?, 'USD', 5)",
+                                [.text(b.key)])
+        try await raw.close()
+
+        let report = try await LedgerVerifier(store: store).verify()
+        #expect(!report.isValid)
+        #expect(report.description.contains("FAILED"))
+        try await store.close()
+    }
+}
