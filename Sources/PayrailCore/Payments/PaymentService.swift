@@ -313,7 +313,7 @@ public final class PaymentService: Sendable {
                   var payment = try await tx.payment(id: refund.paymentID, merchantID: caller.merchantID) else {
                 throw PayrailError(.internalError, "refund vanished")
             }
-            guard refund.status == .pending else { return refund }
+            guard refund.status == .pending, try await owns(tx, record) else { return refund }
             let expectedVersion = payment.version
             switch outcome {
             case .succeeded(let processorReference):
@@ -457,6 +457,8 @@ public final class PaymentService: Sendable {
             guard var payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
                 throw PayrailError(.internalError, "payment vanished")
             }
+            // Our lease ran out and another request took the key over: it finishes the work.
+            guard try await owns(tx, record) else { return payment }
             let expectedVersion = payment.version
             for event in try makeEvents(payment, nowMs) {
                 let before = payment
@@ -494,6 +496,7 @@ public final class PaymentService: Sendable {
     /// Finishes a record whose work was already done, answering with the payment as it is.
     private func complete(_ record: IdempotencyRecord, payment: Payment, releasingLockOf lockOwner: String? = nil) async throws -> Payment {
         try await store.write { tx in
+            guard try await owns(tx, record) else { return }
             if let lockOwner { try await tx.releasePaymentLock(paymentID: payment.id, owner: lockOwner) }
             try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: now()))
         }
@@ -502,6 +505,7 @@ public final class PaymentService: Sendable {
 
     private func completeRefund(_ record: IdempotencyRecord, refund: Refund) async throws -> Refund {
         try await store.write { tx in
+            guard try await owns(tx, record) else { return }
             try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: now()))
         }
         return refund
@@ -513,7 +517,10 @@ public final class PaymentService: Sendable {
         var released = record
         released.lockedUntilMs = now()
         released.updatedAtMs = released.lockedUntilMs
-        try await store.write { tx in try await tx.saveIdempotencyRecord(released) }
+        try await store.write { tx in
+            guard try await owns(tx, record) else { return }
+            try await tx.saveIdempotencyRecord(released)
+        }
     }
 
     /// The processor refused definitively before anything changed: forget the claim so the
@@ -522,9 +529,18 @@ public final class PaymentService: Sendable {
         var finished = record
         finished.lockedUntilMs = now()
         try await store.write { tx in
+            guard try await owns(tx, record) else { return }
             try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner)
             try await tx.saveIdempotencyRecord(finished)
         }
+    }
+
+    /// Whether this request still holds its claim: the record is unfinished and carries the
+    /// lease this request set (a fencing token). A request whose lease expired and was taken
+    /// over must not write, or a slow original could overwrite its successor's answer.
+    private func owns(_ tx: any StoreTransaction, _ record: IdempotencyRecord) async throws -> Bool {
+        guard let current = try await tx.idempotencyRecord(merchantID: record.merchantID, key: record.key) else { return false }
+        return current.state == .inProgress && current.lockedUntilMs == record.lockedUntilMs
     }
 
     private static func completed(_ record: IdempotencyRecord, response: [UInt8], nowMs: Int64) -> IdempotencyRecord {
