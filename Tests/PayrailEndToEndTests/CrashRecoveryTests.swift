@@ -9,21 +9,24 @@ import Synchronization
 import Testing
 
 /// A connector in front of the network that, on the first authorization, lets the network do
-/// its work and then never answers: the request's process is as good as dead at that point.
+/// its work and then does not answer until the test wakes it, and then only with a timeout:
+/// the request is as good as dead until then, and comes back late.
 final class DyingConnector: CardConnector {
     let network: CardNetworkSimulator
     private let called = Mutex(false)
+    private let (wake, waker) = AsyncStream<Void>.makeStream()
     var name: String { network.name }
 
     init(network: CardNetworkSimulator) { self.network = network }
 
     var wasCalled: Bool { called.withLock { $0 } }
+    func wakeUp() { waker.finish() }
 
     func authorize(_ request: AuthorizationRequest) async throws(ConnectorError) -> AuthorizationOutcome {
         _ = try await network.authorize(request)
         called.withLock { $0 = true }
-        do { try await Task.sleep(for: .seconds(3600)) } catch {}
-        throw .unavailable
+        for await _ in wake {}
+        throw .timeout
     }
     func completeChallenge(reference: ChallengeReference, otp: String, idempotencyKey: String) async throws(ConnectorError) -> ChallengeOutcome {
         try await network.completeChallenge(reference: reference, otp: otp, idempotencyKey: idempotencyKey)
@@ -74,9 +77,11 @@ final class DyingConnector: CardConnector {
         #expect(payment.id == halfway.first?.id && payment.status == .succeeded)
         #expect(network.authorizationCount() == 1)
 
-        // The original wakes up late: it must not overwrite its successor's work.
-        doomed.cancel()
-        _ = await doomed.result
+        // The original wakes up late (its answer timed out): it must not overwrite its
+        // successor's finished record.
+        dying.wakeUp()
+        guard case .current(let late) = try await doomed.value else { Issue.record("the late original should answer"); return }
+        #expect(late.id == payment.id)
         let replay = try await service(secondStore, network).createPayment(caller, command)
         guard case .replayed(let bytes) = replay else { Issue.record("expected a replay"); return }
         #expect(try Payrail_V1_Payment(serializedBytes: bytes).status == .succeeded)
