@@ -1,7 +1,8 @@
 import Synchronization
 
 /// A first-in first-out async mutex: one holder at a time, waiters suspended (not blocking a
-/// thread). Used to give one SQLite connection's transactions exclusive use of it.
+/// thread). Used to give one SQLite connection's transactions exclusive use of it. Ownership
+/// passes straight from the releasing holder to the next waiter.
 final class AsyncGate: Sendable {
     private struct State {
         var held = false
@@ -17,7 +18,10 @@ final class AsyncGate: Sendable {
         return try await body()
     }
 
-    private func acquire() async {
+    /// Whether someone is queued behind the current holder.
+    var hasWaiters: Bool { state.withLock { $0.head < $0.waiters.count } }
+
+    func acquire() async {
         let acquired = state.withLock { state -> Bool in
             if !state.held {
                 state.held = true
@@ -39,7 +43,7 @@ final class AsyncGate: Sendable {
         }
     }
 
-    private func release() {
+    func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard state.head < state.waiters.count else {
                 state.held = false

@@ -81,4 +81,44 @@ import Testing
             #expect(first && renewed && !contended && afterExpiry)
         }
     }
+
+    /// Group commit: many concurrent writers share transactions, a failing writer rolls back
+    /// alone, and every acknowledged write is visible to a fresh reader at once.
+    @Test func groupCommitIsolatesFailuresAndAcknowledgesOnlyDurableWrites() async throws {
+        try await withStore { store, path in
+            struct Refused: Error {}
+            let results = await withTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        do {
+                            try await store.write { tx in
+                                try await tx.appendLedgerTransaction(try transaction("ltx_\(index)"))
+                                if index % 10 == 3 { throw Refused() }
+                            }
+                            // Acknowledged: a brand-new connection must already see it.
+                            let seen = try await store.read { try await $0.ledgerTransactions(paymentID: "pay_1") }
+                            return (index, seen.contains { $0.id == "ltx_\(index)" })
+                        } catch {
+                            return (index, false)
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            for (index, visible) in results {
+                #expect(visible == (index % 10 != 3), "writer \(index)")
+            }
+            let count = try await store.read { tx in
+                var n = 0
+                try await tx.forEachLedgerTransaction { _ in n += 1 }
+                return n
+            }
+            #expect(count == 180)
+            let statistics = store.statistics
+            #expect(statistics.writes == 200 && statistics.commits < statistics.writes, "no batching: \(statistics)")
+            print("group commit: \(statistics.writes) writes in \(statistics.commits) commits")
+            let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
+            #expect(balances["merchant:acct_1:test:available:USD"] == -500 * 180)
+        }
+    }
 }
