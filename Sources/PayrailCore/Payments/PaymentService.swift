@@ -86,6 +86,7 @@ public final class PaymentService: Sendable {
             fingerprint.add(value)
         }
 
+        var created: Payment?
         let claim = try await claim(caller, key: command.idempotencyKey, operation: Operation.createPayment,
                                     fingerprint: fingerprint.finalize()) { tx, nowMs in
             let card: CardSummary
@@ -101,13 +102,17 @@ public final class PaymentService: Sendable {
                                   connector: connector.name, description: command.description, metadata: command.metadata,
                                   createdAtMs: nowMs)
             try await tx.insertPayment(payment)
+            created = payment
             return payment.id
         }
         guard case .proceed(let paymentID, let record) = claim else {
             if case .replay(let bytes) = claim { return .replayed(bytes) }
             preconditionFailure("unreachable")
         }
-        guard let payment = try await store.read({ try await $0.payment(id: paymentID, merchantID: caller.merchantID) }) else {
+        // A new payment is the one just written; a resumed one is read back.
+        var resumed: Payment?
+        if created == nil { resumed = try await store.read({ try await $0.payment(id: paymentID, merchantID: caller.merchantID) }) }
+        guard let payment = created ?? resumed else {
             throw PayrailError(.internalError, "payment vanished")
         }
         guard payment.status == .processing else {

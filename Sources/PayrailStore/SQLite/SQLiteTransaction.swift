@@ -106,9 +106,14 @@ struct SQLiteTransaction: StoreTransaction {
                 challenge_id, challenge_attempts_remaining, updated_at_ms, version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, binds)
-        for (key, value) in payment.metadata.sorted(by: { $0.key < $1.key }) {
-            try await run("INSERT INTO payment_metadata (payment_id, key, value) VALUES (?, ?, ?)",
-                          [.text(payment.id), .text(key), .text(value)])
+        if !payment.metadata.isEmpty {
+            // One statement for all pairs: every statement is a trip to the SQLite thread.
+            var metadataBinds: [SQLiteData] = []
+            for (key, value) in payment.metadata.sorted(by: { $0.key < $1.key }) {
+                metadataBinds += [.text(payment.id), .text(key), .text(value)]
+            }
+            let rows = Array(repeating: "(?, ?, ?)", count: payment.metadata.count).joined(separator: ", ")
+            try await run("INSERT INTO payment_metadata (payment_id, key, value) VALUES \(rows)", metadataBinds)
         }
     }
 
@@ -270,10 +275,13 @@ struct SQLiteTransaction: StoreTransaction {
         try await run("INSERT INTO ledger_transactions (id, kind, payment_id, refund_id, created_at_ms) VALUES (?, ?, ?, ?, ?)",
                       [.text(transaction.id), .text(transaction.kind.rawValue), .text(transaction.paymentID),
                        transaction.refundID.map { .text($0) } ?? .null, .integer(Int(transaction.createdAtMs))])
+        var entryBinds: [SQLiteData] = []
+        entryBinds.reserveCapacity(transaction.entries.count * 4)
         for entry in transaction.entries {
-            try await run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES (?, ?, ?, ?)",
-                          [.text(transaction.id), .text(entry.account.key), .text(entry.account.currency.code), .integer(Int(entry.amountMinor))])
+            entryBinds += [.text(transaction.id), .text(entry.account.key), .text(entry.account.currency.code), .integer(Int(entry.amountMinor))]
         }
+        let rows = Array(repeating: "(?, ?, ?, ?)", count: transaction.entries.count).joined(separator: ", ")
+        try await run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(rows)", entryBinds)
     }
 
     func ledgerTransactions(paymentID: String) async throws -> [LedgerTransaction] {
