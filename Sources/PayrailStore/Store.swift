@@ -24,15 +24,20 @@ public protocol StoreTransaction {
     func apiKey(id: String) async throws -> APIKeyRecord?
 
     // Idempotency
+    /// The record for (merchant, key); inside a write transaction the row is locked until commit.
     func idempotencyRecord(merchantID: String, key: String) async throws -> IdempotencyRecord?
-    /// Inserts or replaces the record for (merchant, key).
-    func saveIdempotencyRecord(_ record: IdempotencyRecord) async throws
+    /// Inserts a new record; throws ``StoreError/conflict(_:)`` if (merchant, key) exists, so
+    /// two concurrent first requests cannot both believe they own the key.
+    func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws
+    /// Updates the state, lease, resource and response of an existing record.
+    func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws
 
     // Payments
     func insertPayment(_ payment: Payment) async throws
     /// Replaces the stored payment if the stored version is still `expectedVersion`;
     /// throws ``StoreError/conflict(_:)`` otherwise.
     func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws
+    /// The payment; inside a write transaction the row is locked until commit.
     func payment(id: String, merchantID: String) async throws -> Payment?
     func listPayments(merchantID: String, livemode: Bool, status: PaymentStatus?, after cursor: PaymentCursor?, limit: Int) async throws -> [Payment]
 

@@ -331,7 +331,7 @@ public final class PaymentService: Sendable {
             }
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
             try await tx.updateRefund(refund)
-            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: nowMs))
+            try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: nowMs))
             logger.debug("refund updated", metadata: ["refund": "\(refund.id)", "payment": "\(refund.paymentID)",
                                                       "status": "\(refund.status.rawValue)", "amount": "\(refund.amount)"])
             return refund
@@ -413,27 +413,14 @@ public final class PaymentService: Sendable {
                        start: (any StoreTransaction, Int64) async throws -> String) async throws -> Claim {
         let deadline = now() + configuration.duplicateWaitMs
         while true {
-            let attempt = try await store.write { tx -> Attempt in
-                let nowMs = now()
-                if var record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: key) {
-                    guard record.operation == operation, record.fingerprint == fingerprint else {
-                        throw PayrailError(.idempotencyKeyReused,
-                            "idempotency key was already used for a different request; use a new key for a new request",
-                            field: "idempotency_key")
-                    }
-                    if record.state == .completed, let response = record.response { return .replay(response) }
-                    if record.lockedUntilMs > nowMs { return .wait }
-                    record.lockedUntilMs = nowMs + configuration.idempotencyLeaseMs
-                    record.updatedAtMs = nowMs
-                    try await tx.saveIdempotencyRecord(record)
-                    return .proceed(resourceID: record.resourceID!, record: record)
-                }
-                let resourceID = try await start(tx, nowMs)
-                let record = IdempotencyRecord(merchantID: caller.merchantID, key: key, operation: operation, fingerprint: fingerprint,
-                                               state: .inProgress, lockedUntilMs: nowMs + configuration.idempotencyLeaseMs,
-                                               resourceID: resourceID, response: nil, createdAtMs: nowMs, updatedAtMs: nowMs)
-                try await tx.saveIdempotencyRecord(record)
-                return .proceed(resourceID: resourceID, record: record)
+            let attempt: Attempt
+            do {
+                attempt = try await claimAttempt(caller, key: key, operation: operation, fingerprint: fingerprint, start: start)
+            } catch let error as StoreError {
+                // A concurrent request with the same key (or on the same payment) committed
+                // first: look again, and wait for it or replay it.
+                guard case .conflict = error, now() < deadline else { throw error }
+                continue
             }
             switch attempt {
             case .replay(let bytes): return .replay(bytes)
@@ -445,6 +432,32 @@ public final class PaymentService: Sendable {
                 }
                 try await Task.sleep(for: .milliseconds(configuration.duplicatePollMs))
             }
+        }
+    }
+
+    private func claimAttempt(_ caller: CallerContext, key: String, operation: String, fingerprint: String,
+                              start: (any StoreTransaction, Int64) async throws -> String) async throws -> Attempt {
+        try await store.write { tx -> Attempt in
+            let nowMs = now()
+            if var record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: key) {
+                guard record.operation == operation, record.fingerprint == fingerprint else {
+                    throw PayrailError(.idempotencyKeyReused,
+                        "idempotency key was already used for a different request; use a new key for a new request",
+                        field: "idempotency_key")
+                }
+                if record.state == .completed, let response = record.response { return .replay(response) }
+                if record.lockedUntilMs > nowMs { return .wait }
+                record.lockedUntilMs = nowMs + configuration.idempotencyLeaseMs
+                record.updatedAtMs = nowMs
+                try await tx.updateIdempotencyRecord(record)
+                return .proceed(resourceID: record.resourceID!, record: record)
+            }
+            let resourceID = try await start(tx, nowMs)
+            let record = IdempotencyRecord(merchantID: caller.merchantID, key: key, operation: operation, fingerprint: fingerprint,
+                                           state: .inProgress, lockedUntilMs: nowMs + configuration.idempotencyLeaseMs,
+                                           resourceID: resourceID, response: nil, createdAtMs: nowMs, updatedAtMs: nowMs)
+            try await tx.insertIdempotencyRecord(record)
+            return .proceed(resourceID: resourceID, record: record)
         }
     }
 
@@ -474,7 +487,7 @@ public final class PaymentService: Sendable {
             }
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
             if let lockOwner { try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner) }
-            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: nowMs))
+            try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: nowMs))
             logger.debug("payment updated", metadata: [
                 "payment": "\(payment.id)", "status": "\(payment.status.rawValue)", "amount": "\(payment.amount)",
                 "card": "\(payment.card.brand) ****\(payment.card.last4)", "decline_code": "\(payment.failure?.declineCode?.rawValue ?? "")",
@@ -503,7 +516,7 @@ public final class PaymentService: Sendable {
         try await store.write { tx in
             guard try await owns(tx, record) else { return }
             if let lockOwner { try await tx.releasePaymentLock(paymentID: payment.id, owner: lockOwner) }
-            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: now()))
+            try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: now()))
         }
         return payment
     }
@@ -511,7 +524,7 @@ public final class PaymentService: Sendable {
     private func completeRefund(_ record: IdempotencyRecord, refund: Refund) async throws -> Refund {
         try await store.write { tx in
             guard try await owns(tx, record) else { return }
-            try await tx.saveIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: now()))
+            try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: now()))
         }
         return refund
     }
@@ -524,7 +537,7 @@ public final class PaymentService: Sendable {
         released.updatedAtMs = released.lockedUntilMs
         try await store.write { tx in
             guard try await owns(tx, record) else { return }
-            try await tx.saveIdempotencyRecord(released)
+            try await tx.updateIdempotencyRecord(released)
         }
     }
 
@@ -536,7 +549,7 @@ public final class PaymentService: Sendable {
         try await store.write { tx in
             guard try await owns(tx, record) else { return }
             try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner)
-            try await tx.saveIdempotencyRecord(finished)
+            try await tx.updateIdempotencyRecord(finished)
         }
     }
 

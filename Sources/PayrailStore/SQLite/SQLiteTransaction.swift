@@ -71,18 +71,29 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
-    func saveIdempotencyRecord(_ record: IdempotencyRecord) async throws {
-        try await run("""
+    func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws {
+        let rows = try await run("""
             INSERT INTO idempotency_keys (merchant_id, key, operation, fingerprint, state, locked_until_ms, resource_id, response,
                                           created_at_ms, updated_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (merchant_id, key) DO UPDATE SET
-                state = excluded.state, locked_until_ms = excluded.locked_until_ms, resource_id = excluded.resource_id,
-                response = excluded.response, updated_at_ms = excluded.updated_at_ms
+            ON CONFLICT (merchant_id, key) DO NOTHING
+            RETURNING key
             """, [.text(record.merchantID), .text(record.key), .text(record.operation), .text(record.fingerprint),
                   .text(record.state.rawValue), .integer(Int(record.lockedUntilMs)), record.resourceID.map { .text($0) } ?? .null,
                   record.response.map { .blob(ByteBuffer(bytes: $0)) } ?? .null,
                   .integer(Int(record.createdAtMs)), .integer(Int(record.updatedAtMs))])
+        guard rows.count == 1 else { throw StoreError.conflict("idempotency key already claimed") }
+    }
+
+    func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws {
+        let rows = try await run("""
+            UPDATE idempotency_keys SET state = ?, locked_until_ms = ?, resource_id = ?, response = ?, updated_at_ms = ?
+            WHERE merchant_id = ? AND key = ?
+            RETURNING key
+            """, [.text(record.state.rawValue), .integer(Int(record.lockedUntilMs)), record.resourceID.map { .text($0) } ?? .null,
+                  record.response.map { .blob(ByteBuffer(bytes: $0)) } ?? .null, .integer(Int(record.updatedAtMs)),
+                  .text(record.merchantID), .text(record.key)])
+        guard rows.count == 1 else { throw StoreError.conflict("idempotency record missing") }
     }
 
     // MARK: Payments

@@ -1,0 +1,141 @@
+/// The PostgreSQL store's schema, as ordered migrations, each applied once in its own
+/// transaction under an advisory lock (several core nodes may start at once).
+enum PostgresSchema {
+    static let migrations: [String] = [
+        """
+        CREATE TABLE merchants (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL
+        );
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL REFERENCES merchants(id),
+            secret_sha256 BYTEA NOT NULL CHECK (length(secret_sha256) = 32),
+            livemode BOOLEAN NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            revoked_at_ms BIGINT
+        );
+        CREATE TABLE idempotency_keys (
+            merchant_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('in_progress', 'completed')),
+            locked_until_ms BIGINT NOT NULL,
+            resource_id TEXT,
+            response BYTEA,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            PRIMARY KEY (merchant_id, key),
+            CHECK (state = 'in_progress' OR response IS NOT NULL)
+        );
+        CREATE TABLE vault_cards (
+            token TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            last4 TEXT NOT NULL CHECK (length(last4) = 4),
+            exp_month INTEGER NOT NULL,
+            exp_year INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            country TEXT NOT NULL,
+            sealed_pan BYTEA NOT NULL,
+            wrapped_data_key BYTEA NOT NULL,
+            key_version INTEGER NOT NULL,
+            created_at_ms BIGINT NOT NULL
+        );
+        CREATE TABLE payments (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode BOOLEAN NOT NULL,
+            status TEXT NOT NULL,
+            amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            capture_method TEXT NOT NULL,
+            amount_capturable_minor BIGINT NOT NULL,
+            amount_captured_minor BIGINT NOT NULL,
+            amount_refunded_minor BIGINT NOT NULL,
+            amount_refund_pending_minor BIGINT NOT NULL,
+            card_token TEXT NOT NULL,
+            card_brand TEXT NOT NULL,
+            card_last4 TEXT NOT NULL,
+            card_exp_month INTEGER NOT NULL,
+            card_exp_year INTEGER NOT NULL,
+            card_fingerprint TEXT NOT NULL,
+            card_country TEXT NOT NULL,
+            connector TEXT NOT NULL,
+            processor_reference TEXT,
+            failure_reason TEXT,
+            failure_decline_code TEXT,
+            failure_message TEXT,
+            challenge_id TEXT,
+            challenge_attempts_remaining INTEGER,
+            description TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            version BIGINT NOT NULL,
+            CHECK (amount_captured_minor + amount_capturable_minor <= amount_minor),
+            CHECK (amount_refunded_minor + amount_refund_pending_minor <= amount_captured_minor)
+        );
+        CREATE INDEX payments_by_merchant ON payments (merchant_id, livemode, created_at_ms DESC, id DESC);
+        CREATE TABLE payment_metadata (
+            payment_id TEXT NOT NULL REFERENCES payments(id),
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (payment_id, key)
+        );
+        CREATE TABLE payment_locks (
+            payment_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            locked_until_ms BIGINT NOT NULL
+        );
+        CREATE TABLE refunds (
+            id TEXT PRIMARY KEY,
+            payment_id TEXT NOT NULL REFERENCES payments(id),
+            merchant_id TEXT NOT NULL,
+            amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            failure_reason TEXT,
+            failure_decline_code TEXT,
+            failure_message TEXT,
+            processor_reference TEXT,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL
+        );
+        CREATE INDEX refunds_by_payment ON refunds (payment_id, created_at_ms);
+        CREATE TABLE ledger_transactions (
+            seq BIGSERIAL PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            payment_id TEXT NOT NULL,
+            refund_id TEXT,
+            created_at_ms BIGINT NOT NULL
+        );
+        CREATE INDEX ledger_transactions_by_payment ON ledger_transactions (payment_id);
+        CREATE TABLE ledger_entries (
+            id BIGSERIAL PRIMARY KEY,
+            transaction_id TEXT NOT NULL REFERENCES ledger_transactions(id),
+            account TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount_minor BIGINT NOT NULL CHECK (amount_minor <> 0)
+        );
+        CREATE INDEX ledger_entries_by_transaction ON ledger_entries (transaction_id);
+        CREATE INDEX ledger_entries_by_account ON ledger_entries (account);
+        CREATE FUNCTION payrail_ledger_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'the ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME;
+        END
+        $$;
+        CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+            FOR EACH ROW EXECUTE FUNCTION payrail_ledger_is_append_only();
+        CREATE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON ledger_entries
+            FOR EACH STATEMENT EXECUTE FUNCTION payrail_ledger_is_append_only();
+        CREATE TRIGGER ledger_transactions_append_only BEFORE UPDATE OR DELETE ON ledger_transactions
+            FOR EACH ROW EXECUTE FUNCTION payrail_ledger_is_append_only();
+        CREATE TRIGGER ledger_transactions_no_truncate BEFORE TRUNCATE ON ledger_transactions
+            FOR EACH STATEMENT EXECUTE FUNCTION payrail_ledger_is_append_only();
+        """,
+    ]
+}

@@ -1,0 +1,130 @@
+import Logging
+import NIOCore
+import PayrailDomain
+import PostgresNIO
+
+/// The production store on PostgreSQL (postgres-nio): a connection pool, one database
+/// transaction per write, row locks (`FOR UPDATE`) where the payment service reads what it is
+/// about to change. Durability and failover come from PostgreSQL's own synchronous
+/// replication (Patroni), never from this code.
+public final class PostgresStore: PaymentStore {
+    /// Where the server is, parsed from `postgres://user[:password]@host[:port]/database`.
+    public struct Location: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public var username: String
+        public var password: String?
+        public var database: String
+
+        public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String) {
+            self.host = host
+            self.port = port
+            self.username = username
+            self.password = password
+            self.database = database
+        }
+
+        public init?(url: String) {
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else { return nil }
+            let rest = url.drop(while: { $0 != "/" }).dropFirst(2)
+            guard let at = rest.lastIndex(of: "@"), let slash = rest[at...].firstIndex(of: "/") else { return nil }
+            let credentials = rest[..<at].split(separator: ":", maxSplits: 1)
+            let hostPort = rest[rest.index(after: at)..<slash].split(separator: ":", maxSplits: 1)
+            let database = rest[rest.index(after: slash)...].prefix { $0 != "?" }
+            guard let user = credentials.first, let host = hostPort.first, !database.isEmpty else { return nil }
+            self.init(host: String(host), port: hostPort.count == 2 ? Int(hostPort[1]) ?? 5432 : 5432, username: String(user),
+                      password: credentials.count == 2 ? String(credentials[1]) : nil, database: String(database))
+        }
+    }
+
+    let client: PostgresClient
+    private let run: Task<Void, Never>
+    private let logger: Logger
+
+    private init(client: PostgresClient, run: Task<Void, Never>, logger: Logger) {
+        self.client = client
+        self.run = run
+        self.logger = logger
+    }
+
+    /// Connects (the pool runs in the background until ``close()``) and migrates the schema.
+    public static func open(_ location: Location, maximumConnections: Int = 16,
+                            logger: Logger = Logger(label: "payrail.store.postgres")) async throws -> PostgresStore {
+        var configuration = PostgresClient.Configuration(host: location.host, port: location.port, username: location.username,
+                                                         password: location.password, database: location.database, tls: .disable)
+        configuration.options.maximumConnections = maximumConnections
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let run = Task { await client.run() }
+        let store = PostgresStore(client: client, run: run, logger: logger)
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        return store
+    }
+
+    private func migrate() async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(7277245)", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                                       logger: logger)
+            var current = 0
+            for try await version in try await connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", logger: logger).decode(Int.self) {
+                current = version
+            }
+            for (index, migration) in PostgresSchema.migrations.enumerated() where index + 1 > current {
+                for statement in PostgresSchema.statements(of: migration) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO schema_migrations (version) VALUES (\(index + 1))", logger: logger)
+            }
+        }
+    }
+
+    public func write<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(PostgresTransaction(connection: connection, logger: logger, locking: true))
+            }
+        } catch {
+            throw PostgresTransaction.translate(error)
+        }
+    }
+
+    public func read<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SET TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ", logger: logger)
+                return try await body(PostgresTransaction(connection: connection, logger: logger, locking: false))
+            }
+        } catch {
+            throw PostgresTransaction.translate(error)
+        }
+    }
+
+    public func close() async throws {
+        run.cancel()
+        await run.value
+    }
+}
+
+extension PostgresSchema {
+    /// Splits a migration into statements at lines ending in `;`, except inside `$$` bodies.
+    static func statements(of migration: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var insideDollarQuote = false
+        for line in migration.split(separator: "\n", omittingEmptySubsequences: false) {
+            current += line + "\n"
+            if line.components(separatedBy: "$$").count % 2 == 0 { insideDollarQuote.toggle() }
+            if !insideDollarQuote, line.hasSuffix(";") {
+                statements.append(String(current.drop(while: \.isWhitespace)))
+                current = ""
+            }
+        }
+        if !current.allSatisfy(\.isWhitespace) { statements.append(current) }
+        return statements
+    }
+}

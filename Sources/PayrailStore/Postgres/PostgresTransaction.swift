@@ -1,0 +1,388 @@
+import Foundation
+import Logging
+import NIOCore
+import PayrailDomain
+import PostgresNIO
+
+/// The ``StoreTransaction`` operations in PostgreSQL, on one connection inside BEGIN ... COMMIT.
+/// In write transactions the rows the payment service reads before changing them are locked
+/// (`FOR UPDATE`), which serializes concurrent requests on the same payment or key.
+struct PostgresTransaction: StoreTransaction {
+    let connection: PostgresConnection
+    let logger: Logger
+    /// Whether reads of payments and idempotency records lock the rows.
+    let locking: Bool
+
+    private var lockClause: String { locking ? " FOR UPDATE" : "" }
+
+    /// Engine errors become ``StoreError`` with the server's message only (never row data);
+    /// a unique violation is a conflict the caller can resolve by looking again.
+    static func translate(_ error: any Error) -> any Error {
+        if let error = error as? PSQLError, let code = error.serverInfo?[.sqlState] {
+            if code == "23505" || code == "40001" || code == "40P01" { return StoreError.conflict("concurrent change (\(code))") }
+            return StoreError.database("\(code): \(error.serverInfo?[.message] ?? "server error")")
+        }
+        return error
+    }
+
+    @discardableResult
+    private func run(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        do {
+            return try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    // MARK: Merchants and API keys
+
+    func insertMerchant(_ merchant: MerchantRecord) async throws {
+        try await run("INSERT INTO merchants (id, name, created_at_ms) VALUES (\(merchant.id), \(merchant.name), \(merchant.createdAtMs))")
+    }
+
+    func merchant(id: String) async throws -> MerchantRecord? {
+        try await run("SELECT id, name, created_at_ms FROM merchants WHERE id = \(id)").first.map { row in
+            MerchantRecord(id: try row["id"].decode(String.self), name: try row["name"].decode(String.self),
+                           createdAtMs: try row["created_at_ms"].decode(Int64.self))
+        }
+    }
+
+    func insertAPIKey(_ key: APIKeyRecord) async throws {
+        try await run("""
+            INSERT INTO api_keys (id, merchant_id, secret_sha256, livemode, created_at_ms, revoked_at_ms)
+            VALUES (\(key.id), \(key.merchantID), \(ByteBuffer(bytes: key.secretSHA256)), \(key.livemode), \(key.createdAtMs), \(key.revokedAtMs))
+            """)
+    }
+
+    func apiKey(id: String) async throws -> APIKeyRecord? {
+        try await run("SELECT * FROM api_keys WHERE id = \(id)").first.map { row in
+            APIKeyRecord(id: try row["id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
+                         secretSHA256: Array(try row["secret_sha256"].decode(ByteBuffer.self).readableBytesView),
+                         livemode: try row["livemode"].decode(Bool.self), createdAtMs: try row["created_at_ms"].decode(Int64.self),
+                         revokedAtMs: try row["revoked_at_ms"].decode(Int64?.self))
+        }
+    }
+
+    // MARK: Idempotency
+
+    func idempotencyRecord(merchantID: String, key: String) async throws -> IdempotencyRecord? {
+        var query: PostgresQuery = "SELECT * FROM idempotency_keys WHERE merchant_id = \(merchantID) AND key = \(key)"
+        query.sql += lockClause
+        return try await run(query).first.map { row in
+            guard let state = IdempotencyRecord.State(rawValue: try row["state"].decode(String.self)) else {
+                throw StoreError.corrupt("idempotency_keys.state")
+            }
+            return IdempotencyRecord(
+                merchantID: try row["merchant_id"].decode(String.self), key: try row["key"].decode(String.self),
+                operation: try row["operation"].decode(String.self), fingerprint: try row["fingerprint"].decode(String.self),
+                state: state, lockedUntilMs: try row["locked_until_ms"].decode(Int64.self),
+                resourceID: try row["resource_id"].decode(String?.self),
+                response: try row["response"].decode(ByteBuffer?.self).map { Array($0.readableBytesView) },
+                createdAtMs: try row["created_at_ms"].decode(Int64.self), updatedAtMs: try row["updated_at_ms"].decode(Int64.self))
+        }
+    }
+
+    func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws {
+        let rows = try await run("""
+            INSERT INTO idempotency_keys (merchant_id, key, operation, fingerprint, state, locked_until_ms, resource_id, response,
+                                          created_at_ms, updated_at_ms)
+            VALUES (\(record.merchantID), \(record.key), \(record.operation), \(record.fingerprint), \(record.state.rawValue),
+                    \(record.lockedUntilMs), \(record.resourceID), \(record.response.map { ByteBuffer(bytes: $0) }),
+                    \(record.createdAtMs), \(record.updatedAtMs))
+            ON CONFLICT (merchant_id, key) DO NOTHING
+            RETURNING key
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("idempotency key already claimed") }
+    }
+
+    func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws {
+        let rows = try await run("""
+            UPDATE idempotency_keys SET state = \(record.state.rawValue), locked_until_ms = \(record.lockedUntilMs),
+                resource_id = \(record.resourceID), response = \(record.response.map { ByteBuffer(bytes: $0) }),
+                updated_at_ms = \(record.updatedAtMs)
+            WHERE merchant_id = \(record.merchantID) AND key = \(record.key)
+            RETURNING key
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("idempotency record missing") }
+    }
+
+    // MARK: Payments
+
+    func insertPayment(_ payment: Payment) async throws {
+        payment.checkInvariants()
+        let failure = payment.failure
+        try await run("""
+            INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
+                card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
+                connector, description, created_at_ms,
+                status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
+                processor_reference, failure_reason, failure_decline_code, failure_message,
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version)
+            VALUES (\(payment.id), \(payment.merchantID), \(payment.livemode), \(payment.amount.amountMinor),
+                \(payment.amount.currency.code), \(payment.captureMethod.rawValue),
+                \(payment.card.token), \(payment.card.brand.rawValue), \(payment.card.last4), \(payment.card.expMonth),
+                \(payment.card.expYear), \(payment.card.fingerprint), \(payment.card.country),
+                \(payment.connector), \(payment.description), \(payment.createdAtMs),
+                \(payment.status.rawValue), \(payment.amountCapturableMinor), \(payment.amountCapturedMinor),
+                \(payment.amountRefundedMinor), \(payment.amountRefundPendingMinor),
+                \(payment.processorReference), \(failure?.reason), \(failure?.declineCode?.rawValue), \(failure?.message),
+                \(payment.challenge?.challengeID), \(payment.challenge?.attemptsRemaining), \(payment.updatedAtMs), \(payment.version))
+            """)
+        if !payment.metadata.isEmpty {
+            var bindings = PostgresBindings(capacity: payment.metadata.count * 3)
+            var rows: [String] = []
+            for (index, (key, value)) in payment.metadata.sorted(by: { $0.key < $1.key }).enumerated() {
+                bindings.append(payment.id)
+                bindings.append(key)
+                bindings.append(value)
+                rows.append("($\(index * 3 + 1), $\(index * 3 + 2), $\(index * 3 + 3))")
+            }
+            try await run(PostgresQuery(unsafeSQL: "INSERT INTO payment_metadata (payment_id, key, value) VALUES " + rows.joined(separator: ", "),
+                                        binds: bindings))
+        }
+    }
+
+    func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws {
+        payment.checkInvariants()
+        let failure = payment.failure
+        let rows = try await run("""
+            UPDATE payments SET status = \(payment.status.rawValue), amount_capturable_minor = \(payment.amountCapturableMinor),
+                amount_captured_minor = \(payment.amountCapturedMinor), amount_refunded_minor = \(payment.amountRefundedMinor),
+                amount_refund_pending_minor = \(payment.amountRefundPendingMinor), processor_reference = \(payment.processorReference),
+                failure_reason = \(failure?.reason), failure_decline_code = \(failure?.declineCode?.rawValue),
+                failure_message = \(failure?.message), challenge_id = \(payment.challenge?.challengeID),
+                challenge_attempts_remaining = \(payment.challenge?.attemptsRemaining), updated_at_ms = \(payment.updatedAtMs),
+                version = \(payment.version)
+            WHERE id = \(payment.id) AND version = \(expectedVersion)
+            RETURNING id
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("payment \(payment.id) changed concurrently") }
+    }
+
+    func payment(id: String, merchantID: String) async throws -> Payment? {
+        var query: PostgresQuery = "SELECT * FROM payments WHERE id = \(id) AND merchant_id = \(merchantID)"
+        query.sql += lockClause
+        guard let row = try await run(query).first else { return nil }
+        return try await decodePayment(row)
+    }
+
+    func listPayments(merchantID: String, livemode: Bool, status: PaymentStatus?, after cursor: PaymentCursor?, limit: Int) async throws -> [Payment] {
+        let rows = try await run("""
+            SELECT * FROM payments
+            WHERE merchant_id = \(merchantID) AND livemode = \(livemode)
+              AND (\(status?.rawValue)::TEXT IS NULL OR status = \(status?.rawValue))
+              AND (\(cursor?.createdAtMs)::BIGINT IS NULL OR (created_at_ms, id) < (\(cursor?.createdAtMs), \(cursor?.paymentID)))
+            ORDER BY created_at_ms DESC, id DESC
+            LIMIT \(limit)
+            """)
+        var payments: [Payment] = []
+        for row in rows { payments.append(try await decodePayment(row)) }
+        return payments
+    }
+
+    private func decodePayment(_ row: PostgresRandomAccessRow) async throws -> Payment {
+        let id = try row["id"].decode(String.self)
+        var metadata: [String: String] = [:]
+        for meta in try await run("SELECT key, value FROM payment_metadata WHERE payment_id = \(id)") {
+            metadata[try meta["key"].decode(String.self)] = try meta["value"].decode(String.self)
+        }
+        guard let currency = Currency(code: try row["currency"].decode(String.self)),
+              let status = PaymentStatus(rawValue: try row["status"].decode(String.self)),
+              let captureMethod = CaptureMethod(rawValue: try row["capture_method"].decode(String.self)),
+              let brand = CardBrand(rawValue: try row["card_brand"].decode(String.self)) else {
+            throw StoreError.corrupt("payment \(id)")
+        }
+        let failure = try row["failure_reason"].decode(String?.self).map { reason in
+            Failure(reason: reason, declineCode: try row["failure_decline_code"].decode(String?.self).map(DeclineCode.init),
+                    message: try row["failure_message"].decode(String?.self) ?? "")
+        }
+        let challenge = try row["challenge_id"].decode(String?.self).map { challengeID in
+            ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: try row["challenge_attempts_remaining"].decode(Int?.self) ?? 0)
+        }
+        return Payment(
+            id: id, merchantID: try row["merchant_id"].decode(String.self), livemode: try row["livemode"].decode(Bool.self),
+            amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency), captureMethod: captureMethod,
+            card: CardSummary(token: try row["card_token"].decode(String.self), brand: brand, last4: try row["card_last4"].decode(String.self),
+                              expMonth: try row["card_exp_month"].decode(Int.self), expYear: try row["card_exp_year"].decode(Int.self),
+                              fingerprint: try row["card_fingerprint"].decode(String.self), country: try row["card_country"].decode(String.self)),
+            connector: try row["connector"].decode(String.self), description: try row["description"].decode(String.self), metadata: metadata,
+            createdAtMs: try row["created_at_ms"].decode(Int64.self), status: status,
+            amountCapturableMinor: try row["amount_capturable_minor"].decode(Int64.self),
+            amountCapturedMinor: try row["amount_captured_minor"].decode(Int64.self),
+            amountRefundedMinor: try row["amount_refunded_minor"].decode(Int64.self),
+            amountRefundPendingMinor: try row["amount_refund_pending_minor"].decode(Int64.self),
+            failure: failure, challenge: challenge, processorReference: try row["processor_reference"].decode(String?.self),
+            updatedAtMs: try row["updated_at_ms"].decode(Int64.self), version: try row["version"].decode(Int64.self))
+    }
+
+    func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
+        try await run("""
+            INSERT INTO payment_locks (payment_id, owner, locked_until_ms) VALUES (\(paymentID), \(owner), \(untilMs))
+            ON CONFLICT (payment_id) DO UPDATE SET owner = excluded.owner, locked_until_ms = excluded.locked_until_ms
+            WHERE payment_locks.owner = excluded.owner OR payment_locks.locked_until_ms <= \(nowMs)
+            RETURNING owner
+            """).count == 1
+    }
+
+    func releasePaymentLock(paymentID: String, owner: String) async throws {
+        try await run("DELETE FROM payment_locks WHERE payment_id = \(paymentID) AND owner = \(owner)")
+    }
+
+    // MARK: Refunds
+
+    func insertRefund(_ refund: Refund) async throws {
+        let failure = refund.failure
+        try await run("""
+            INSERT INTO refunds (id, payment_id, merchant_id, amount_minor, currency, status, reason, failure_reason,
+                failure_decline_code, failure_message, processor_reference, created_at_ms, updated_at_ms)
+            VALUES (\(refund.id), \(refund.paymentID), \(refund.merchantID), \(refund.amount.amountMinor), \(refund.amount.currency.code),
+                \(refund.status.rawValue), \(refund.reason), \(failure?.reason), \(failure?.declineCode?.rawValue), \(failure?.message),
+                \(refund.processorReference), \(refund.createdAtMs), \(refund.updatedAtMs))
+            """)
+    }
+
+    func updateRefund(_ refund: Refund) async throws {
+        let failure = refund.failure
+        let rows = try await run("""
+            UPDATE refunds SET status = \(refund.status.rawValue), failure_reason = \(failure?.reason),
+                failure_decline_code = \(failure?.declineCode?.rawValue), failure_message = \(failure?.message),
+                processor_reference = \(refund.processorReference), updated_at_ms = \(refund.updatedAtMs)
+            WHERE id = \(refund.id) AND status = 'pending'
+            RETURNING id
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("refund \(refund.id) is no longer pending") }
+    }
+
+    func refund(id: String, merchantID: String) async throws -> Refund? {
+        try await run("SELECT * FROM refunds WHERE id = \(id) AND merchant_id = \(merchantID)").first.map(decodeRefund)
+    }
+
+    func refunds(paymentID: String) async throws -> [Refund] {
+        try await run("SELECT * FROM refunds WHERE payment_id = \(paymentID) ORDER BY created_at_ms, id").map(decodeRefund)
+    }
+
+    private func decodeRefund(_ row: PostgresRandomAccessRow) throws -> Refund {
+        let id = try row["id"].decode(String.self)
+        guard let currency = Currency(code: try row["currency"].decode(String.self)),
+              let status = RefundStatus(rawValue: try row["status"].decode(String.self)) else {
+            throw StoreError.corrupt("refund \(id)")
+        }
+        let failure = try row["failure_reason"].decode(String?.self).map { reason in
+            Failure(reason: reason, declineCode: try row["failure_decline_code"].decode(String?.self).map(DeclineCode.init),
+                    message: try row["failure_message"].decode(String?.self) ?? "")
+        }
+        return Refund(id: id, paymentID: try row["payment_id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
+                      amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency),
+                      reason: try row["reason"].decode(String.self), createdAtMs: try row["created_at_ms"].decode(Int64.self),
+                      status: status, failure: failure, processorReference: try row["processor_reference"].decode(String?.self),
+                      updatedAtMs: try row["updated_at_ms"].decode(Int64.self))
+    }
+
+    // MARK: Ledger
+
+    func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
+        try LedgerTransaction.checkBalanced(transaction.entries)
+        try await run("""
+            INSERT INTO ledger_transactions (id, kind, payment_id, refund_id, created_at_ms)
+            VALUES (\(transaction.id), \(transaction.kind.rawValue), \(transaction.paymentID), \(transaction.refundID), \(transaction.createdAtMs))
+            """)
+        var bindings = PostgresBindings(capacity: transaction.entries.count * 4)
+        var rows: [String] = []
+        for (index, entry) in transaction.entries.enumerated() {
+            bindings.append(transaction.id)
+            bindings.append(entry.account.key)
+            bindings.append(entry.account.currency.code)
+            bindings.append(entry.amountMinor)
+            rows.append("($\(index * 4 + 1), $\(index * 4 + 2), $\(index * 4 + 3), $\(index * 4 + 4))")
+        }
+        try await run(PostgresQuery(unsafeSQL: "INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES "
+                                    + rows.joined(separator: ", "), binds: bindings))
+    }
+
+    func ledgerTransactions(paymentID: String) async throws -> [LedgerTransaction] {
+        try Self.assemble(try await run("""
+            SELECT t.seq, t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+            FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+            WHERE t.payment_id = \(paymentID) ORDER BY t.seq, e.id
+            """))
+    }
+
+    func forEachLedgerTransaction(_ body: (LedgerTransaction) throws -> Void) async throws {
+        var afterSeq: Int64 = 0
+        while true {
+            let rows = try await run("""
+                SELECT t.seq, t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+                FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+                WHERE t.seq IN (SELECT seq FROM ledger_transactions WHERE seq > \(afterSeq) ORDER BY seq LIMIT 500)
+                ORDER BY t.seq, e.id
+                """)
+            if rows.isEmpty { return }
+            for transaction in try Self.assemble(rows) { try body(transaction) }
+            afterSeq = try rows.last!["seq"].decode(Int64.self)
+        }
+    }
+
+    private static func assemble(_ rows: [PostgresRandomAccessRow]) throws -> [LedgerTransaction] {
+        var result: [LedgerTransaction] = []
+        var index = 0
+        while index < rows.count {
+            let head = rows[index]
+            let id = try head["id"].decode(String.self)
+            var entries: [LedgerEntry] = []
+            while index < rows.count, try rows[index]["id"].decode(String.self) == id {
+                guard let account = LedgerAccount(key: try rows[index]["account"].decode(String.self)) else {
+                    throw StoreError.corrupt("ledger account in \(id)")
+                }
+                entries.append(LedgerEntry(account: account, amountMinor: try rows[index]["amount_minor"].decode(Int64.self)))
+                index += 1
+            }
+            guard let kind = LedgerTransactionKind(rawValue: try head["kind"].decode(String.self)) else {
+                throw StoreError.corrupt("ledger kind in \(id)")
+            }
+            do {
+                result.append(try LedgerTransaction(id: id, kind: kind, paymentID: try head["payment_id"].decode(String.self),
+                                                    refundID: try head["refund_id"].decode(String?.self), entries: entries,
+                                                    createdAtMs: try head["created_at_ms"].decode(Int64.self)))
+            } catch let error as LedgerError {
+                throw StoreError.corrupt("ledger transaction \(id) is unbalanced: \(error)")
+            }
+        }
+        return result
+    }
+
+    func accountBalances(keyPrefix: String) async throws -> [String: Int64] {
+        var balances: [String: Int64] = [:]
+        let pattern = keyPrefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+        for row in try await run("SELECT account, SUM(amount_minor)::BIGINT AS balance FROM ledger_entries WHERE account LIKE \(pattern) GROUP BY account") {
+            balances[try row["account"].decode(String.self)] = try row["balance"].decode(Int64.self)
+        }
+        return balances
+    }
+
+    // MARK: Vault
+
+    func insertVaultedCard(_ card: VaultedCardRecord) async throws {
+        try await run("""
+            INSERT INTO vault_cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
+                sealed_pan, wrapped_data_key, key_version, created_at_ms)
+            VALUES (\(card.summary.token), \(card.merchantID), \(card.summary.brand.rawValue), \(card.summary.last4),
+                \(card.summary.expMonth), \(card.summary.expYear), \(card.summary.fingerprint), \(card.summary.country),
+                \(ByteBuffer(bytes: card.sealedPAN)), \(ByteBuffer(bytes: card.wrappedDataKey)), \(card.keyVersion), \(card.createdAtMs))
+            """)
+    }
+
+    func vaultedCard(token: String) async throws -> VaultedCardRecord? {
+        try await run("SELECT * FROM vault_cards WHERE token = \(token)").first.map { row in
+            guard let brand = CardBrand(rawValue: try row["brand"].decode(String.self)) else { throw StoreError.corrupt("vault card brand") }
+            return VaultedCardRecord(
+                summary: CardSummary(token: try row["token"].decode(String.self), brand: brand, last4: try row["last4"].decode(String.self),
+                                     expMonth: try row["exp_month"].decode(Int.self), expYear: try row["exp_year"].decode(Int.self),
+                                     fingerprint: try row["fingerprint"].decode(String.self), country: try row["country"].decode(String.self)),
+                merchantID: try row["merchant_id"].decode(String.self),
+                sealedPAN: Array(try row["sealed_pan"].decode(ByteBuffer.self).readableBytesView),
+                wrappedDataKey: Array(try row["wrapped_data_key"].decode(ByteBuffer.self).readableBytesView),
+                keyVersion: try row["key_version"].decode(Int.self), createdAtMs: try row["created_at_ms"].decode(Int64.self))
+        }
+    }
+}
