@@ -160,7 +160,13 @@ let package = Package(
         ),
         .testTarget(
             name: "PayrailStoreTests",
-            dependencies: ["PayrailDomain", "PayrailStore", .product(name: "SQLiteNIO", package: "sqlite-nio")]
+            dependencies: [
+                "PayrailDomain",
+                "PayrailStore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "PayrailEndToEndTests",
@@ -177,6 +183,7 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -11,8 +11,8 @@ import PayrailSimulators
 import PayrailStore
 import ServiceLifecycle
 
-/// A whole Payrail on this machine: one core node on the embedded SQLite store and one or
-/// more edges, all over loopback with real TLS. `payrail dev` runs one; the end-to-end
+/// A whole Payrail on this machine: one core node on the embedded SQLite store (or a given
+/// PostgreSQL database) and one or more edges, all over loopback with real TLS. `payrail dev` runs one; the end-to-end
 /// tests start and stop their own.
 public final class LocalCluster: Sendable {
     public struct Options: Sendable {
@@ -22,11 +22,13 @@ public final class LocalCluster: Sendable {
         public var corePort = 0
         public var network = CardNetworkSimulator.Configuration()
         public var connector: (any CardConnector)?
+        /// Use this PostgreSQL database instead of the embedded SQLite file.
+        public var postgres: PostgresStore.Location?
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
     }
 
     public let pki: DevPKI
-    public let store: SQLiteStore
+    public let store: any PaymentStore
     public let core: CoreNode
     public let corePort: Int
     public let edges: [EdgeNode]
@@ -34,7 +36,7 @@ public final class LocalCluster: Sendable {
     private let groups: [ServiceGroup]
     private let runs: [Task<Void, any Error>]
 
-    private init(pki: DevPKI, store: SQLiteStore, core: CoreNode, corePort: Int, edges: [EdgeNode], edgePorts: [Int],
+    private init(pki: DevPKI, store: any PaymentStore, core: CoreNode, corePort: Int, edges: [EdgeNode], edgePorts: [Int],
                  groups: [ServiceGroup], runs: [Task<Void, any Error>]) {
         self.pki = pki
         self.store = store
@@ -49,7 +51,12 @@ public final class LocalCluster: Sendable {
     public static func start(_ options: Options, logger: Logger = Logger(label: "payrail")) async throws -> LocalCluster {
         try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
         let pki = try DevPKI(directory: options.dataDirectory + "/tls").ensure()
-        let store = try await SQLiteStore.open(path: options.dataDirectory + "/payrail.sqlite")
+        let store: any PaymentStore
+        if let postgres = options.postgres {
+            store = try await PostgresStore.open(postgres, logger: logger)
+        } else {
+            store = try await SQLiteStore.open(path: options.dataDirectory + "/payrail.sqlite")
+        }
         let keys = try FileKeyring(path: options.dataDirectory + "/keyring")
         var coreConfiguration = CoreNode.Configuration(pki: pki)
         coreConfiguration.port = options.corePort

@@ -1,21 +1,78 @@
 import Foundation
 import GRPCCore
+import Logging
+import PostgresNIO
+import Testing
 import PayrailCluster
 import PayrailCore
 import PayrailDomain
 import PayrailProtos
 import PayrailRuntime
 import PayrailSimulators
+import PayrailStore
 
-/// Starts a whole cluster (core + edge over loopback TLS, SQLite in a temporary folder) for
-/// one test, and stops it afterwards whatever happens.
-func withCluster(edges: Int = 1, _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
+/// Which store a cluster runs on. PostgreSQL needs PAYRAIL_TEST_POSTGRES_URL (scripts/test
+/// starts a server and sets it); locally without it only SQLite runs, in CI its absence fails.
+enum ClusterStore: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    static var available: [ClusterStore] {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["PAYRAIL_TEST_POSTGRES_URL"] != nil || environment["CI"] != nil ? allCases : [.sqlite]
+    }
+}
+
+/// Creates an empty PostgreSQL database for one test and drops it afterwards.
+func withPostgresDatabase(_ body: (PostgresStore.Location) async throws -> Void) async throws {
+    guard let url = ProcessInfo.processInfo.environment["PAYRAIL_TEST_POSTGRES_URL"], let base = PostgresStore.Location(url: url) else {
+        Issue.record("PAYRAIL_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL")
+        return
+    }
+    let name = "e2e_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    func admin(_ sql: String) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: base.host, port: base.port, username: base.username, password: base.password,
+                                 database: base.database, tls: .disable),
+            id: 1, logger: Logger(label: "payrail.test.admin"))
+        do { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "payrail.test.admin")) } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+    try await admin("CREATE DATABASE \(name)")
+    var location = base
+    location.database = name
+    do { try await body(location) } catch {
+        try? await admin("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        throw error
+    }
+    try await admin("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+}
+
+/// Starts a whole cluster (core + edge over loopback TLS, on SQLite in a temporary folder or on
+/// a fresh PostgreSQL database) for one test, and stops it afterwards whatever happens.
+func withCluster(edges: Int = 1, store: ClusterStore = .sqlite,
+                 _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
+    if store == .postgres {
+        try await withPostgresDatabase { location in
+            try await runCluster(edges: edges, postgres: location, body)
+        }
+    } else {
+        try await runCluster(edges: edges, postgres: nil, body)
+    }
+}
+
+private func runCluster(edges: Int, postgres: PostgresStore.Location?,
+                        _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-e2e-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let network = CardNetworkSimulator(configuration: .init(latencyMinMs: 1, latencyMaxMs: 3, tailPerMille: 0, tailMultiplier: 1, timeoutMs: 300))
     var options = LocalCluster.Options(dataDirectory: directory)
     options.edgeCount = edges
     options.connector = network
+    options.postgres = postgres
     let cluster = try await LocalCluster.start(options)
     do {
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Test Merchant")

@@ -7,8 +7,9 @@ import PayrailSimulators
 import Testing
 
 @Suite(.serialized) struct PaymentLifecycleTests {
-    @Test func createCapturePartialRefundThenRefundTheRest() async throws {
-        try await withCluster { cluster, client, _, merchantID in
+    @Test(arguments: ClusterStore.available)
+    func createCapturePartialRefundThenRefundTheRest(_ store: ClusterStore) async throws {
+        try await withCluster(store: store) { cluster, client, _, merchantID in
             let created = try await client.payments.createPayment(createRequest(key: "life-1", amount: 10_000, capture: .manual), metadata: client.metadata)
             #expect(created.status == .requiresCapture)
             #expect(created.amountCapturableMinor == 10_000)
@@ -57,8 +58,9 @@ import Testing
         }
     }
 
-    @Test func retriedCreateReturnsTheSamePaymentAndPostsNothing() async throws {
-        try await withCluster { cluster, client, network, _ in
+    @Test(arguments: ClusterStore.available)
+    func retriedCreateReturnsTheSamePaymentAndPostsNothing(_ store: ClusterStore) async throws {
+        try await withCluster(store: store) { cluster, client, network, _ in
             let request = createRequest(key: "retry-1")
             let first = try await client.payments.createPayment(request, metadata: client.metadata)
             let before = try await cluster.core.ledger.verify().entries
@@ -75,8 +77,9 @@ import Testing
         }
     }
 
-    @Test func concurrentDuplicatesChargeOnce() async throws {
-        try await withCluster(edges: 2) { cluster, client, network, _ in
+    @Test(arguments: ClusterStore.available)
+    func concurrentDuplicatesChargeOnce(_ store: ClusterStore) async throws {
+        try await withCluster(edges: 2, store: store) { cluster, client, network, _ in
             // Half of the duplicates go through a second edge: the core's record is the authority.
             let merchant = try await cluster.core.apiKeys.createMerchant(name: "Dupes")
             let first = try EdgeClient(port: cluster.edgePorts[0], caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey)
@@ -129,8 +132,9 @@ import Testing
         }
     }
 
-    @Test func cancelReleasesTheHold() async throws {
-        try await withCluster { cluster, client, _, _ in
+    @Test(arguments: ClusterStore.available)
+    func cancelReleasesTheHold(_ store: ClusterStore) async throws {
+        try await withCluster(store: store) { cluster, client, _, _ in
             let payment = try await client.payments.createPayment(createRequest(key: "void-1", capture: .manual), metadata: client.metadata)
             let canceled = try await client.payments.cancelPayment(.with { $0.idempotencyKey = "void-1-c"; $0.paymentID = payment.id },
                                                                    metadata: client.metadata)
@@ -144,8 +148,9 @@ import Testing
         }
     }
 
-    @Test func timeoutLeavesProcessingAndTheRetryResumesWithoutADoubleCharge() async throws {
-        try await withCluster { _, client, network, _ in
+    @Test(arguments: ClusterStore.available)
+    func timeoutLeavesProcessingAndTheRetryResumesWithoutADoubleCharge(_ store: ClusterStore) async throws {
+        try await withCluster(store: store) { _, client, network, _ in
             let request = createRequest(key: "timeout-1", card: TestCards.timeout)
             let first = try await client.payments.createPayment(request, metadata: client.metadata)
             #expect(first.status == .processing)

@@ -18,6 +18,12 @@ struct PostgresTransaction: StoreTransaction {
     /// Engine errors become ``StoreError`` with the server's message only (never row data);
     /// a unique violation is a conflict the caller can resolve by looking again.
     static func translate(_ error: any Error) -> any Error {
+        if let wrapped = error as? PostgresTransactionError {
+            // Report what went wrong first: the body's own error, else BEGIN or COMMIT's.
+            if let closureError = wrapped.closureError { return translate(closureError) }
+            if let beginError = wrapped.beginError { return translate(beginError) }
+            if let commitError = wrapped.commitError { return translate(commitError) }
+        }
         if let error = error as? PSQLError, let code = error.serverInfo?[.sqlState] {
             if code == "23505" || code == "40001" || code == "40P01" { return StoreError.conflict("concurrent change (\(code))") }
             return StoreError.database("\(code): \(error.serverInfo?[.message] ?? "server error")")

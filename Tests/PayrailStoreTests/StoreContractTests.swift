@@ -4,36 +4,33 @@ import PayrailStore
 import SQLiteNIO
 import Testing
 
-@Suite struct SQLiteStoreTests {
-    private func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-store-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let store = try await SQLiteStore.open(path: path)
-        do { try await body(store, path) } catch { try await store.close(); throw error }
-        try await store.close()
-    }
-
+/// The store contract: every implementation of `PaymentStore` passes the same tests.
+@Suite struct StoreContractTests {
     private func transaction(_ id: String) throws -> LedgerTransaction {
         let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
         let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
         return try LedgerTransaction(id: id, kind: .capture, paymentID: "pay_1", entries: [.debit(b, 500), .credit(a, 500)], createdAtMs: 1)
     }
 
-    @Test func ledgerIsAppendOnlyInTheDatabaseItself() async throws {
-        try await withStore { store, path in
+    @Test(arguments: StoreKind.available)
+    func ledgerIsAppendOnlyInTheDatabaseItself(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, raw in
             try await store.write { tx in try await tx.appendLedgerTransaction(try transaction("ltx_1")) }
-            let raw = try await SQLiteConnection.open(storage: .file(path: path))
-            defer { Task { try? await raw.close() } }
-            await #expect(throws: (any Error).self) { _ = try await raw.query("UPDATE ledger_entries SET amount_minor = 1") }
-            await #expect(throws: (any Error).self) { _ = try await raw.query("DELETE FROM ledger_entries") }
-            await #expect(throws: (any Error).self) { _ = try await raw.query("DELETE FROM ledger_transactions") }
+            await #expect(throws: (any Error).self) { try await raw("UPDATE ledger_entries SET amount_minor = 1") }
+            await #expect(throws: (any Error).self) { try await raw("DELETE FROM ledger_entries") }
+            await #expect(throws: (any Error).self) { try await raw("DELETE FROM ledger_transactions") }
+            await #expect(throws: (any Error).self) { try await raw("UPDATE ledger_transactions SET kind = 'void'") }
+            if kind == .postgres {
+                await #expect(throws: (any Error).self) { try await raw("TRUNCATE ledger_entries CASCADE") }
+            }
             let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
             #expect(balances == ["merchant:acct_1:test:available:USD": -500])
         }
     }
 
-    @Test func aFailedTransactionWritesNothing() async throws {
-        try await withStore { store, _ in
+    @Test(arguments: StoreKind.available)
+    func aFailedTransactionWritesNothing(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
             struct Boom: Error {}
             await #expect(throws: Boom.self) {
                 try await store.write { tx in
@@ -50,8 +47,9 @@ import Testing
         }
     }
 
-    @Test func paymentsRoundTripAndOptimisticConcurrency() async throws {
-        try await withStore { store, _ in
+    @Test(arguments: StoreKind.available)
+    func paymentsRoundTripAndOptimisticConcurrency(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
             var payment = Payment(id: "pay_1", merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 1234, currency: .jpy),
                                   captureMethod: .manual, card: CardSummary(token: "tok_1", brand: .visa, last4: "4242", expMonth: 1,
                                                                             expYear: 2030, fingerprint: "fp", country: "US"),
@@ -69,8 +67,9 @@ import Testing
         }
     }
 
-    @Test func paymentLocksExcludeOtherOwnersUntilExpiry() async throws {
-        try await withStore { store, _ in
+    @Test(arguments: StoreKind.available)
+    func paymentLocksExcludeOtherOwnersUntilExpiry(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
             func lock(_ owner: String, until: Int64, now: Int64) async throws -> Bool {
                 try await store.write { try await $0.acquirePaymentLock(paymentID: "pay_1", owner: owner, untilMs: until, nowMs: now) }
             }
@@ -82,10 +81,11 @@ import Testing
         }
     }
 
-    /// Group commit: many concurrent writers share transactions, a failing writer rolls back
-    /// alone, and every acknowledged write is visible to a fresh reader at once.
-    @Test func groupCommitIsolatesFailuresAndAcknowledgesOnlyDurableWrites() async throws {
-        try await withStore { store, path in
+    /// Many concurrent writers: a failing writer rolls back alone, and every acknowledged write
+    /// is visible to a fresh reader at once (on SQLite they share transactions: group commit).
+    @Test(arguments: StoreKind.available)
+    func concurrentWritersFailAloneAndAreAcknowledgedOnlyWhenDurable(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
             struct Refused: Error {}
             let results = await withTaskGroup(of: (Int, Bool).self) { group in
                 for index in 0..<200 {
@@ -114,11 +114,48 @@ import Testing
                 return n
             }
             #expect(count == 180)
-            let statistics = store.statistics
-            #expect(statistics.writes == 200 && statistics.commits < statistics.writes, "no batching: \(statistics)")
-            print("group commit: \(statistics.writes) writes in \(statistics.commits) commits")
+            if let sqlite = store as? SQLiteStore {
+                let statistics = sqlite.statistics
+                #expect(statistics.writes == 200 && statistics.commits < statistics.writes, "no batching: \(statistics)")
+                print("group commit: \(statistics.writes) writes in \(statistics.commits) commits")
+            }
             let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
             #expect(balances["merchant:acct_1:test:available:USD"] == -500 * 180)
+        }
+    }
+
+    /// Two first requests with the same key, racing on different connections: exactly one
+    /// claims it; the others see a conflict (and the payment service looks again).
+    @Test(arguments: StoreKind.available)
+    func idempotencyKeysAreClaimedExactlyOnce(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        let record = IdempotencyRecord(merchantID: "acct_1", key: "k", operation: "create_payment", fingerprint: "f\(index)",
+                                                       state: .inProgress, lockedUntilMs: 100, resourceID: "pay_\(index)", response: nil,
+                                                       createdAtMs: 1, updatedAtMs: 1)
+                        do {
+                            try await store.write { try await $0.insertIdempotencyRecord(record) }
+                            return true
+                        } catch StoreError.conflict {
+                            return false
+                        } catch {
+                            Issue.record("unexpected \(error)")
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            var record = try #require(try await store.read { try await $0.idempotencyRecord(merchantID: "acct_1", key: "k") })
+            record.state = .completed
+            record.response = [1, 2, 3]
+            let finished = record
+            try await store.write { try await $0.updateIdempotencyRecord(finished) }
+            let stored = try await store.read { try await $0.idempotencyRecord(merchantID: "acct_1", key: "k") }
+            #expect(stored == finished)
         }
     }
 }
