@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import PayrailCore
 import PayrailEdge
@@ -13,11 +14,13 @@ struct CoreCommand: AsyncParsableCommand {
     @Option(help: "Folder for the database, keyring and dev certificates.") var dataDir = ".payrail"
     @Option(help: "Listen port (mutual TLS).") var port = 50061
     @Option(help: "Listen address.") var host = "127.0.0.1"
+    @Option(help: "PostgreSQL URL (postgres://user@host:port/db); default: the embedded SQLite file in --data-dir.")
+    var postgres: String?
 
     func run() async throws {
         let logger = Logger(label: "payrail.core")
         let pki = try DevPKI(directory: dataDir + "/tls").ensure()
-        let store = try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
+        let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: logger)
         var configuration = CoreNode.Configuration(pki: pki)
         configuration.host = host
         configuration.port = port
@@ -66,9 +69,10 @@ struct LedgerCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify that every ledger transaction balances.")
         @Option(help: "Folder holding payrail.sqlite.") var dataDir = ".payrail"
+        @Option(help: "PostgreSQL URL instead of the SQLite file.") var postgres: String?
 
         func run() async throws {
-            let store = try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
+            let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: Logger(label: "payrail.ledger"))
             let report = try await LedgerVerifier(store: store).verify()
             try await store.close()
             print(report)
@@ -86,12 +90,25 @@ struct MerchantCommand: AsyncParsableCommand {
         @Option(help: "Folder holding payrail.sqlite.") var dataDir = ".payrail"
         @Option(help: "Merchant name.") var name = "Merchant"
         @Flag(help: "Create a live-mode key.") var live = false
+        @Option(help: "PostgreSQL URL instead of the SQLite file.") var postgres: String?
 
         func run() async throws {
-            let store = try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
+            let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: Logger(label: "payrail.merchant"))
             let created = try await APIKeyService(store: store, now: UnixClock.nowMs).createMerchant(name: name, livemode: live)
             try await store.close()
             print("merchant \(created.merchantID)\napi key  \(created.apiKey)")
         }
     }
+}
+
+/// The store a command works on: PostgreSQL when a URL is given, else the embedded SQLite file.
+func openStore(dataDir: String, postgres: String?, logger: Logger) async throws -> any PaymentStore {
+    if let postgres {
+        guard let location = PostgresStore.Location(url: postgres) else {
+            throw ValidationError("--postgres must look like postgres://user[:password]@host[:port]/database")
+        }
+        return try await PostgresStore.open(location, logger: logger)
+    }
+    try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+    return try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
 }

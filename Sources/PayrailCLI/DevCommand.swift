@@ -4,6 +4,7 @@ import Logging
 import PayrailCluster
 import PayrailCore
 import PayrailSimulators
+import PayrailStore
 import UnixSignals
 
 /// Everything in one go on the embedded store: core + edge over loopback TLS, a demo
@@ -25,6 +26,8 @@ struct DevCommand: AsyncParsableCommand {
     var demo = true
     @Flag(help: "Exit after the demo instead of serving until Ctrl-C.")
     var exitAfterDemo = false
+    @Option(help: "Run on this PostgreSQL database (postgres://user@host:port/db) instead of the embedded SQLite file.")
+    var postgres: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -35,11 +38,17 @@ struct DevCommand: AsyncParsableCommand {
         var options = LocalCluster.Options(dataDirectory: dataDir)
         options.edgeBasePort = edgePort
         options.corePort = corePort
+        if let postgres {
+            guard let location = PostgresStore.Location(url: postgres) else {
+                throw ValidationError("--postgres must look like postgres://user[:password]@host[:port]/database")
+            }
+            options.postgres = location
+        }
         let cluster = try await LocalCluster.start(options)
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Demo Merchant")
         let edgeAddress = "127.0.0.1:\(cluster.edgePorts[0])"
         print("""
-            Payrail dev is running on the embedded SQLite store (\(dataDir)/payrail.sqlite).
+            Payrail dev is running on \(postgres.map { "PostgreSQL (\($0))" } ?? "the embedded SQLite store (\(dataDir)/payrail.sqlite)").
               edge (public gRPC, TLS):      \(edgeAddress)
               core (internal gRPC, mTLS):   127.0.0.1:\(cluster.corePort)
               health:                       grpc.health.v1.Health on both
