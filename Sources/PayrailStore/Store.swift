@@ -61,6 +61,12 @@ public protocol StoreTransaction {
     /// Sum of entries per account for accounts whose key starts with `prefix`.
     func accountBalances(keyPrefix: String) async throws -> [String: Int64]
 
+    // Transactional outbox
+    /// Appends an event; call it in the transaction that makes the change it announces.
+    func appendOutboxEvent(_ event: DomainEvent) async throws
+    /// Events in commit order after position `afterSequence`, with their positions.
+    func outboxEvents(afterSequence: Int64, limit: Int) async throws -> [(sequence: Int64, event: DomainEvent)]
+
     // Vault
     func insertVaultedCard(_ card: VaultedCardRecord) async throws
     func vaultedCard(token: String) async throws -> VaultedCardRecord?

@@ -55,6 +55,14 @@ import Testing
             #expect(balances.values.allSatisfy { $0 == 0 })
             let report = try await cluster.core.ledger.verify()
             #expect(report.isValid && report.transactions == 4)
+
+            // The outbox announced each change, committed with it, in order.
+            let events = try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 100) }.map(\.event)
+            #expect(events.map(\.type.rawValue) == ["payment.requires_capture", "payment.succeeded", "refund.succeeded", "refund.succeeded"])
+            #expect(events.map(\.resourceID) == [created.id, created.id, partial.id, rest.id])
+            #expect(try Payrail_V1_Payment(serializedBytes: events[1].payload).amountCapturedMinor == 8_000)
+            #expect(try Payrail_V1_Refund(serializedBytes: events[3].payload).amount.amountMinor == 5_000)
+            #expect(Set(events.map(\.id)).count == 4 && events.allSatisfy { $0.merchantID == merchantID })
         }
     }
 
@@ -64,8 +72,10 @@ import Testing
             let request = createRequest(key: "retry-1")
             let first = try await client.payments.createPayment(request, metadata: client.metadata)
             let before = try await cluster.core.ledger.verify().entries
+            let eventsBefore = try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 100) }.count
             let second = try await client.payments.createPayment(request, metadata: client.metadata)
             #expect(first == second)
+            #expect(try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 100) }.count == eventsBefore)
             #expect(first.status == .succeeded)
             #expect(try await cluster.core.ledger.verify().entries == before)
             #expect(network.authorizationCount() == 1)

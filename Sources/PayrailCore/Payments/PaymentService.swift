@@ -331,6 +331,9 @@ public final class PaymentService: Sendable {
             }
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
             try await tx.updateRefund(refund)
+            try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: refund.status == .succeeded ? .refundSucceeded : .refundFailed,
+                                                       merchantID: refund.merchantID, livemode: payment.livemode, resourceID: refund.id,
+                                                       payload: codec.snapshot(refund), createdAtMs: nowMs))
             try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(refund), nowMs: nowMs))
             logger.debug("refund updated", metadata: ["refund": "\(refund.id)", "payment": "\(refund.paymentID)",
                                                       "status": "\(refund.status.rawValue)", "amount": "\(refund.amount)"])
@@ -478,6 +481,7 @@ public final class PaymentService: Sendable {
             // Our lease ran out and another request took the key over: it finishes the work.
             guard try await owns(tx, record) else { return payment }
             let expectedVersion = payment.version
+            let statusBefore = payment.status
             for event in try makeEvents(payment, nowMs) {
                 let before = payment
                 try payment.apply(event, at: nowMs)
@@ -486,6 +490,11 @@ public final class PaymentService: Sendable {
                 }
             }
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+            if payment.status != statusBefore, let type = DomainEvent.EventType.payment(enteredStatus: payment.status) {
+                try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: type, merchantID: payment.merchantID,
+                                                           livemode: payment.livemode, resourceID: payment.id,
+                                                           payload: codec.snapshot(payment), createdAtMs: nowMs))
+            }
             if let lockOwner { try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner) }
             try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: nowMs))
             logger.debug("payment updated", metadata: [

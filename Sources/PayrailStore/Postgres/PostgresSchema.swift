@@ -137,5 +137,18 @@ enum PostgresSchema {
         CREATE TRIGGER ledger_transactions_no_truncate BEFORE TRUNCATE ON ledger_transactions
             FOR EACH STATEMENT EXECUTE FUNCTION payrail_ledger_is_append_only();
         """,
+        """
+        CREATE TABLE outbox_events (
+            seq BIGSERIAL PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            livemode BOOLEAN NOT NULL,
+            resource_id TEXT NOT NULL,
+            payload BYTEA NOT NULL,
+            created_at_ms BIGINT NOT NULL
+        );
+        CREATE INDEX outbox_events_by_resource ON outbox_events (resource_id, seq);
+        """,
     ]
 }

@@ -366,6 +366,27 @@ struct PostgresTransaction: StoreTransaction {
         return balances
     }
 
+    // MARK: Outbox
+
+    func appendOutboxEvent(_ event: DomainEvent) async throws {
+        try await run("""
+            INSERT INTO outbox_events (id, type, merchant_id, livemode, resource_id, payload, created_at_ms)
+            VALUES (\(event.id), \(event.type.rawValue), \(event.merchantID), \(event.livemode), \(event.resourceID),
+                    \(ByteBuffer(bytes: event.payload)), \(event.createdAtMs))
+            """)
+    }
+
+    func outboxEvents(afterSequence: Int64, limit: Int) async throws -> [(sequence: Int64, event: DomainEvent)] {
+        try await run("SELECT * FROM outbox_events WHERE seq > \(afterSequence) ORDER BY seq LIMIT \(limit)").map { row in
+            (try row["seq"].decode(Int64.self), DomainEvent(
+                id: try row["id"].decode(String.self), type: DomainEvent.EventType(try row["type"].decode(String.self)),
+                merchantID: try row["merchant_id"].decode(String.self), livemode: try row["livemode"].decode(Bool.self),
+                resourceID: try row["resource_id"].decode(String.self),
+                payload: Array(try row["payload"].decode(ByteBuffer.self).readableBytesView),
+                createdAtMs: try row["created_at_ms"].decode(Int64.self)))
+        }
+    }
+
     // MARK: Vault
 
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {

@@ -132,5 +132,18 @@ enum SQLiteSchema {
         CREATE TRIGGER ledger_transactions_append_only_delete BEFORE DELETE ON ledger_transactions
             BEGIN SELECT RAISE(ABORT, 'ledger_transactions is append-only'); END;
         """,
+        """
+        CREATE TABLE outbox_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            resource_id TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_events_by_resource ON outbox_events (resource_id, seq);
+        """,
     ]
 }

@@ -352,6 +352,25 @@ struct SQLiteTransaction: StoreTransaction {
         return balances
     }
 
+    // MARK: Outbox
+
+    func appendOutboxEvent(_ event: DomainEvent) async throws {
+        try await run("""
+            INSERT INTO outbox_events (id, type, merchant_id, livemode, resource_id, payload, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.text(event.id), .text(event.type.rawValue), .text(event.merchantID), .integer(event.livemode ? 1 : 0),
+                  .text(event.resourceID), .blob(ByteBuffer(bytes: event.payload)), .integer(Int(event.createdAtMs))])
+    }
+
+    func outboxEvents(afterSequence: Int64, limit: Int) async throws -> [(sequence: Int64, event: DomainEvent)] {
+        try await run("SELECT * FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(Int(afterSequence)), .integer(limit)]).map { row in
+            (try row.int64("seq"), DomainEvent(
+                id: try row.text("id"), type: DomainEvent.EventType(try row.text("type")), merchantID: try row.text("merchant_id"),
+                livemode: try row.int64("livemode") != 0, resourceID: try row.text("resource_id"), payload: try row.bytes("payload"),
+                createdAtMs: try row.int64("created_at_ms")))
+        }
+    }
+
     // MARK: Vault
 
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {
