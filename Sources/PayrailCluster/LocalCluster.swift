@@ -109,6 +109,7 @@ public final class EdgeClient: Sendable {
     public let payments: Payrail_V1_Payments.Client<HTTP2ClientTransport.Posix>
     public let refunds: Payrail_V1_Refunds.Client<HTTP2ClientTransport.Posix>
     public let tokens: Payrail_V1_Tokens.Client<HTTP2ClientTransport.Posix>
+    public let balances: Payrail_V1_Balances.Client<HTTP2ClientTransport.Posix>
     public let metadata: Metadata
     private let run: Task<Void, any Error>
 
@@ -121,6 +122,7 @@ public final class EdgeClient: Sendable {
         payments = Payrail_V1_Payments.Client(wrapping: grpc)
         refunds = Payrail_V1_Refunds.Client(wrapping: grpc)
         tokens = Payrail_V1_Tokens.Client(wrapping: grpc)
+        balances = Payrail_V1_Balances.Client(wrapping: grpc)
         metadata = ["authorization": "Bearer \(apiKey)"]
         run = Task { try await grpc.runConnections() }
     }

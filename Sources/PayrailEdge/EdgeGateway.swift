@@ -146,4 +146,10 @@ public final class EdgeGateway: Sendable {
             return try await core.createCardToken(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
+
+    func getBalance(_ request: Payrail_V1_GetBalanceRequest, _ metadata: Metadata) async throws -> Payrail_V1_Balance {
+        try await handle("GetBalance", metadata) { context in
+            try await core.getBalance(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
 }

@@ -57,10 +57,11 @@ public struct EdgeNode: Sendable {
             transportSecurity: TransportSecurityFactory.publicServer(certificatePath: configuration.certificatePath, keyPath: configuration.keyPath),
             config: EdgeNode.serverConfig())
         server = GRPCServer(transport: transport, services: [
-            PaymentsService(gateway: gateway), RefundsService(gateway: gateway), TokensService(gateway: gateway), health,
+            PaymentsService(gateway: gateway), RefundsService(gateway: gateway), TokensService(gateway: gateway),
+            BalancesService(gateway: gateway), health,
         ])
         health.setStatus(.serving)
-        for name in ["payrail.v1.Payments", "payrail.v1.Refunds", "payrail.v1.Tokens"] { health.setStatus(.serving, forService: name) }
+        for name in ["payrail.v1.Payments", "payrail.v1.Refunds", "payrail.v1.Tokens", "payrail.v1.Balances"] { health.setStatus(.serving, forService: name) }
     }
 
     private static func serverConfig() -> HTTP2ServerTransport.Posix.Config {

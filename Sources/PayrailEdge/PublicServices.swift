@@ -90,3 +90,17 @@ struct TokensService: Payrail_V1_Tokens.ServiceProtocol {
         ServerResponse(message: try await gateway.createCardToken(request.message, request.metadata))
     }
 }
+
+struct BalancesService: Payrail_V1_Balances.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerLimited(Payrail_V1_Balances.Method.GetBalance.descriptor, Payrail_V1_GetBalanceRequest.self, Payrail_V1_Balance.self) {
+            try await self.getBalance(request: $0, context: $1)
+        }
+    }
+
+    func getBalance(request: ServerRequest<Payrail_V1_GetBalanceRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Balance> {
+        ServerResponse(message: try await gateway.getBalance(request.message, request.metadata))
+    }
+}

@@ -12,6 +12,8 @@ import Testing
         try await withCluster(store: store) { cluster, client, _, merchantID in
             let created = try await client.payments.createPayment(createRequest(key: "life-1", amount: 10_000, capture: .manual), metadata: client.metadata)
             #expect(created.status == .requiresCapture)
+            let held = try await client.balances.getBalance(.init(), metadata: client.metadata)
+            #expect(held.balances.map { [$0.currency, "\($0.availableMinor)", "\($0.pendingMinor)"] } == [["USD", "0", "10000"]])
             #expect(created.amountCapturableMinor == 10_000)
             #expect(created.card.last4 == "4242" && created.card.brand == "visa" && !created.card.token.isEmpty)
 
@@ -28,6 +30,8 @@ import Testing
                 $0.amountMinor = 3_000
             }, metadata: client.metadata)
             #expect(partial.status == .succeeded && partial.amount.amountMinor == 3_000)
+            let afterPartial = try await client.balances.getBalance(.init(), metadata: client.metadata)
+            #expect(afterPartial.balances.first?.availableMinor == 5_000 && afterPartial.balances.first?.pendingMinor == 0)
 
             let rest = try await client.refunds.createRefund(.with {
                 $0.idempotencyKey = "life-1-refund-2"

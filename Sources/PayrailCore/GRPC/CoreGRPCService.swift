@@ -141,4 +141,21 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
             return ProtoMapping.proto(try await payments.tokenize(try caller(request.context), card))
         }
     }
+
+    public func getBalance(request: Payrail_Internal_V1_GetBalanceCall, context: ServerContext) async throws -> Payrail_V1_Balance {
+        try await mapped("GetBalance") {
+            let caller = try caller(request.context)
+            let balances = try await payments.balances(caller)
+            return .with {
+                $0.livemode = caller.livemode
+                $0.balances = balances.map { balance in
+                    .with {
+                        $0.currency = balance.currency.code
+                        $0.availableMinor = balance.availableMinor
+                        $0.pendingMinor = balance.pendingMinor
+                    }
+                }
+            }
+        }
+    }
 }

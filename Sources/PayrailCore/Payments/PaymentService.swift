@@ -380,6 +380,25 @@ public final class PaymentService: Sendable {
         return try await store.read { try await $0.ledgerTransactions(paymentID: paymentID) }
     }
 
+    /// What the platform owes the merchant per currency, from the ledger: available (captured,
+    /// net of refunds) and pending (authorized, not captured), positive = owed to the merchant.
+    public func balances(_ caller: CallerContext) async throws -> [(currency: Currency, availableMinor: Int64, pendingMinor: Int64)] {
+        let prefix = "merchant:\(caller.merchantID):\(caller.livemode ? "live" : "test"):"
+        let sums = try await store.read { try await $0.accountBalances(keyPrefix: prefix) }
+        var byCurrency: [Currency: (available: Int64, pending: Int64)] = [:]
+        for (key, sum) in sums {
+            guard let account = LedgerAccount(key: key), account.owner == caller.merchantID else { continue }
+            // Merchant accounts are liabilities (credit-normal): a negative sum is money owed.
+            let owed = -sum
+            switch account.kind {
+            case .merchantAvailable: byCurrency[account.currency, default: (0, 0)].available += owed
+            case .merchantPending: byCurrency[account.currency, default: (0, 0)].pending += owed
+            default: continue
+            }
+        }
+        return byCurrency.sorted { $0.key < $1.key }.map { ($0.key, $0.value.available, $0.value.pending) }
+    }
+
     /// Tokenizes a card for later payments.
     public func tokenize(_ caller: CallerContext, _ card: CardInput) async throws -> CardSummary {
         let nowMs = now()

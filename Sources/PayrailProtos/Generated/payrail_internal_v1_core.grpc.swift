@@ -166,6 +166,19 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetBalance" metadata.
+        public enum GetBalance: Sendable {
+            /// Request type for "GetBalance".
+            public typealias Input = Payrail_Internal_V1_GetBalanceCall
+            /// Response type for "GetBalance".
+            public typealias Output = Payrail_V1_Balance
+            /// Descriptor for "GetBalance".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "GetBalance",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "payrail.internal.v1.Core" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             AuthenticateAPIKey.descriptor,
@@ -178,7 +191,8 @@ public enum Payrail_Internal_V1_Core: Sendable {
             CreateRefund.descriptor,
             GetRefund.descriptor,
             ListRefunds.descriptor,
-            CreateCardToken.descriptor
+            CreateCardToken.descriptor,
+            GetBalance.descriptor
         ]
     }
 }
@@ -363,6 +377,20 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateCardTokenCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_CardSummary>
+
+        /// Handle the "GetBalance" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_GetBalanceCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Balance` messages.
+        func getBalance(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetBalanceCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Balance>
     }
 
     /// Service protocol for the "payrail.internal.v1.Core" service.
@@ -531,6 +559,20 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateCardTokenCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_CardSummary>
+
+        /// Handle the "GetBalance" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetBalanceCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Balance` message.
+        func getBalance(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetBalanceCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Balance>
     }
 
     /// Simple service protocol for the "payrail.internal.v1.Core" service.
@@ -697,6 +739,20 @@ extension Payrail_Internal_V1_Core {
             request: Payrail_Internal_V1_CreateCardTokenCall,
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_CardSummary
+
+        /// Handle the "GetBalance" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_GetBalanceCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Balance` to respond with.
+        func getBalance(
+            request: Payrail_Internal_V1_GetBalanceCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Balance
     }
 }
 
@@ -825,6 +881,17 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.GetBalance.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_GetBalanceCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Balance>(),
+            handler: { request, context in
+                try await self.getBalance(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -946,6 +1013,17 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_CardSummary> {
         let response = try await self.createCardToken(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getBalance(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetBalanceCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Balance> {
+        let response = try await self.getBalance(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1092,6 +1170,19 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_CardSummary> {
         return GRPCCore.ServerResponse<Payrail_V1_CardSummary>(
             message: try await self.createCardToken(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getBalance(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetBalanceCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Balance> {
+        return GRPCCore.ServerResponse<Payrail_V1_Balance>(
+            message: try await self.getBalance(
                 request: request.message,
                 context: context
             ),
@@ -1321,6 +1412,25 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_CardSummary>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_CardSummary>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetBalance" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetBalanceCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetBalanceCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Balance` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getBalance<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetBalanceCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetBalanceCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Balance>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Balance>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1674,6 +1784,36 @@ extension Payrail_Internal_V1_Core {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "GetBalance" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetBalanceCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetBalanceCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Balance` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getBalance<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetBalanceCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetBalanceCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Balance>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Balance>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.GetBalance.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1955,6 +2095,31 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreateCardTokenCall>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_CardSummary>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetBalance" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_GetBalanceCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getBalance<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetBalanceCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Balance>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getBalance(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_GetBalanceCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Balance>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2282,6 +2447,35 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.createCardToken(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetBalance" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getBalance<Result>(
+        _ message: Payrail_Internal_V1_GetBalanceCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Balance>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_GetBalanceCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getBalance(
             request: request,
             options: options,
             onResponse: handleResponse
