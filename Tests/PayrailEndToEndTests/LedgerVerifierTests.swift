@@ -33,4 +33,26 @@ import Testing
         #expect(report.description.contains("FAILED"))
         try await store.close()
     }
+
+    /// Balanced but wrong: a capture that releases a hold the payment never had.
+    @Test func verifyReportsAHoldReleasedTwice() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLiteStore.open(path: path)
+        let pending = LedgerAccount.merchantPending("acct_1", livemode: false, .usd)
+        let authorizations = LedgerAccount.processorAuthorizations("cardsim", livemode: false, .usd)
+        func post(_ id: String, _ entries: [LedgerEntry]) async throws {
+            let transaction = try LedgerTransaction(id: id, kind: .void, paymentID: "pay_1", entries: entries, createdAtMs: 1)
+            try await store.write { try await $0.appendLedgerTransaction(transaction) }
+        }
+        try await post("ltx_hold", [.debit(authorizations, 900), .credit(pending, 900)])
+        try await post("ltx_void", [.debit(pending, 900), .credit(authorizations, 900)])
+        #expect(try await LedgerVerifier(store: store).verify().isValid)
+        try await post("ltx_void_again", [.debit(pending, 900), .credit(authorizations, 900)])
+        let report = try await LedgerVerifier(store: store).verify()
+        #expect(!report.isValid)
+        #expect(report.problems.contains { $0.contains("ltx_void_again") && $0.contains("pay_1") })
+        #expect(report.problems.contains { $0.contains(pending.key) })
+        try await store.close()
+    }
 }

@@ -2,8 +2,10 @@ import PayrailDomain
 import PayrailStore
 
 /// Re-checks the ledger's invariants over every transaction: each balances per currency
-/// (checked again as it is decoded), ids are unique, and the whole ledger sums to zero per
-/// currency. `payrail ledger verify` runs it.
+/// (checked again as it is decoded), ids are unique, the whole ledger sums to zero per
+/// currency, no payment's hold is released beyond what it held, and no pending or
+/// authorization account crosses to the wrong side. `payrail ledger verify` runs it and exits
+/// non-zero on any violation; every violation names the ids involved.
 public struct LedgerVerifier: Sendable {
     public struct Report: Sendable, CustomStringConvertible {
         public var transactions = 0
@@ -30,6 +32,10 @@ public struct LedgerVerifier: Sendable {
         try await store.read { tx in
             var report = Report()
             var seen = Set<String>()
+            // Per payment, the sum of its entries on merchant pending accounts: the hold still
+            // outstanding. Debits release it; more debits than credits release what was never held.
+            var holdByPayment: [String: Int64] = [:]
+            var accountSums: [LedgerAccount: Int64] = [:]
             do {
                 try await tx.forEachLedgerTransaction { transaction in
                     report.transactions += 1
@@ -37,15 +43,30 @@ public struct LedgerVerifier: Sendable {
                     if !seen.insert(transaction.id).inserted { report.problems.append("duplicate transaction id \(transaction.id)") }
                     for entry in transaction.entries {
                         let (sum, overflow) = report.totalsByCurrency[entry.account.currency.code, default: 0].addingReportingOverflow(entry.amountMinor)
-                        if overflow { report.problems.append("overflow summing \(entry.account.currency.code)") }
+                        if overflow { report.problems.append("overflow summing \(entry.account.currency.code) at \(transaction.id)") }
                         report.totalsByCurrency[entry.account.currency.code] = sum
+                        accountSums[entry.account, default: 0] &+= entry.amountMinor
+                        if entry.account.kind == .merchantPending {
+                            holdByPayment[transaction.paymentID, default: 0] &+= entry.amountMinor
+                            if holdByPayment[transaction.paymentID]! > 0 {
+                                report.problems.append("payment \(transaction.paymentID): \(transaction.id) releases more than the payment held")
+                            }
+                        }
                     }
                 }
             } catch let error as StoreError {
                 report.problems.append("\(error)")
             }
-            for (currency, total) in report.totalsByCurrency where total != 0 {
+            for (currency, total) in report.totalsByCurrency.sorted(by: { $0.key < $1.key }) where total != 0 {
                 report.problems.append("\(currency) entries sum to \(total), not zero")
+            }
+            for (account, sum) in accountSums.sorted(by: { $0.key < $1.key }) {
+                if account.kind == .merchantPending && sum > 0 {
+                    report.problems.append("\(account.key) is \(sum): released more than was ever held")
+                }
+                if account.kind == .processorAuthorizations && sum < 0 {
+                    report.problems.append("\(account.key) is \(sum): more authorizations released than granted")
+                }
             }
             return report
         }
