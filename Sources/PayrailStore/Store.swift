@@ -55,7 +55,8 @@ public protocol StoreTransaction {
 
     // Ledger (append-only)
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws
-    func ledgerTransactions(paymentID: String) async throws -> [LedgerTransaction]
+    /// The transactions of one payment (or payout, settlement), in commit order.
+    func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction]
     /// Every transaction in commit order, for `payrail ledger verify`.
     func forEachLedgerTransaction(_ body: (LedgerTransaction) throws -> Void) async throws
     /// Sum of entries per account for accounts whose key starts with `prefix`.

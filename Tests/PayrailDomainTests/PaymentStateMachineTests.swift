@@ -149,13 +149,13 @@ let allEvents: [PaymentEvent] = [
         let b = LedgerAccount.processorReceivable("p", livemode: false, .usd)
         let e = LedgerAccount.processorReceivable("p", livemode: false, .eur)
         #expect(throws: LedgerError.unbalanced(currency: "USD", sumMinor: 1)) {
-            try LedgerTransaction(id: "t", kind: .capture, paymentID: "p", entries: [.debit(a, 2), .credit(b, 1)], createdAtMs: 0)
+            try LedgerTransaction(id: "t", kind: .capture, resourceID: "p", entries: [.debit(a, 2), .credit(b, 1)], createdAtMs: 0)
         }
         #expect(throws: LedgerError.self) {
-            try LedgerTransaction(id: "t", kind: .capture, paymentID: "p", entries: [.debit(a, 1), .credit(e, 1)], createdAtMs: 0)
+            try LedgerTransaction(id: "t", kind: .capture, resourceID: "p", entries: [.debit(a, 1), .credit(e, 1)], createdAtMs: 0)
         }
         #expect(throws: LedgerError.tooFewEntries) {
-            try LedgerTransaction(id: "t", kind: .capture, paymentID: "p", entries: [], createdAtMs: 0)
+            try LedgerTransaction(id: "t", kind: .capture, resourceID: "p", entries: [], createdAtMs: 0)
         }
         #expect(LedgerAccount(key: a.key) == a)
         #expect(LedgerAccount(key: "merchant:x:test:bogus:USD") == nil)

@@ -15,7 +15,7 @@ import Testing
         let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
         let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
         try await store.write { tx in
-            try await tx.appendLedgerTransaction(try LedgerTransaction(id: "ltx_ok", kind: .capture, paymentID: "pay_1",
+            try await tx.appendLedgerTransaction(try LedgerTransaction(id: "ltx_ok", kind: .capture, resourceID: "pay_1",
                                                                        entries: [.debit(b, 700), .credit(a, 700)], createdAtMs: 1))
         }
         let clean = try await LedgerVerifier(store: store).verify()
@@ -23,7 +23,7 @@ import Testing
 
         // A raw INSERT is not blocked by the append-only triggers, so simulate a buggy writer.
         let raw = try await SQLiteConnection.open(storage: .file(path: path))
-        _ = try await raw.query("INSERT INTO ledger_transactions (id, kind, payment_id, created_at_ms) VALUES ('ltx_bad', 'capture', 'pay_2', 2)")
+        _ = try await raw.query("INSERT INTO ledger_transactions (id, kind, resource_id, created_at_ms) VALUES ('ltx_bad', 'capture', 'pay_2', 2)")
         _ = try await raw.query("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES ('ltx_bad', ?, 'USD', 5)",
                                 [.text(b.key)])
         try await raw.close()
@@ -42,7 +42,7 @@ import Testing
         let pending = LedgerAccount.merchantPending("acct_1", livemode: false, .usd)
         let authorizations = LedgerAccount.processorAuthorizations("cardsim", livemode: false, .usd)
         func post(_ id: String, _ entries: [LedgerEntry]) async throws {
-            let transaction = try LedgerTransaction(id: id, kind: .void, paymentID: "pay_1", entries: entries, createdAtMs: 1)
+            let transaction = try LedgerTransaction(id: id, kind: .void, resourceID: "pay_1", entries: entries, createdAtMs: 1)
             try await store.write { try await $0.appendLedgerTransaction(transaction) }
         }
         try await post("ltx_hold", [.debit(authorizations, 900), .credit(pending, 900)])

@@ -9,7 +9,7 @@ import Testing
     private func transaction(_ id: String) throws -> LedgerTransaction {
         let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
         let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
-        return try LedgerTransaction(id: id, kind: .capture, paymentID: "pay_1", entries: [.debit(b, 500), .credit(a, 500)], createdAtMs: 1)
+        return try LedgerTransaction(id: id, kind: .capture, resourceID: "pay_1", entries: [.debit(b, 500), .credit(a, 500)], createdAtMs: 1)
     }
 
     @Test(arguments: StoreKind.available)
@@ -96,7 +96,7 @@ import Testing
                                 if index % 10 == 3 { throw Refused() }
                             }
                             // Acknowledged: a brand-new connection must already see it.
-                            let seen = try await store.read { try await $0.ledgerTransactions(paymentID: "pay_1") }
+                            let seen = try await store.read { try await $0.ledgerTransactions(resourceID: "pay_1") }
                             return (index, seen.contains { $0.id == "ltx_\(index)" })
                         } catch {
                             return (index, false)

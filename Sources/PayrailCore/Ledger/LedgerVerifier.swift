@@ -47,9 +47,9 @@ public struct LedgerVerifier: Sendable {
                         report.totalsByCurrency[entry.account.currency.code] = sum
                         accountSums[entry.account, default: 0] &+= entry.amountMinor
                         if entry.account.kind == .merchantPending {
-                            holdByPayment[transaction.paymentID, default: 0] &+= entry.amountMinor
-                            if holdByPayment[transaction.paymentID]! > 0 {
-                                report.problems.append("payment \(transaction.paymentID): \(transaction.id) releases more than the payment held")
+                            holdByPayment[transaction.resourceID, default: 0] &+= entry.amountMinor
+                            if holdByPayment[transaction.resourceID]! > 0 {
+                                report.problems.append("payment \(transaction.resourceID): \(transaction.id) releases more than the payment held")
                             }
                         }
                     }

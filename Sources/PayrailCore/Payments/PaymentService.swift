@@ -377,7 +377,7 @@ public final class PaymentService: Sendable {
 
     public func ledgerTransactions(_ caller: CallerContext, paymentID: String) async throws -> [LedgerTransaction] {
         _ = try await loadPayment(caller, paymentID)
-        return try await store.read { try await $0.ledgerTransactions(paymentID: paymentID) }
+        return try await store.read { try await $0.ledgerTransactions(resourceID: paymentID) }
     }
 
     /// What the platform owes the merchant per currency, from the ledger: available (captured,

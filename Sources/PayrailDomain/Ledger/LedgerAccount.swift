@@ -15,6 +15,27 @@ public struct LedgerAccount: Hashable, Sendable, CustomStringConvertible, Compar
         case processorAuthorizations = "authorizations"
         /// Captured funds the processor will settle to us (asset).
         case processorReceivable = "receivable"
+        /// Funds held back from a merchant as security against disputes (liability).
+        case merchantReserve = "reserve"
+        /// Paid out to the merchant's bank, not yet confirmed (liability).
+        case payoutsInTransit = "payouts_in_transit"
+        /// Our revenue from processing and dispute fees.
+        case feeRevenue = "fee_revenue"
+        /// Where one currency is exchanged for another: balanced per currency by construction.
+        case fxClearing = "fx_clearing"
+        /// Our revenue from the FX markup.
+        case fxRevenue = "fx_revenue"
+        /// Money in the platform's bank accounts (asset).
+        case cash = "cash"
+
+        /// Who owns accounts of this kind: a merchant, a processor, or the platform itself.
+        public var scope: String {
+            switch self {
+            case .merchantPending, .merchantAvailable, .merchantReserve, .payoutsInTransit: "merchant"
+            case .processorAuthorizations, .processorReceivable: "processor"
+            case .feeRevenue, .fxClearing, .fxRevenue, .cash: "platform"
+            }
+        }
     }
 
     public let kind: Kind
@@ -43,15 +64,21 @@ public struct LedgerAccount: Hashable, Sendable, CustomStringConvertible, Compar
     public static func processorReceivable(_ connector: String, livemode: Bool, _ currency: Currency) -> LedgerAccount {
         LedgerAccount(kind: .processorReceivable, owner: connector, livemode: livemode, currency: currency)
     }
+    public static func merchantReserve(_ merchantID: String, livemode: Bool, _ currency: Currency) -> LedgerAccount {
+        LedgerAccount(kind: .merchantReserve, owner: merchantID, livemode: livemode, currency: currency)
+    }
+    public static func payoutsInTransit(_ merchantID: String, livemode: Bool, _ currency: Currency) -> LedgerAccount {
+        LedgerAccount(kind: .payoutsInTransit, owner: merchantID, livemode: livemode, currency: currency)
+    }
+    /// A platform account (fee revenue, FX clearing, FX revenue, cash).
+    public static func platform(_ kind: Kind, livemode: Bool, _ currency: Currency) -> LedgerAccount {
+        precondition(kind.scope == "platform", "not a platform account kind")
+        return LedgerAccount(kind: kind, owner: "payrail", livemode: livemode, currency: currency)
+    }
 
     /// The stable key stored with every entry.
     public var key: String {
-        let scope: String
-        switch kind {
-        case .merchantPending, .merchantAvailable: scope = "merchant"
-        case .processorAuthorizations, .processorReceivable: scope = "processor"
-        }
-        return "\(scope):\(owner):\(livemode ? "live" : "test"):\(kind.rawValue):\(currency.code)"
+        "\(kind.scope):\(owner):\(livemode ? "live" : "test"):\(kind.rawValue):\(currency.code)"
     }
 
     /// Parses a key written by ``key``; nil for anything else.
@@ -59,8 +86,7 @@ public struct LedgerAccount: Hashable, Sendable, CustomStringConvertible, Compar
         let parts = key.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 5, let kind = Kind(rawValue: String(parts[3])),
               let currency = Currency(code: String(parts[4])), parts[2] == "live" || parts[2] == "test" else { return nil }
-        let scope = (kind == .merchantPending || kind == .merchantAvailable) ? "merchant" : "processor"
-        guard parts[0] == scope, !parts[1].isEmpty else { return nil }
+        guard parts[0] == kind.scope, !parts[1].isEmpty else { return nil }
         self.init(kind: kind, owner: String(parts[1]), livemode: parts[2] == "live", currency: currency)
     }
 

@@ -26,7 +26,15 @@ public enum LedgerError: Error, Hashable, Sendable {
 
 /// The kinds of flows that post to the ledger.
 public enum LedgerTransactionKind: String, Hashable, Sendable, CaseIterable {
-    case authorization, capture, void, refund
+    case authorization, capture, void, refund, fee
+    case disputeOpened = "dispute_opened"
+    case disputeWon = "dispute_won"
+    case payout
+    case payoutPaid = "payout_paid"
+    case payoutFailed = "payout_failed"
+    case settlement
+    case reserveHold = "reserve_hold"
+    case reserveRelease = "reserve_release"
 }
 
 /// An immutable, balanced set of entries. Construction checks that every currency sums to
@@ -35,17 +43,18 @@ public enum LedgerTransactionKind: String, Hashable, Sendable, CaseIterable {
 public struct LedgerTransaction: Hashable, Sendable {
     public let id: String
     public let kind: LedgerTransactionKind
-    public let paymentID: String
+    /// The payment the transaction belongs to, or the payout or settlement for flows without one.
+    public let resourceID: String
     public let refundID: String?
     public let entries: [LedgerEntry]
     public let createdAtMs: Int64
 
-    public init(id: String, kind: LedgerTransactionKind, paymentID: String, refundID: String? = nil,
+    public init(id: String, kind: LedgerTransactionKind, resourceID: String, refundID: String? = nil,
                 entries: [LedgerEntry], createdAtMs: Int64) throws(LedgerError) {
         try LedgerTransaction.checkBalanced(entries)
         self.id = id
         self.kind = kind
-        self.paymentID = paymentID
+        self.resourceID = resourceID
         self.refundID = refundID
         self.entries = entries
         self.createdAtMs = createdAtMs

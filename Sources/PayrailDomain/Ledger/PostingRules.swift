@@ -50,7 +50,7 @@ public enum PostingRules {
     private static func make(_ id: String, _ kind: LedgerTransactionKind, _ payment: Payment, _ refundID: String?,
                              _ nowMs: Int64, _ entries: [LedgerEntry]) -> LedgerTransaction {
         do {
-            return try LedgerTransaction(id: id, kind: kind, paymentID: payment.id, refundID: refundID, entries: entries, createdAtMs: nowMs)
+            return try LedgerTransaction(id: id, kind: kind, resourceID: payment.id, refundID: refundID, entries: entries, createdAtMs: nowMs)
         } catch {
             // The rules above balance by construction; an unbalanced result is a bug.
             preconditionFailure("posting rule \(kind) produced an invalid transaction: \(error)")

@@ -150,5 +150,8 @@ enum PostgresSchema {
         );
         CREATE INDEX outbox_events_by_resource ON outbox_events (resource_id, seq);
         """,
+        """
+        ALTER TABLE ledger_transactions RENAME COLUMN payment_id TO resource_id;
+        """,
     ]
 }

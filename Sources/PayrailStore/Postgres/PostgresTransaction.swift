@@ -289,8 +289,8 @@ struct PostgresTransaction: StoreTransaction {
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
         try LedgerTransaction.checkBalanced(transaction.entries)
         try await run("""
-            INSERT INTO ledger_transactions (id, kind, payment_id, refund_id, created_at_ms)
-            VALUES (\(transaction.id), \(transaction.kind.rawValue), \(transaction.paymentID), \(transaction.refundID), \(transaction.createdAtMs))
+            INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms)
+            VALUES (\(transaction.id), \(transaction.kind.rawValue), \(transaction.resourceID), \(transaction.refundID), \(transaction.createdAtMs))
             """)
         var bindings = PostgresBindings(capacity: transaction.entries.count * 4)
         var rows: [String] = []
@@ -305,11 +305,11 @@ struct PostgresTransaction: StoreTransaction {
                                     + rows.joined(separator: ", "), binds: bindings))
     }
 
-    func ledgerTransactions(paymentID: String) async throws -> [LedgerTransaction] {
+    func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction] {
         try Self.assemble(try await run("""
-            SELECT t.seq, t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+            SELECT t.seq, t.id, t.kind, t.resource_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
             FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
-            WHERE t.payment_id = \(paymentID) ORDER BY t.seq, e.id
+            WHERE t.resource_id = \(resourceID) ORDER BY t.seq, e.id
             """))
     }
 
@@ -317,7 +317,7 @@ struct PostgresTransaction: StoreTransaction {
         var afterSeq: Int64 = 0
         while true {
             let rows = try await run("""
-                SELECT t.seq, t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+                SELECT t.seq, t.id, t.kind, t.resource_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
                 FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
                 WHERE t.seq IN (SELECT seq FROM ledger_transactions WHERE seq > \(afterSeq) ORDER BY seq LIMIT 500)
                 ORDER BY t.seq, e.id
@@ -346,7 +346,7 @@ struct PostgresTransaction: StoreTransaction {
                 throw StoreError.corrupt("ledger kind in \(id)")
             }
             do {
-                result.append(try LedgerTransaction(id: id, kind: kind, paymentID: try head["payment_id"].decode(String.self),
+                result.append(try LedgerTransaction(id: id, kind: kind, resourceID: try head["resource_id"].decode(String.self),
                                                     refundID: try head["refund_id"].decode(String?.self), entries: entries,
                                                     createdAtMs: try head["created_at_ms"].decode(Int64.self)))
             } catch let error as LedgerError {

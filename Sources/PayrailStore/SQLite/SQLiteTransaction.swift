@@ -283,8 +283,8 @@ struct SQLiteTransaction: StoreTransaction {
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
         // Re-checked here as well as at construction: the store never writes an unbalanced set.
         try LedgerTransaction.checkBalanced(transaction.entries)
-        try await run("INSERT INTO ledger_transactions (id, kind, payment_id, refund_id, created_at_ms) VALUES (?, ?, ?, ?, ?)",
-                      [.text(transaction.id), .text(transaction.kind.rawValue), .text(transaction.paymentID),
+        try await run("INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+                      [.text(transaction.id), .text(transaction.kind.rawValue), .text(transaction.resourceID),
                        transaction.refundID.map { .text($0) } ?? .null, .integer(Int(transaction.createdAtMs))])
         var entryBinds: [SQLiteData] = []
         entryBinds.reserveCapacity(transaction.entries.count * 4)
@@ -295,12 +295,12 @@ struct SQLiteTransaction: StoreTransaction {
         try await run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(rows)", entryBinds)
     }
 
-    func ledgerTransactions(paymentID: String) async throws -> [LedgerTransaction] {
+    func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction] {
         let rows = try await run("""
-            SELECT t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+            SELECT t.id, t.kind, t.resource_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
             FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
-            WHERE t.payment_id = ? ORDER BY t.seq, e.id
-            """, [.text(paymentID)])
+            WHERE t.resource_id = ? ORDER BY t.seq, e.id
+            """, [.text(resourceID)])
         return try Self.assemble(rows)
     }
 
@@ -308,7 +308,7 @@ struct SQLiteTransaction: StoreTransaction {
         var afterSeq = 0
         while true {
             let rows = try await run("""
-                SELECT t.seq, t.id, t.kind, t.payment_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
+                SELECT t.seq, t.id, t.kind, t.resource_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
                 FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
                 WHERE t.seq IN (SELECT seq FROM ledger_transactions WHERE seq > ? ORDER BY seq LIMIT 500)
                 ORDER BY t.seq, e.id
@@ -334,7 +334,7 @@ struct SQLiteTransaction: StoreTransaction {
             }
             guard let kind = LedgerTransactionKind(rawValue: try head.text("kind")) else { throw StoreError.corrupt("ledger kind in \(id)") }
             do {
-                result.append(try LedgerTransaction(id: id, kind: kind, paymentID: try head.text("payment_id"),
+                result.append(try LedgerTransaction(id: id, kind: kind, resourceID: try head.text("resource_id"),
                                                     refundID: head.optionalText("refund_id"), entries: entries,
                                                     createdAtMs: try head.int64("created_at_ms")))
             } catch {
