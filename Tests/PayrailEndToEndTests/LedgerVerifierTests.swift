@@ -55,4 +55,26 @@ import Testing
         #expect(report.problems.contains { $0.contains(pending.key) })
         try await store.close()
     }
+
+    /// A stored balance tampered with behind the store's back no longer matches its entries.
+    @Test func verifyReportsATamperedBalance() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLiteStore.open(path: path)
+        let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
+        let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
+        for index in 0..<3 {
+            let transaction = try LedgerTransaction(id: "ltx_\(index)", kind: .capture, resourceID: "pay_\(index)",
+                                                    entries: [.debit(b, 250), .credit(a, 250)], createdAtMs: 1)
+            try await store.write { try await $0.appendLedgerTransaction(transaction) }
+        }
+        #expect(try await store.read { try await $0.accountBalances(keyPrefix: "merchant:") } == [a.key: -750])
+        #expect(try await LedgerVerifier(store: store).verify().isValid)
+        let raw = try await SQLiteConnection.open(storage: .file(path: path))
+        _ = try await raw.query("UPDATE account_balances SET balance_minor = balance_minor - 1 WHERE account = ?", [.text(a.key)])
+        try await raw.close()
+        let report = try await LedgerVerifier(store: store).verify()
+        #expect(!report.isValid && report.problems.contains { $0.contains(a.key) && $0.contains("-751") })
+        try await store.close()
+    }
 }

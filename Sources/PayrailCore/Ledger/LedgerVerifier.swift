@@ -3,7 +3,8 @@ import PayrailStore
 
 /// Re-checks the ledger's invariants over every transaction: each balances per currency
 /// (checked again as it is decoded), ids are unique, the whole ledger sums to zero per
-/// currency, no payment's hold is released beyond what it held, and no pending or
+/// currency, every stored account balance equals the sum of its entries, no payment's hold is
+/// released beyond what it held, and no pending or
 /// authorization account crosses to the wrong side. `payrail ledger verify` runs it and exits
 /// non-zero on any violation; every violation names the ids involved.
 public struct LedgerVerifier: Sendable {
@@ -59,6 +60,15 @@ public struct LedgerVerifier: Sendable {
             }
             for (currency, total) in report.totalsByCurrency.sorted(by: { $0.key < $1.key }) where total != 0 {
                 report.problems.append("\(currency) entries sum to \(total), not zero")
+            }
+            // Stored balances must equal the sum of each account's entries.
+            let stored = try await tx.accountBalances(keyPrefix: "")
+            for (account, sum) in accountSums where stored[account.key] != sum {
+                report.problems.append("\(account.key): stored balance \(stored[account.key].map(String.init) ?? "missing") but entries sum to \(sum)")
+            }
+            let keysWithEntries = Set(accountSums.keys.map(\.key))
+            for (key, balance) in stored where !keysWithEntries.contains(key) && balance != 0 {
+                report.problems.append("\(key): stored balance \(balance) but the account has no entries")
             }
             for (account, sum) in accountSums.sorted(by: { $0.key < $1.key }) {
                 if account.kind == .merchantPending && sum > 0 {

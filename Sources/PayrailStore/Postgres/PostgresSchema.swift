@@ -153,5 +153,15 @@ enum PostgresSchema {
         """
         ALTER TABLE ledger_transactions RENAME COLUMN payment_id TO resource_id;
         """,
+        """
+        CREATE TABLE account_balances (
+            account TEXT PRIMARY KEY,
+            currency TEXT NOT NULL,
+            balance_minor BIGINT NOT NULL,
+            entry_count BIGINT NOT NULL
+        );
+        INSERT INTO account_balances (account, currency, balance_minor, entry_count)
+            SELECT account, currency, SUM(amount_minor), COUNT(*) FROM ledger_entries GROUP BY account, currency;
+        """,
     ]
 }

@@ -303,6 +303,26 @@ struct PostgresTransaction: StoreTransaction {
         }
         try await run(PostgresQuery(unsafeSQL: "INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES "
                                     + rows.joined(separator: ", "), binds: bindings))
+        try await run(Self.balanceUpsert(BalanceDeltas(transaction.entries)))
+    }
+
+    /// One statement adding each account's delta, accounts in key order so concurrent
+    /// transactions lock balance rows in the same order and cannot deadlock.
+    static func balanceUpsert(_ deltas: BalanceDeltas) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: deltas.sorted.count * 4)
+        var rows: [String] = []
+        for (index, delta) in deltas.sorted.enumerated() {
+            bindings.append(delta.account)
+            bindings.append(delta.currency)
+            bindings.append(delta.amountMinor)
+            bindings.append(Int64(delta.entryCount))
+            rows.append("($\(index * 4 + 1), $\(index * 4 + 2), $\(index * 4 + 3), $\(index * 4 + 4))")
+        }
+        return PostgresQuery(unsafeSQL: """
+            INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES \(rows.joined(separator: ", "))
+            ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
+                                                entry_count = account_balances.entry_count + excluded.entry_count
+            """, binds: bindings)
     }
 
     func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction] {
@@ -360,7 +380,7 @@ struct PostgresTransaction: StoreTransaction {
         var balances: [String: Int64] = [:]
         let pattern = keyPrefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_") + "%"
-        for row in try await run("SELECT account, SUM(amount_minor)::BIGINT AS balance FROM ledger_entries WHERE account LIKE \(pattern) GROUP BY account") {
+        for row in try await run("SELECT account, balance_minor AS balance FROM account_balances WHERE account LIKE \(pattern)") {
             balances[try row["account"].decode(String.self)] = try row["balance"].decode(Int64.self)
         }
         return balances

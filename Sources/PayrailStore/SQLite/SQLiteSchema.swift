@@ -148,5 +148,15 @@ enum SQLiteSchema {
         """
         ALTER TABLE ledger_transactions RENAME COLUMN payment_id TO resource_id;
         """,
+        """
+        CREATE TABLE account_balances (
+            account TEXT PRIMARY KEY,
+            currency TEXT NOT NULL,
+            balance_minor INTEGER NOT NULL,
+            entry_count INTEGER NOT NULL
+        );
+        INSERT INTO account_balances (account, currency, balance_minor, entry_count)
+            SELECT account, currency, SUM(amount_minor), COUNT(*) FROM ledger_entries GROUP BY account, currency;
+        """,
     ]
 }

@@ -293,6 +293,18 @@ struct SQLiteTransaction: StoreTransaction {
         }
         let rows = Array(repeating: "(?, ?, ?, ?)", count: transaction.entries.count).joined(separator: ", ")
         try await run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(rows)", entryBinds)
+        // One balance update per account, in account order.
+        let deltas = BalanceDeltas(transaction.entries)
+        var balanceBinds: [SQLiteData] = []
+        for delta in deltas.sorted {
+            balanceBinds += [.text(delta.account), .text(delta.currency), .integer(Int(delta.amountMinor)), .integer(delta.entryCount)]
+        }
+        let balanceRows = Array(repeating: "(?, ?, ?, ?)", count: deltas.sorted.count).joined(separator: ", ")
+        try await run("""
+            INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES \(balanceRows)
+            ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
+                                                entry_count = account_balances.entry_count + excluded.entry_count
+            """, balanceBinds)
     }
 
     func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction] {
@@ -345,7 +357,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func accountBalances(keyPrefix: String) async throws -> [String: Int64] {
-        let rows = try await run("SELECT account, SUM(amount_minor) AS balance FROM ledger_entries WHERE account >= ? AND account < ? GROUP BY account",
+        let rows = try await run("SELECT account, balance_minor AS balance FROM account_balances WHERE account >= ? AND account < ?",
                                  [.text(keyPrefix), .text(keyPrefix + "\u{10FFFF}")])
         var balances: [String: Int64] = [:]
         for row in rows { balances[try row.text("account")] = try row.int64("balance") }
