@@ -16,6 +16,8 @@ struct CoreCommand: AsyncParsableCommand {
     @Option(help: "Listen address.") var host = "127.0.0.1"
     @Option(help: "PostgreSQL URL (postgres://user@host:port/db); default: the embedded SQLite file in --data-dir.")
     var postgres: String?
+    @Option(help: "How long a request owns its idempotency key before a retry may take over a crashed request (ms).")
+    var idempotencyLeaseMs: Int64 = 30_000
 
     func run() async throws {
         let logger = Logger(label: "payrail.core")
@@ -24,6 +26,7 @@ struct CoreCommand: AsyncParsableCommand {
         var configuration = CoreNode.Configuration(pki: pki)
         configuration.host = host
         configuration.port = port
+        configuration.payments.idempotencyLeaseMs = idempotencyLeaseMs
         let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
         print("core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
         let group = ServiceGroup(configuration: .init(services: [.init(service: GRPCServerService(server: core.server))],

@@ -20,6 +20,8 @@ public struct EdgeNode: Sendable {
         public var corePort: Int
         /// HTTP/2 connections to the core (one gRPC client each).
         public var coreConnections = 2
+        /// Deadline for each call to the core.
+        public var upstreamTimeout: Duration = .seconds(30)
 
         public init(certificatePath: String, keyPath: String, caPath: String, corePort: Int) {
             self.certificatePath = certificatePath
@@ -50,7 +52,8 @@ public struct EdgeNode: Sendable {
             clients.append(GRPCClient(transport: transport))
         }
         coreClients = clients
-        let gateway = EdgeGateway(edgeID: configuration.edgeID, region: configuration.region, cores: clients, now: now, logger: logger)
+        let gateway = EdgeGateway(edgeID: configuration.edgeID, region: configuration.region, cores: clients, now: now,
+                                  upstreamTimeout: configuration.upstreamTimeout, logger: logger)
         health = HealthService()
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
