@@ -172,104 +172,101 @@ public final class PaymentService: Sendable {
         }
     }
 
-    // MARK: Confirm (3-D Secure)
+    // MARK: Confirm (3-D Secure), capture and cancel
 
     public func confirmPayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, otp: String) async throws -> IdempotentOutcome<Payment> {
-        var fingerprint = RequestFingerprint(operation: Operation.confirmPayment)
-        fingerprint.add(paymentID)
-        fingerprint.add(otp)
-        let lockOwner = "\(caller.merchantID):\(idempotencyKey)"
-        let claim = try await claim(caller, key: idempotencyKey, operation: Operation.confirmPayment, fingerprint: fingerprint.finalize()) { tx, nowMs in
-            let payment = try await self.lockedPayment(tx, caller, paymentID, owner: lockOwner, nowMs: nowMs)
-            try payment.validate(.challengeFailed)
-            return payment.id
-        }
-        guard case .proceed(_, let record) = claim else { return try replayed(claim) }
-        let payment = try await loadPayment(caller, paymentID)
-        guard payment.status == .requiresAction, let challenge = payment.challenge else {
-            return .current(try await complete(record, payment: payment, releasingLockOf: lockOwner))
-        }
-        let outcome: ChallengeOutcome
-        do {
-            outcome = try await connector.completeChallenge(reference: ChallengeReference(challengeID: challenge.challengeID), otp: otp,
-                                                            idempotencyKey: "\(payment.id):challenge:\(idempotencyKey)")
-        } catch {
-            try await releaseForRetry(record)
-            throw PayrailError(.processorUnavailable, "the card network did not answer; retry with the same idempotency key")
-        }
-        return .current(try await finish(record, paymentID: paymentID, caller: caller, releasingLockOf: lockOwner) { payment, _ in
-            switch outcome {
-            case .wrongCode: return [.challengeFailed]
-            case .authenticated(let authorization):
-                return [.challengePassed] + (try Self.events(for: authorization, captureMethod: payment.captureMethod,
-                                                             amountMinor: payment.amount.amountMinor))
+        try await lockedOperation(caller, operation: Operation.confirmPayment, idempotencyKey: idempotencyKey, paymentID: paymentID,
+                                  fingerprint: [paymentID, otp],
+                                  validate: { try $0.validate(.challengeFailed) },
+                                  ready: { $0.status == .requiresAction && $0.challenge != nil }) { payment in
+            let outcome = try await self.connector.completeChallenge(
+                reference: ChallengeReference(challengeID: payment.challenge!.challengeID), otp: otp,
+                idempotencyKey: "\(payment.id):challenge:\(idempotencyKey)")
+            return .apply { payment in
+                switch outcome {
+                case .wrongCode: return [.challengeFailed]
+                case .authenticated(let authorization):
+                    return [.challengePassed] + (try Self.events(for: authorization, captureMethod: payment.captureMethod,
+                                                                 amountMinor: payment.amount.amountMinor))
+                }
             }
-        })
+        }
     }
 
-    // MARK: Capture and cancel
-
     public func capturePayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, amountMinor: Int64?) async throws -> IdempotentOutcome<Payment> {
-        var fingerprint = RequestFingerprint(operation: Operation.capturePayment)
-        fingerprint.add(paymentID)
-        fingerprint.add(amountMinor.map(String.init) ?? "full")
+        try await lockedOperation(caller, operation: Operation.capturePayment, idempotencyKey: idempotencyKey, paymentID: paymentID,
+                                  fingerprint: [paymentID, amountMinor.map(String.init) ?? "full"],
+                                  validate: { try $0.validate(.captured(amountMinor: amountMinor ?? $0.amountCapturableMinor)) },
+                                  ready: { $0.status == .requiresCapture && $0.processorReference != nil }) { payment in
+            let amount = Money(amountMinor: amountMinor ?? payment.amountCapturableMinor, currency: payment.amount.currency)
+            switch try await self.connector.capture(processorReference: payment.processorReference!, amount: amount,
+                                                    idempotencyKey: "\(payment.id):capture") {
+            case .failed(let failure):
+                return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message, declineCode: failure.declineCode))
+            case .succeeded:
+                return .apply { _ in [.captured(amountMinor: amount.amountMinor)] }
+            }
+        }
+    }
+
+    public func cancelPayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, reason: String) async throws -> IdempotentOutcome<Payment> {
+        try await lockedOperation(caller, operation: Operation.cancelPayment, idempotencyKey: idempotencyKey, paymentID: paymentID,
+                                  fingerprint: [paymentID, reason],
+                                  validate: { try $0.validate(.canceled) },
+                                  ready: { $0.status == .requiresCapture || $0.status == .requiresAction }) { payment in
+            // Only an authorization needs voiding at the processor; a pending challenge has none.
+            if payment.status == .requiresCapture, let reference = payment.processorReference,
+               case .failed(let failure) = try await self.connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void") {
+                return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message))
+            }
+            return .apply { _ in [.canceled] }
+        }
+    }
+
+    /// What the processor step of a per-payment operation decided.
+    private enum ProcessorStep {
+        /// Apply the events computed from the payment as it is when the change is written.
+        case apply((Payment) throws -> [PaymentEvent])
+        /// The processor refused before anything changed.
+        case refused(PayrailError)
+    }
+
+    /// Confirm, capture and cancel share one shape: claim the key and lock the payment (after
+    /// checking the event is legal), call the processor, then apply the resulting events.
+    /// `ready` says whether the payment still needs the work (a resumed request may find it
+    /// done); a processor that does not answer leaves the claim for the retry to resume.
+    private func lockedOperation(_ caller: CallerContext, operation: String, idempotencyKey: String, paymentID: String,
+                                 fingerprint fields: [String], validate: (Payment) throws -> Void, ready: (Payment) -> Bool,
+                                 processor: (Payment) async throws -> ProcessorStep) async throws -> IdempotentOutcome<Payment> {
+        var fingerprint = RequestFingerprint(operation: operation)
+        for field in fields { fingerprint.add(field) }
         let lockOwner = "\(caller.merchantID):\(idempotencyKey)"
-        let claim = try await claim(caller, key: idempotencyKey, operation: Operation.capturePayment, fingerprint: fingerprint.finalize()) { tx, nowMs in
+        let claim = try await claim(caller, key: idempotencyKey, operation: operation, fingerprint: fingerprint.finalize()) { tx, nowMs in
             let payment = try await self.lockedPayment(tx, caller, paymentID, owner: lockOwner, nowMs: nowMs)
-            try payment.validate(.captured(amountMinor: amountMinor ?? payment.amountCapturableMinor))
+            try validate(payment)
             return payment.id
         }
         guard case .proceed(_, let record) = claim else { return try replayed(claim) }
         let payment = try await loadPayment(caller, paymentID)
-        guard payment.status == .requiresCapture, let reference = payment.processorReference else {
+        guard ready(payment) else {
             return .current(try await complete(record, payment: payment, releasingLockOf: lockOwner))
         }
-        let amount = Money(amountMinor: amountMinor ?? payment.amountCapturableMinor, currency: payment.amount.currency)
-        let outcome: ProcessorOutcome
+        let step: ProcessorStep
         do {
-            outcome = try await connector.capture(processorReference: reference, amount: amount, idempotencyKey: "\(payment.id):capture")
+            step = try await processor(payment)
         } catch {
             try await releaseForRetry(record)
             throw PayrailError(.processorUnavailable, "the processor did not answer; retry with the same idempotency key")
         }
-        if case .failed(let failure) = outcome {
+        switch step {
+        case .refused(let error):
             try await abandon(record, paymentID: paymentID, releasingLockOf: lockOwner)
-            throw PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message, declineCode: failure.declineCode)
+            throw error
+        case .apply(let events):
+            return .current(try await finish(record, paymentID: paymentID, caller: caller, releasingLockOf: lockOwner) { payment, _ in
+                try events(payment)
+            })
         }
-        return .current(try await finish(record, paymentID: paymentID, caller: caller, releasingLockOf: lockOwner) { _, _ in
-            [.captured(amountMinor: amount.amountMinor)]
-        })
-    }
-
-    public func cancelPayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, reason: String) async throws -> IdempotentOutcome<Payment> {
-        var fingerprint = RequestFingerprint(operation: Operation.cancelPayment)
-        fingerprint.add(paymentID)
-        fingerprint.add(reason)
-        let lockOwner = "\(caller.merchantID):\(idempotencyKey)"
-        let claim = try await claim(caller, key: idempotencyKey, operation: Operation.cancelPayment, fingerprint: fingerprint.finalize()) { tx, nowMs in
-            let payment = try await self.lockedPayment(tx, caller, paymentID, owner: lockOwner, nowMs: nowMs)
-            try payment.validate(.canceled)
-            return payment.id
-        }
-        guard case .proceed(_, let record) = claim else { return try replayed(claim) }
-        let payment = try await loadPayment(caller, paymentID)
-        guard payment.status == .requiresCapture || payment.status == .requiresAction else {
-            return .current(try await complete(record, payment: payment, releasingLockOf: lockOwner))
-        }
-        if payment.status == .requiresCapture, let reference = payment.processorReference {
-            let outcome: ProcessorOutcome
-            do {
-                outcome = try await connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void")
-            } catch {
-                try await releaseForRetry(record)
-                throw PayrailError(.processorUnavailable, "the processor did not answer; retry with the same idempotency key")
-            }
-            if case .failed(let failure) = outcome {
-                try await abandon(record, paymentID: paymentID, releasingLockOf: lockOwner)
-                throw PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message)
-            }
-        }
-        return .current(try await finish(record, paymentID: paymentID, caller: caller, releasingLockOf: lockOwner) { _, _ in [.canceled] })
     }
 
     // MARK: Refunds
