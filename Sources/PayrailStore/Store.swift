@@ -62,6 +62,13 @@ public protocol StoreTransaction {
     /// Sum of entries per account for accounts whose key starts with `prefix`.
     func accountBalances(keyPrefix: String) async throws -> [String: Int64]
 
+    // FX
+    func insertFXRate(_ rate: FXRate) async throws
+    /// The rate for the pair valid at `atMs`; when windows overlap, the one that started last.
+    func fxRate(from: Currency, to: Currency, atMs: Int64) async throws -> FXRate?
+    func insertFXQuote(_ quote: FXQuote) async throws
+    func fxQuote(id: String) async throws -> FXQuote?
+
     // Transactional outbox
     /// Appends an event; call it in the transaction that makes the change it announces.
     func appendOutboxEvent(_ event: DomainEvent) async throws

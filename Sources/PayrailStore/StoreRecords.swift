@@ -5,10 +5,13 @@ public struct MerchantRecord: Hashable, Sendable {
     public var id: String
     public var name: String
     public var createdAtMs: Int64
-    public init(id: String, name: String, createdAtMs: Int64) {
+    /// The currency the merchant is paid in; nil = each payment settles in its own currency.
+    public var settlementCurrency: Currency?
+    public init(id: String, name: String, createdAtMs: Int64, settlementCurrency: Currency? = nil) {
         self.id = id
         self.name = name
         self.createdAtMs = createdAtMs
+        self.settlementCurrency = settlementCurrency
     }
 }
 

@@ -158,4 +158,34 @@ import Testing
             #expect(stored == finished)
         }
     }
+
+    /// FX rates by validity window (latest start wins), locked quotes, a merchant's settlement
+    /// currency and a payment's settlement terms all round-trip.
+    @Test(arguments: StoreKind.available)
+    func fxRatesQuotesAndSettlementTermsRoundTrip(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            let old = try FXRate(from: .eur, to: .usd, rateScaled: 108_000_000, source: "ecb", validFromMs: 0, validUntilMs: 2_000)
+            let new = try FXRate(from: .eur, to: .usd, rateScaled: 110_000_000, source: "ecb", validFromMs: 1_000, validUntilMs: 3_000)
+            try await store.write { tx in
+                try await tx.insertFXRate(old)
+                try await tx.insertFXRate(new)
+                try await tx.insertMerchant(MerchantRecord(id: "acct_fx", name: "FX", createdAtMs: 1, settlementCurrency: .usd))
+                try await tx.insertFXQuote(FXQuote(id: "fxq_1", merchantID: "acct_fx", from: .eur, to: .usd, rateScaled: 108_000_000,
+                                                   markupBasisPoints: 100, source: "ecb", createdAtMs: 10, expiresAtMs: 60_010))
+            }
+            #expect(try await store.read { try await $0.fxRate(from: .eur, to: .usd, atMs: 500) } == old)
+            #expect(try await store.read { try await $0.fxRate(from: .eur, to: .usd, atMs: 1_500) } == new)
+            #expect(try await store.read { try await $0.fxRate(from: .eur, to: .usd, atMs: 3_000) } == nil)
+            #expect(try await store.read { try await $0.fxRate(from: .usd, to: .eur, atMs: 1_500) } == nil)
+            #expect(try await store.read { try await $0.merchant(id: "acct_fx") }?.settlementCurrency == .usd)
+            #expect(try await store.read { try await $0.fxQuote(id: "fxq_1") }?.rateScaled == 108_000_000)
+            let terms = SettlementTerms(currency: .usd, rateScaled: 108_000_000, markupBasisPoints: 100, quoteID: "fxq_1")
+            let payment = Payment(id: "pay_fx", merchantID: "acct_fx", livemode: false, amount: Money(amountMinor: 10_000, currency: .eur),
+                                  captureMethod: .automatic, card: CardSummary(token: "tok_1", brand: .visa, last4: "4242", expMonth: 1,
+                                                                               expYear: 2030, fingerprint: "fp", country: "US"),
+                                  connector: "cardsim", description: "", metadata: [:], createdAtMs: 5, settlement: terms)
+            try await store.write { try await $0.insertPayment(payment) }
+            #expect(try await store.read { try await $0.payment(id: "pay_fx", merchantID: "acct_fx") }?.settlement == terms)
+        }
+    }
 }

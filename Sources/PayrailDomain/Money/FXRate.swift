@@ -66,3 +66,62 @@ public enum FXConversion {
         return quotient
     }
 }
+
+/// A rate locked for one merchant for a short time: a payment that names the quote settles at
+/// its rate and markup even if the market rate has moved, as long as the quote has not expired
+/// when the payment is created.
+public struct FXQuote: Hashable, Sendable {
+    public let id: String
+    public let merchantID: String
+    public let from: Currency
+    public let to: Currency
+    public let rateScaled: Int64
+    public let markupBasisPoints: Int
+    public let source: String
+    public let createdAtMs: Int64
+    public let expiresAtMs: Int64
+
+    public init(id: String, merchantID: String, from: Currency, to: Currency, rateScaled: Int64, markupBasisPoints: Int,
+                source: String, createdAtMs: Int64, expiresAtMs: Int64) {
+        precondition(rateScaled > 0 && (0...10_000).contains(markupBasisPoints) && expiresAtMs > createdAtMs, "invalid quote")
+        self.id = id
+        self.merchantID = merchantID
+        self.from = from
+        self.to = to
+        self.rateScaled = rateScaled
+        self.markupBasisPoints = markupBasisPoints
+        self.source = source
+        self.createdAtMs = createdAtMs
+        self.expiresAtMs = expiresAtMs
+    }
+}
+
+/// How a payment presented in one currency settles to the merchant in another: fixed when the
+/// payment is created (from a locked quote or the current rate) and used for its capture and
+/// every refund, so all of them convert at the same rate.
+public struct SettlementTerms: Hashable, Sendable {
+    public let currency: Currency
+    public let rateScaled: Int64
+    public let markupBasisPoints: Int
+    public let quoteID: String?
+
+    public init(currency: Currency, rateScaled: Int64, markupBasisPoints: Int, quoteID: String?) {
+        precondition(rateScaled > 0 && (0...10_000).contains(markupBasisPoints), "invalid settlement terms")
+        self.currency = currency
+        self.rateScaled = rateScaled
+        self.markupBasisPoints = markupBasisPoints
+        self.quoteID = quoteID
+    }
+
+    /// Converts `amount` (in the presentment currency) and splits it into the merchant's share
+    /// and the platform's markup, both in the settlement currency.
+    public func settle(_ amount: Money) throws(MoneyError) -> (merchant: Money, markup: Money) {
+        let rate: FXRate
+        do {
+            rate = try FXRate(from: amount.currency, to: currency, rateScaled: rateScaled, source: "terms", validFromMs: 0, validUntilMs: .max)
+        } catch {
+            throw .currencyMismatch(amount.currency, currency)
+        }
+        return try FXConversion.applyMarkup(try FXConversion.convert(amount, at: rate), basisPoints: markupBasisPoints)
+    }
+}

@@ -33,6 +33,8 @@ public struct Payment: Hashable, Sendable {
     public let description: String
     public let metadata: [String: String]
     public let createdAtMs: Int64
+    /// Set when the payment settles to the merchant in another currency than it was made in.
+    public let settlement: SettlementTerms?
 
     public private(set) var status: PaymentStatus
     /// Authorized and not yet captured or released.
@@ -50,11 +52,12 @@ public struct Payment: Hashable, Sendable {
 
     /// A new payment, about to be sent to the processor.
     public init(id: String, merchantID: String, livemode: Bool, amount: Money, captureMethod: CaptureMethod,
-                card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64) {
+                card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
+                settlement: SettlementTerms? = nil) {
         precondition(amount.amountMinor > 0, "payment amount must be positive")
         self.init(id: id, merchantID: merchantID, livemode: livemode, amount: amount, captureMethod: captureMethod,
                   card: card, connector: connector, description: description, metadata: metadata, createdAtMs: createdAtMs,
-                  status: .processing, amountCapturableMinor: 0, amountCapturedMinor: 0, amountRefundedMinor: 0,
+                  settlement: settlement, status: .processing, amountCapturableMinor: 0, amountCapturedMinor: 0, amountRefundedMinor: 0,
                   amountRefundPendingMinor: 0, failure: nil, challenge: nil, processorReference: nil,
                   updatedAtMs: createdAtMs, version: 1)
     }
@@ -63,7 +66,7 @@ public struct Payment: Hashable, Sendable {
     /// and on read, so corruption is caught where it is found).
     public init(id: String, merchantID: String, livemode: Bool, amount: Money, captureMethod: CaptureMethod,
                 card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
-                status: PaymentStatus, amountCapturableMinor: Int64, amountCapturedMinor: Int64, amountRefundedMinor: Int64,
+                settlement: SettlementTerms? = nil, status: PaymentStatus, amountCapturableMinor: Int64, amountCapturedMinor: Int64, amountRefundedMinor: Int64,
                 amountRefundPendingMinor: Int64, failure: Failure?, challenge: ThreeDSChallenge?, processorReference: String?,
                 updatedAtMs: Int64, version: Int64) {
         self.id = id
@@ -76,6 +79,7 @@ public struct Payment: Hashable, Sendable {
         self.description = description
         self.metadata = metadata
         self.createdAtMs = createdAtMs
+        self.settlement = settlement
         self.status = status
         self.amountCapturableMinor = amountCapturableMinor
         self.amountCapturedMinor = amountCapturedMinor
@@ -187,6 +191,7 @@ public struct Payment: Hashable, Sendable {
             precondition(amountCapturedMinor > 0 && amountCapturableMinor == 0, "payment \(id): succeeded without a capture")
         }
         precondition(status == .failed || failure == nil, "payment \(id): failure recorded on a \(status) payment")
+        precondition(settlement.map { $0.currency != amount.currency } ?? true, "payment \(id): settles in its own currency through FX")
         precondition((status == .requiresAction) == (challenge != nil), "payment \(id): challenge iff requires_action")
     }
 }

@@ -163,5 +163,35 @@ enum PostgresSchema {
         INSERT INTO account_balances (account, currency, balance_minor, entry_count)
             SELECT account, currency, SUM(amount_minor), COUNT(*) FROM ledger_entries GROUP BY account, currency;
         """,
+        """
+        CREATE TABLE fx_rates (
+            id BIGSERIAL PRIMARY KEY,
+            from_currency TEXT NOT NULL,
+            to_currency TEXT NOT NULL,
+            rate_scaled BIGINT NOT NULL CHECK (rate_scaled > 0),
+            source TEXT NOT NULL,
+            valid_from_ms BIGINT NOT NULL,
+            valid_until_ms BIGINT NOT NULL,
+            CHECK (valid_until_ms > valid_from_ms),
+            CHECK (from_currency <> to_currency)
+        );
+        CREATE INDEX fx_rates_by_pair ON fx_rates (from_currency, to_currency, valid_from_ms);
+        CREATE TABLE fx_quotes (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            from_currency TEXT NOT NULL,
+            to_currency TEXT NOT NULL,
+            rate_scaled BIGINT NOT NULL CHECK (rate_scaled > 0),
+            markup_bps INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            expires_at_ms BIGINT NOT NULL
+        );
+        ALTER TABLE merchants ADD COLUMN settlement_currency TEXT;
+        ALTER TABLE payments ADD COLUMN settlement_currency TEXT;
+        ALTER TABLE payments ADD COLUMN fx_rate_scaled BIGINT;
+        ALTER TABLE payments ADD COLUMN fx_markup_bps INTEGER;
+        ALTER TABLE payments ADD COLUMN fx_quote_id TEXT;
+        """,
     ]
 }

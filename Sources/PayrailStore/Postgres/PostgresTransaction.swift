@@ -43,13 +43,17 @@ struct PostgresTransaction: StoreTransaction {
     // MARK: Merchants and API keys
 
     func insertMerchant(_ merchant: MerchantRecord) async throws {
-        try await run("INSERT INTO merchants (id, name, created_at_ms) VALUES (\(merchant.id), \(merchant.name), \(merchant.createdAtMs))")
+        try await run("""
+            INSERT INTO merchants (id, name, created_at_ms, settlement_currency)
+            VALUES (\(merchant.id), \(merchant.name), \(merchant.createdAtMs), \(merchant.settlementCurrency?.code))
+            """)
     }
 
     func merchant(id: String) async throws -> MerchantRecord? {
-        try await run("SELECT id, name, created_at_ms FROM merchants WHERE id = \(id)").first.map { row in
+        try await run("SELECT id, name, created_at_ms, settlement_currency FROM merchants WHERE id = \(id)").first.map { row in
             MerchantRecord(id: try row["id"].decode(String.self), name: try row["name"].decode(String.self),
-                           createdAtMs: try row["created_at_ms"].decode(Int64.self))
+                           createdAtMs: try row["created_at_ms"].decode(Int64.self),
+                           settlementCurrency: try row["settlement_currency"].decode(String?.self).flatMap(Currency.init(code:)))
         }
     }
 
@@ -121,6 +125,7 @@ struct PostgresTransaction: StoreTransaction {
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
                 connector, description, created_at_ms,
+                settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
                 challenge_id, challenge_attempts_remaining, updated_at_ms, version)
@@ -129,6 +134,8 @@ struct PostgresTransaction: StoreTransaction {
                 \(payment.card.token), \(payment.card.brand.rawValue), \(payment.card.last4), \(payment.card.expMonth),
                 \(payment.card.expYear), \(payment.card.fingerprint), \(payment.card.country),
                 \(payment.connector), \(payment.description), \(payment.createdAtMs),
+                \(payment.settlement?.currency.code), \(payment.settlement?.rateScaled), \(payment.settlement?.markupBasisPoints),
+                \(payment.settlement?.quoteID),
                 \(payment.status.rawValue), \(payment.amountCapturableMinor), \(payment.amountCapturedMinor),
                 \(payment.amountRefundedMinor), \(payment.amountRefundPendingMinor),
                 \(payment.processorReference), \(failure?.reason), \(failure?.declineCode?.rawValue), \(failure?.message),
@@ -212,7 +219,7 @@ struct PostgresTransaction: StoreTransaction {
                               expMonth: try row["card_exp_month"].decode(Int.self), expYear: try row["card_exp_year"].decode(Int.self),
                               fingerprint: try row["card_fingerprint"].decode(String.self), country: try row["card_country"].decode(String.self)),
             connector: try row["connector"].decode(String.self), description: try row["description"].decode(String.self), metadata: metadata,
-            createdAtMs: try row["created_at_ms"].decode(Int64.self), status: status,
+            createdAtMs: try row["created_at_ms"].decode(Int64.self), settlement: try Self.settlement(row), status: status,
             amountCapturableMinor: try row["amount_capturable_minor"].decode(Int64.self),
             amountCapturedMinor: try row["amount_captured_minor"].decode(Int64.self),
             amountRefundedMinor: try row["amount_refunded_minor"].decode(Int64.self),
@@ -384,6 +391,56 @@ struct PostgresTransaction: StoreTransaction {
             balances[try row["account"].decode(String.self)] = try row["balance"].decode(Int64.self)
         }
         return balances
+    }
+
+    private static func settlement(_ row: PostgresRandomAccessRow) throws -> SettlementTerms? {
+        guard let code = try row["settlement_currency"].decode(String?.self) else { return nil }
+        guard let currency = Currency(code: code), let rate = try row["fx_rate_scaled"].decode(Int64?.self), rate > 0,
+              let markup = try row["fx_markup_bps"].decode(Int?.self) else { throw StoreError.corrupt("payment settlement terms") }
+        return SettlementTerms(currency: currency, rateScaled: rate, markupBasisPoints: markup, quoteID: try row["fx_quote_id"].decode(String?.self))
+    }
+
+    // MARK: FX
+
+    func insertFXRate(_ rate: FXRate) async throws {
+        try await run("""
+            INSERT INTO fx_rates (from_currency, to_currency, rate_scaled, source, valid_from_ms, valid_until_ms)
+            VALUES (\(rate.from.code), \(rate.to.code), \(rate.rateScaled), \(rate.source), \(rate.validFromMs), \(rate.validUntilMs))
+            """)
+    }
+
+    func fxRate(from: Currency, to: Currency, atMs: Int64) async throws -> FXRate? {
+        try await run("""
+            SELECT * FROM fx_rates WHERE from_currency = \(from.code) AND to_currency = \(to.code)
+              AND valid_from_ms <= \(atMs) AND valid_until_ms > \(atMs)
+            ORDER BY valid_from_ms DESC, id DESC LIMIT 1
+            """).first.map { row in
+            do {
+                return try FXRate(from: from, to: to, rateScaled: try row["rate_scaled"].decode(Int64.self), source: try row["source"].decode(String.self),
+                                  validFromMs: try row["valid_from_ms"].decode(Int64.self), validUntilMs: try row["valid_until_ms"].decode(Int64.self))
+            } catch {
+                throw StoreError.corrupt("fx rate")
+            }
+        }
+    }
+
+    func insertFXQuote(_ quote: FXQuote) async throws {
+        try await run("""
+            INSERT INTO fx_quotes (id, merchant_id, from_currency, to_currency, rate_scaled, markup_bps, source, created_at_ms, expires_at_ms)
+            VALUES (\(quote.id), \(quote.merchantID), \(quote.from.code), \(quote.to.code), \(quote.rateScaled), \(quote.markupBasisPoints),
+                    \(quote.source), \(quote.createdAtMs), \(quote.expiresAtMs))
+            """)
+    }
+
+    func fxQuote(id: String) async throws -> FXQuote? {
+        try await run("SELECT * FROM fx_quotes WHERE id = \(id)").first.map { row in
+            guard let from = Currency(code: try row["from_currency"].decode(String.self)),
+                  let to = Currency(code: try row["to_currency"].decode(String.self)) else { throw StoreError.corrupt("fx quote") }
+            return FXQuote(id: try row["id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self), from: from, to: to,
+                           rateScaled: try row["rate_scaled"].decode(Int64.self), markupBasisPoints: try row["markup_bps"].decode(Int.self),
+                           source: try row["source"].decode(String.self), createdAtMs: try row["created_at_ms"].decode(Int64.self),
+                           expiresAtMs: try row["expires_at_ms"].decode(Int64.self))
+        }
     }
 
     // MARK: Outbox

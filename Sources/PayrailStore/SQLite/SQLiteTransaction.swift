@@ -27,14 +27,16 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Merchants and API keys
 
     func insertMerchant(_ merchant: MerchantRecord) async throws {
-        try await run("INSERT INTO merchants (id, name, created_at_ms) VALUES (?, ?, ?)",
-                      [.text(merchant.id), .text(merchant.name), .integer(Int(merchant.createdAtMs))])
+        try await run("INSERT INTO merchants (id, name, created_at_ms, settlement_currency) VALUES (?, ?, ?, ?)",
+                      [.text(merchant.id), .text(merchant.name), .integer(Int(merchant.createdAtMs)),
+                       merchant.settlementCurrency.map { .text($0.code) } ?? .null])
     }
 
     func merchant(id: String) async throws -> MerchantRecord? {
-        let rows = try await run("SELECT id, name, created_at_ms FROM merchants WHERE id = ?", [.text(id)])
+        let rows = try await run("SELECT id, name, created_at_ms, settlement_currency FROM merchants WHERE id = ?", [.text(id)])
         return try rows.first.map { row in
-            MerchantRecord(id: try row.text("id"), name: try row.text("name"), createdAtMs: try row.int64("created_at_ms"))
+            MerchantRecord(id: try row.text("id"), name: try row.text("name"), createdAtMs: try row.int64("created_at_ms"),
+                           settlementCurrency: row.optionalText("settlement_currency").flatMap(Currency.init(code:)))
         }
     }
 
@@ -106,16 +108,19 @@ struct SQLiteTransaction: StoreTransaction {
             .text(payment.card.token), .text(payment.card.brand.rawValue), .text(payment.card.last4),
             .integer(payment.card.expMonth), .integer(payment.card.expYear), .text(payment.card.fingerprint),
             .text(payment.card.country), .text(payment.connector), .text(payment.description), .integer(Int(payment.createdAtMs)),
+            payment.settlement.map { .text($0.currency.code) } ?? .null, payment.settlement.map { .integer(Int($0.rateScaled)) } ?? .null,
+            payment.settlement.map { .integer($0.markupBasisPoints) } ?? .null, payment.settlement?.quoteID.map { .text($0) } ?? .null,
         ]
         binds.append(contentsOf: mutableColumns(payment))
         try await run("""
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
                 connector, description, created_at_ms,
+                settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
                 challenge_id, challenge_attempts_remaining, updated_at_ms, version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, binds)
         if !payment.metadata.isEmpty {
             // One statement for all pairs: every statement is a trip to the SQLite thread.
@@ -205,7 +210,7 @@ struct SQLiteTransaction: StoreTransaction {
                               expMonth: Int(try row.int64("card_exp_month")), expYear: Int(try row.int64("card_exp_year")),
                               fingerprint: try row.text("card_fingerprint"), country: try row.text("card_country")),
             connector: try row.text("connector"), description: try row.text("description"), metadata: metadata,
-            createdAtMs: try row.int64("created_at_ms"), status: status,
+            createdAtMs: try row.int64("created_at_ms"), settlement: try Self.settlement(row), status: status,
             amountCapturableMinor: try row.int64("amount_capturable_minor"), amountCapturedMinor: try row.int64("amount_captured_minor"),
             amountRefundedMinor: try row.int64("amount_refunded_minor"), amountRefundPendingMinor: try row.int64("amount_refund_pending_minor"),
             failure: failure, challenge: challenge, processorReference: row.optionalText("processor_reference"),
@@ -362,6 +367,56 @@ struct SQLiteTransaction: StoreTransaction {
         var balances: [String: Int64] = [:]
         for row in rows { balances[try row.text("account")] = try row.int64("balance") }
         return balances
+    }
+
+    private static func settlement(_ row: SQLiteRow) throws -> SettlementTerms? {
+        guard let code = row.optionalText("settlement_currency") else { return nil }
+        guard let currency = Currency(code: code), let rate = row.optionalInt64("fx_rate_scaled"), rate > 0,
+              let markup = row.optionalInt64("fx_markup_bps") else { throw StoreError.corrupt("payment settlement terms") }
+        return SettlementTerms(currency: currency, rateScaled: rate, markupBasisPoints: Int(markup), quoteID: row.optionalText("fx_quote_id"))
+    }
+
+    // MARK: FX
+
+    func insertFXRate(_ rate: FXRate) async throws {
+        try await run("""
+            INSERT INTO fx_rates (from_currency, to_currency, rate_scaled, source, valid_from_ms, valid_until_ms) VALUES (?, ?, ?, ?, ?, ?)
+            """, [.text(rate.from.code), .text(rate.to.code), .integer(Int(rate.rateScaled)), .text(rate.source),
+                  .integer(Int(rate.validFromMs)), .integer(Int(rate.validUntilMs))])
+    }
+
+    func fxRate(from: Currency, to: Currency, atMs: Int64) async throws -> FXRate? {
+        let rows = try await run("""
+            SELECT * FROM fx_rates WHERE from_currency = ? AND to_currency = ? AND valid_from_ms <= ? AND valid_until_ms > ?
+            ORDER BY valid_from_ms DESC, id DESC LIMIT 1
+            """, [.text(from.code), .text(to.code), .integer(Int(atMs)), .integer(Int(atMs))])
+        return try rows.first.map { row in
+            do {
+                return try FXRate(from: from, to: to, rateScaled: try row.int64("rate_scaled"), source: try row.text("source"),
+                                  validFromMs: try row.int64("valid_from_ms"), validUntilMs: try row.int64("valid_until_ms"))
+            } catch {
+                throw StoreError.corrupt("fx rate")
+            }
+        }
+    }
+
+    func insertFXQuote(_ quote: FXQuote) async throws {
+        try await run("""
+            INSERT INTO fx_quotes (id, merchant_id, from_currency, to_currency, rate_scaled, markup_bps, source, created_at_ms, expires_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(quote.id), .text(quote.merchantID), .text(quote.from.code), .text(quote.to.code), .integer(Int(quote.rateScaled)),
+                  .integer(quote.markupBasisPoints), .text(quote.source), .integer(Int(quote.createdAtMs)), .integer(Int(quote.expiresAtMs))])
+    }
+
+    func fxQuote(id: String) async throws -> FXQuote? {
+        try await run("SELECT * FROM fx_quotes WHERE id = ?", [.text(id)]).first.map { row in
+            guard let from = Currency(code: try row.text("from_currency")), let to = Currency(code: try row.text("to_currency")) else {
+                throw StoreError.corrupt("fx quote")
+            }
+            return FXQuote(id: try row.text("id"), merchantID: try row.text("merchant_id"), from: from, to: to,
+                           rateScaled: try row.int64("rate_scaled"), markupBasisPoints: Int(try row.int64("markup_bps")),
+                           source: try row.text("source"), createdAtMs: try row.int64("created_at_ms"), expiresAtMs: try row.int64("expires_at_ms"))
+        }
     }
 
     // MARK: Outbox
