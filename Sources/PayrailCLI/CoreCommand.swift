@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PayrailCore
+import PayrailDomain
 import PayrailEdge
 import PayrailRuntime
 import PayrailStore
@@ -94,10 +95,17 @@ struct MerchantCommand: AsyncParsableCommand {
         @Option(help: "Merchant name.") var name = "Merchant"
         @Flag(help: "Create a live-mode key.") var live = false
         @Option(help: "PostgreSQL URL instead of the SQLite file.") var postgres: String?
+        @Option(help: "Currency the merchant is paid in (payments in other currencies settle through FX).") var settlementCurrency: String?
 
         func run() async throws {
+            var settlement: Currency?
+            if let code = settlementCurrency {
+                guard let currency = Currency(code: code) else { throw ValidationError("--settlement-currency must be an ISO 4217 code") }
+                settlement = currency
+            }
             let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: Logger(label: "payrail.merchant"))
-            let created = try await APIKeyService(store: store, now: UnixClock.nowMs).createMerchant(name: name, livemode: live)
+            let created = try await APIKeyService(store: store, now: UnixClock.nowMs).createMerchant(name: name, livemode: live,
+                                                                                                  settlementCurrency: settlement)
             try await store.close()
             print("merchant \(created.merchantID)\napi key  \(created.apiKey)")
         }
@@ -114,4 +122,33 @@ func openStore(dataDir: String, postgres: String?, logger: Logger) async throws 
     }
     try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
     return try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")
+}
+
+/// `payrail fx set-rate`: publishes an exchange rate with a validity window.
+struct FXCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fx", abstract: "FX rates.", subcommands: [SetRate.self])
+
+    struct SetRate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-rate", abstract: "Publish a rate valid from now for some hours.")
+        @Option(help: "From currency (ISO 4217).") var from: String
+        @Option(help: "To currency (ISO 4217).") var to: String
+        @Option(help: "Units of --to per unit of --from, up to 8 decimals (e.g. 1.0834).") var rate: String
+        @Option(help: "Hours the rate stays valid.") var hours: Int64 = 24
+        @Option(help: "Where the rate comes from.") var source = "manual"
+        @Option(help: "Folder holding payrail.sqlite.") var dataDir = ".payrail"
+        @Option(help: "PostgreSQL URL instead of the SQLite file.") var postgres: String?
+
+        func run() async throws {
+            guard let fromCurrency = Currency(code: from), let toCurrency = Currency(code: to) else {
+                throw ValidationError("--from and --to must be ISO 4217 codes")
+            }
+            let now = UnixClock.nowMs()
+            let fxRate = try FXRate(from: fromCurrency, to: toCurrency, rateScaled: try FXRate.scaled(rate), source: source,
+                                    validFromMs: now, validUntilMs: now + hours * 3_600_000)
+            let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: Logger(label: "payrail.fx"))
+            try await store.write { try await $0.insertFXRate(fxRate) }
+            try await store.close()
+            print("\(from) -> \(to) at \(rate) (\(fxRate.rateScaled) / 10^8), valid \(hours) h, source \(source)")
+        }
+    }
 }

@@ -24,6 +24,7 @@ public final class LocalCluster: Sendable {
         public var connector: (any CardConnector)?
         /// Use this PostgreSQL database instead of the embedded SQLite file.
         public var postgres: PostgresStore.Location?
+        public var payments = PaymentService.Configuration()
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
     }
 
@@ -61,6 +62,7 @@ public final class LocalCluster: Sendable {
         var coreConfiguration = CoreNode.Configuration(pki: pki)
         coreConfiguration.port = options.corePort
         coreConfiguration.network = options.network
+        coreConfiguration.payments = options.payments
         let core = CoreNode(configuration: coreConfiguration, store: store, keys: keys, connector: options.connector, logger: logger)
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []
@@ -110,6 +112,7 @@ public final class EdgeClient: Sendable {
     public let refunds: Payrail_V1_Refunds.Client<HTTP2ClientTransport.Posix>
     public let tokens: Payrail_V1_Tokens.Client<HTTP2ClientTransport.Posix>
     public let balances: Payrail_V1_Balances.Client<HTTP2ClientTransport.Posix>
+    public let fx: Payrail_V1_FXQuotes.Client<HTTP2ClientTransport.Posix>
     public let metadata: Metadata
     private let run: Task<Void, any Error>
 
@@ -123,6 +126,7 @@ public final class EdgeClient: Sendable {
         refunds = Payrail_V1_Refunds.Client(wrapping: grpc)
         tokens = Payrail_V1_Tokens.Client(wrapping: grpc)
         balances = Payrail_V1_Balances.Client(wrapping: grpc)
+        fx = Payrail_V1_FXQuotes.Client(wrapping: grpc)
         metadata = ["authorization": "Bearer \(apiKey)"]
         run = Task { try await grpc.runConnections() }
     }

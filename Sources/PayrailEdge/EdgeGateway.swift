@@ -152,4 +152,11 @@ public final class EdgeGateway: Sendable {
             try await core.getBalance(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
+
+    func createFXQuote(_ request: Payrail_V1_CreateFXQuoteRequest, _ metadata: Metadata) async throws -> Payrail_V1_FXQuote {
+        try await handle("CreateFXQuote", metadata) { context in
+            _ = try RequestValidation.fxQuote(request)
+            return try await core.createFXQuote(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
 }

@@ -104,3 +104,17 @@ struct BalancesService: Payrail_V1_Balances.ServiceProtocol {
         ServerResponse(message: try await gateway.getBalance(request.message, request.metadata))
     }
 }
+
+struct FXQuotesService: Payrail_V1_FXQuotes.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerLimited(Payrail_V1_FXQuotes.Method.CreateFXQuote.descriptor, Payrail_V1_CreateFXQuoteRequest.self, Payrail_V1_FXQuote.self) {
+            try await self.createFXQuote(request: $0, context: $1)
+        }
+    }
+
+    func createFXQuote(request: ServerRequest<Payrail_V1_CreateFXQuoteRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_FXQuote> {
+        ServerResponse(message: try await gateway.createFXQuote(request.message, request.metadata))
+    }
+}

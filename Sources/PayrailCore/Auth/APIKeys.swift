@@ -16,8 +16,8 @@ public struct APIKeyService: Sendable {
     }
 
     /// Creates a merchant with one API key; the returned key is shown once and never stored.
-    public func createMerchant(name: String, livemode: Bool = false) async throws -> (merchantID: String, apiKey: String) {
-        let merchant = MerchantRecord(id: ids.make("acct"), name: name, createdAtMs: now())
+    public func createMerchant(name: String, livemode: Bool = false, settlementCurrency: Currency? = nil) async throws -> (merchantID: String, apiKey: String) {
+        let merchant = MerchantRecord(id: ids.make("acct"), name: name, createdAtMs: now(), settlementCurrency: settlementCurrency)
         try await store.write { tx in try await tx.insertMerchant(merchant) }
         let key = try await createKey(merchantID: merchant.id, livemode: livemode)
         return (merchant.id, key)

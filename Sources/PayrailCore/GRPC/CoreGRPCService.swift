@@ -158,4 +158,11 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
             }
         }
     }
+
+    public func createFXQuote(request: Payrail_Internal_V1_CreateFXQuoteCall, context: ServerContext) async throws -> Payrail_V1_FXQuote {
+        try await mapped("CreateFXQuote") {
+            let pair = try RequestValidation.fxQuote(request.request)
+            return ProtoMapping.proto(try await payments.createFXQuote(try caller(request.context), from: pair.from, to: pair.to))
+        }
+    }
 }

@@ -22,6 +22,10 @@ public final class PaymentService: Sendable {
         /// How long a concurrent duplicate waits for the first request to finish.
         public var duplicateWaitMs: Int64 = 15_000
         public var duplicatePollMs: Int64 = 5
+        /// The platform's FX markup on payments that settle in another currency.
+        public var fxMarkupBasisPoints = 100
+        /// How long an FX quote stays locked.
+        public var fxQuoteTTLMs: Int64 = 60_000
         public init() {}
     }
 
@@ -81,6 +85,8 @@ public final class PaymentService: Sendable {
             fingerprint.add(token)
         }
         fingerprint.add(command.description)
+        fingerprint.add(command.fxQuoteID ?? "")
+        let settlement = try await settlementTerms(caller, presentment: command.amount.currency, quoteID: command.fxQuoteID, nowMs: nowMs)
         for (key, value) in command.metadata.sorted(by: { $0.key < $1.key }) {
             fingerprint.add(key)
             fingerprint.add(value)
@@ -100,7 +106,7 @@ public final class PaymentService: Sendable {
             let payment = Payment(id: ids.make("pay"), merchantID: caller.merchantID, livemode: caller.livemode,
                                   amount: command.amount, captureMethod: command.captureMethod, card: card,
                                   connector: connector.name, description: command.description, metadata: command.metadata,
-                                  createdAtMs: nowMs)
+                                  createdAtMs: nowMs, settlement: settlement)
             try await tx.insertPayment(payment)
             created = payment
             return payment.id
@@ -321,7 +327,13 @@ public final class PaymentService: Sendable {
             case .succeeded(let processorReference):
                 refund.succeed(processorReference: processorReference, at: nowMs)
                 try payment.apply(.refundSucceeded(amountMinor: refund.amount.amountMinor), at: nowMs)
-                try await tx.appendLedgerTransaction(PostingRules.refund(payment, refund, transactionID: ids.make("ltx"), at: nowMs))
+                if let terms = payment.settlement {
+                    let (merchant, markup) = try terms.settle(refund.amount)
+                    try await tx.appendLedgerTransaction(PostingRules.refundWithConversion(
+                        payment, refund, fromMerchant: merchant, markupReturned: markup, transactionID: ids.make("ltx"), at: nowMs))
+                } else {
+                    try await tx.appendLedgerTransaction(PostingRules.refund(payment, refund, transactionID: ids.make("ltx"), at: nowMs))
+                }
             case .failed(let failure):
                 refund.fail(failure, at: nowMs)
                 try payment.apply(.refundFailed(amountMinor: refund.amount.amountMinor), at: nowMs)
@@ -394,6 +406,47 @@ public final class PaymentService: Sendable {
             }
         }
         return byCurrency.sorted { $0.key < $1.key }.map { ($0.key, $0.value.available, $0.value.pending) }
+    }
+
+    /// Locks the current rate (plus markup) for this merchant for a short time.
+    public func createFXQuote(_ caller: CallerContext, from: Currency, to: Currency) async throws -> FXQuote {
+        let nowMs = now()
+        guard from != to else { throw PayrailError(.invalidCurrency, "an FX quote needs two different currencies", field: "to_currency") }
+        guard let rate = try await store.read({ try await $0.fxRate(from: from, to: to, atMs: nowMs) }) else {
+            throw PayrailError(.fxRateUnavailable, "no \(from.code) to \(to.code) rate is available")
+        }
+        let quote = FXQuote(id: ids.make("fxq"), merchantID: caller.merchantID, from: from, to: to, rateScaled: rate.rateScaled,
+                            markupBasisPoints: configuration.fxMarkupBasisPoints, source: rate.source, createdAtMs: nowMs,
+                            expiresAtMs: nowMs + configuration.fxQuoteTTLMs)
+        try await store.write { try await $0.insertFXQuote(quote) }
+        return quote
+    }
+
+    /// The terms a new payment settles under: none when the merchant is paid in the payment's
+    /// currency; else the locked quote (if given, valid and matching) or the current rate.
+    private func settlementTerms(_ caller: CallerContext, presentment: Currency, quoteID: String?, nowMs: Int64) async throws -> SettlementTerms? {
+        let merchant = try await store.read { try await $0.merchant(id: caller.merchantID) }
+        guard let settlement = merchant?.settlementCurrency, settlement != presentment else {
+            if quoteID != nil {
+                throw PayrailError(.invalidRequest, "fx_quote_id given, but this payment settles in its own currency", field: "fx_quote_id")
+            }
+            return nil
+        }
+        if let quoteID {
+            guard let quote = try await store.read({ try await $0.fxQuote(id: quoteID) }), quote.merchantID == caller.merchantID else {
+                throw PayrailError(.resourceMissing, "no such FX quote", field: "fx_quote_id")
+            }
+            guard quote.from == presentment, quote.to == settlement else {
+                throw PayrailError(.invalidRequest, "the FX quote is for \(quote.from.code) to \(quote.to.code), the payment needs \(presentment.code) to \(settlement.code)",
+                                   field: "fx_quote_id")
+            }
+            guard nowMs < quote.expiresAtMs else { throw PayrailError(.fxQuoteExpired, "the FX quote has expired; create a new one", field: "fx_quote_id") }
+            return SettlementTerms(currency: settlement, rateScaled: quote.rateScaled, markupBasisPoints: quote.markupBasisPoints, quoteID: quote.id)
+        }
+        guard let rate = try await store.read({ try await $0.fxRate(from: presentment, to: settlement, atMs: nowMs) }) else {
+            throw PayrailError(.fxRateUnavailable, "no \(presentment.code) to \(settlement.code) rate is available to settle this payment")
+        }
+        return SettlementTerms(currency: settlement, rateScaled: rate.rateScaled, markupBasisPoints: configuration.fxMarkupBasisPoints, quoteID: nil)
     }
 
     /// Tokenizes a card for later payments.
@@ -501,7 +554,7 @@ public final class PaymentService: Sendable {
             for event in try makeEvents(payment, nowMs) {
                 let before = payment
                 try payment.apply(event, at: nowMs)
-                if let posting = Self.posting(for: event, before: before, after: payment, transactionID: ids.make("ltx"), nowMs: nowMs) {
+                if let posting = try Self.posting(for: event, before: before, after: payment, transactionID: ids.make("ltx"), nowMs: nowMs) {
                     try await tx.appendLedgerTransaction(posting)
                 }
             }
@@ -522,10 +575,14 @@ public final class PaymentService: Sendable {
     }
 
     /// The ledger transaction an applied event posts, if any.
-    static func posting(for event: PaymentEvent, before: Payment, after: Payment, transactionID: String, nowMs: Int64) -> LedgerTransaction? {
+    static func posting(for event: PaymentEvent, before: Payment, after: Payment, transactionID: String, nowMs: Int64) throws -> LedgerTransaction? {
         switch event {
         case .authorized:
             return PostingRules.authorization(after, transactionID: transactionID, at: nowMs)
+        case .captured(let amountMinor) where after.settlement != nil:
+            let (merchant, markup) = try after.settlement!.settle(Money(amountMinor: amountMinor, currency: after.amount.currency))
+            return PostingRules.captureWithConversion(after, authorizedMinor: before.amountCapturableMinor, capturedMinor: amountMinor,
+                                                      settledToMerchant: merchant, markup: markup, transactionID: transactionID, at: nowMs)
         case .captured(let amountMinor):
             return PostingRules.capture(after, authorizedMinor: before.amountCapturableMinor, capturedMinor: amountMinor,
                                         transactionID: transactionID, at: nowMs)

@@ -72,6 +72,25 @@ public enum PostingRules {
         ])
     }
 
+    /// A refund of a payment that settled through FX: the refund leaves in the presentment
+    /// currency, and the merchant gives back its converted share and the platform its markup,
+    /// at the payment's settlement rate, through FX clearing.
+    public static func refundWithConversion(_ payment: Payment, _ refund: Refund, fromMerchant: Money, markupReturned: Money,
+                                            transactionID: String, at nowMs: Int64) -> LedgerTransaction {
+        precondition(refund.amount.currency == payment.amount.currency, "refund currency differs from the payment's")
+        precondition(fromMerchant.currency == markupReturned.currency && fromMerchant.currency != payment.amount.currency,
+                     "conversion needs one settlement currency")
+        let presentment = payment.amount.currency
+        let settlement = fromMerchant.currency
+        return make(transactionID, .refund, payment.id, refund.id, nowMs, [
+            .debit(.merchantAvailable(payment.merchantID, livemode: payment.livemode, settlement), fromMerchant.amountMinor),
+            .debit(.platform(.fxRevenue, livemode: payment.livemode, settlement), markupReturned.amountMinor),
+            .credit(.platform(.fxClearing, livemode: payment.livemode, settlement), fromMerchant.amountMinor + markupReturned.amountMinor),
+            .debit(.platform(.fxClearing, livemode: payment.livemode, presentment), refund.amount.amountMinor),
+            .credit(.processorReceivable(payment.connector, livemode: payment.livemode, presentment), refund.amount.amountMinor),
+        ])
+    }
+
     /// A processing fee charged to the merchant for a payment.
     public static func fee(merchantID: String, livemode: Bool, fee: Money, resourceID: String,
                            transactionID: String, at nowMs: Int64) -> LedgerTransaction {

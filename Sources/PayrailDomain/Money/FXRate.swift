@@ -26,6 +26,21 @@ public struct FXRate: Hashable, Sendable {
     }
 
     public func isValid(atMs nowMs: Int64) -> Bool { validFromMs <= nowMs && nowMs < validUntilMs }
+
+    /// Parses a decimal rate such as "1.0834" or "149.5" exactly into ``rateScaled``; more than
+    /// eight decimal places is refused rather than rounded.
+    public static func scaled(_ text: String) throws(PayrailError) -> Int64 {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit),
+              parts.count == 1 || (!parts[1].isEmpty && parts[1].allSatisfy(\.isASCIIDigit) && parts[1].count <= 8),
+              let wholeValue = Int64(whole), wholeValue < 1_000_000_000 else {
+            throw PayrailError(.invalidRequest, "a rate is a positive decimal with at most 8 decimal places", field: "rate")
+        }
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        let scaled = wholeValue * scale + (Int64(fraction + String(repeating: "0", count: 8 - fraction.count)) ?? 0)
+        guard scaled > 0 else { throw PayrailError(.invalidRequest, "a rate must be positive", field: "rate") }
+        return scaled
+    }
 }
 
 /// Exact currency conversion. One rounding rule everywhere: the exact product is rounded once,

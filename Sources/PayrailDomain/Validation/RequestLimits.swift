@@ -112,9 +112,11 @@ public struct CreatePaymentCommand: Sendable {
     public let method: PaymentMethodInput
     public let description: String
     public let metadata: [String: String]
+    /// A locked FX quote to settle at, if the merchant settles in another currency.
+    public let fxQuoteID: String?
 
     public init(idempotencyKey: String, amountMinor: Int64, currencyCode: String, hasAmount: Bool, captureMethod: CaptureMethod,
-                method: PaymentMethodInput?, description: String, metadata: [String: String]) throws(PayrailError) {
+                method: PaymentMethodInput?, description: String, metadata: [String: String], fxQuoteID: String = "") throws(PayrailError) {
         self.idempotencyKey = try FieldRules.idempotencyKey(idempotencyKey)
         guard hasAmount else { throw PayrailError(.missingField, "amount is required", field: "amount") }
         let currency = try FieldRules.currency(currencyCode)
@@ -127,5 +129,6 @@ public struct CreatePaymentCommand: Sendable {
         self.method = method
         self.description = try FieldRules.text(description, maxLength: RequestLimits.descriptionLengthMax, field: "description")
         self.metadata = try FieldRules.metadata(metadata)
+        self.fxQuoteID = fxQuoteID.isEmpty ? nil : try FieldRules.identifier(fxQuoteID, prefix: "fxq", field: "fx_quote_id")
     }
 }

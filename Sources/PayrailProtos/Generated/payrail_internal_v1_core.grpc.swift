@@ -179,6 +179,19 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateFXQuote" metadata.
+        public enum CreateFXQuote: Sendable {
+            /// Request type for "CreateFXQuote".
+            public typealias Input = Payrail_Internal_V1_CreateFXQuoteCall
+            /// Response type for "CreateFXQuote".
+            public typealias Output = Payrail_V1_FXQuote
+            /// Descriptor for "CreateFXQuote".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "CreateFXQuote",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "payrail.internal.v1.Core" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             AuthenticateAPIKey.descriptor,
@@ -192,7 +205,8 @@ public enum Payrail_Internal_V1_Core: Sendable {
             GetRefund.descriptor,
             ListRefunds.descriptor,
             CreateCardToken.descriptor,
-            GetBalance.descriptor
+            GetBalance.descriptor,
+            CreateFXQuote.descriptor
         ]
     }
 }
@@ -391,6 +405,20 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetBalanceCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Balance>
+
+        /// Handle the "CreateFXQuote" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_CreateFXQuoteCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_FXQuote` messages.
+        func createFXQuote(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_FXQuote>
     }
 
     /// Service protocol for the "payrail.internal.v1.Core" service.
@@ -573,6 +601,20 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetBalanceCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Balance>
+
+        /// Handle the "CreateFXQuote" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateFXQuoteCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_FXQuote` message.
+        func createFXQuote(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_FXQuote>
     }
 
     /// Simple service protocol for the "payrail.internal.v1.Core" service.
@@ -753,6 +795,20 @@ extension Payrail_Internal_V1_Core {
             request: Payrail_Internal_V1_GetBalanceCall,
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_Balance
+
+        /// Handle the "CreateFXQuote" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_CreateFXQuoteCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_FXQuote` to respond with.
+        func createFXQuote(
+            request: Payrail_Internal_V1_CreateFXQuoteCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_FXQuote
     }
 }
 
@@ -892,6 +948,17 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.CreateFXQuote.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CreateFXQuoteCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_FXQuote>(),
+            handler: { request, context in
+                try await self.createFXQuote(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -1024,6 +1091,17 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Balance> {
         let response = try await self.getBalance(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createFXQuote(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_FXQuote> {
+        let response = try await self.createFXQuote(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1183,6 +1261,19 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Balance> {
         return GRPCCore.ServerResponse<Payrail_V1_Balance>(
             message: try await self.getBalance(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createFXQuote(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_FXQuote> {
+        return GRPCCore.ServerResponse<Payrail_V1_FXQuote>(
+            message: try await self.createFXQuote(
                 request: request.message,
                 context: context
             ),
@@ -1431,6 +1522,25 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Balance>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Balance>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateFXQuote" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateFXQuoteCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreateFXQuoteCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_FXQuote` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createFXQuote<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreateFXQuoteCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_FXQuote>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_FXQuote>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1814,6 +1924,36 @@ extension Payrail_Internal_V1_Core {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "CreateFXQuote" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateFXQuoteCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreateFXQuoteCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_FXQuote` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createFXQuote<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreateFXQuoteCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_FXQuote>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_FXQuote>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.CreateFXQuote.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -2120,6 +2260,31 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_GetBalanceCall>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Balance>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateFXQuote" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_CreateFXQuoteCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createFXQuote<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_FXQuote>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createFXQuote(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreateFXQuoteCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_FXQuote>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2476,6 +2641,35 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.getBalance(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateFXQuote" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createFXQuote<Result>(
+        _ message: Payrail_Internal_V1_CreateFXQuoteCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_FXQuote>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_CreateFXQuoteCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createFXQuote(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -156,6 +156,10 @@ public nonisolated struct Payrail_V1_CreatePaymentRequest: Sendable {
 
   public var metadata: Dictionary<String,String> = [:]
 
+  /// A quote from FXQuotes.CreateFXQuote: the payment settles at its locked rate. Without one,
+  /// a merchant with another settlement currency gets the current rate.
+  public var fxQuoteID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_PaymentMethod: Equatable, Sendable {
@@ -394,11 +398,39 @@ public nonisolated struct Payrail_V1_Payment: @unchecked Sendable {
     set {_uniqueStorage()._connector = newValue}
   }
 
+  /// Set when the payment settles to the merchant in another currency.
+  public var settlement: Payrail_V1_Settlement {
+    get {_storage._settlement ?? Payrail_V1_Settlement()}
+    set {_uniqueStorage()._settlement = newValue}
+  }
+  /// Returns true if `settlement` has been explicitly set.
+  public var hasSettlement: Bool {_storage._settlement != nil}
+  /// Clears the value of `settlement`. Subsequent reads from it will return its default value.
+  public mutating func clearSettlement() {_uniqueStorage()._settlement = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Payrail_V1_Settlement: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var currency: String = String()
+
+  public var rateScaled: Int64 = 0
+
+  public var markupBasisPoints: Int32 = 0
+
+  public var fxQuoteID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -415,7 +447,7 @@ nonisolated extension Payrail_V1_CaptureMethod: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreatePaymentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0\u{3}fx_quote_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -449,6 +481,7 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
       }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
       case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.fxQuoteID) }()
       default: break
       }
     }
@@ -485,6 +518,9 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
     if !self.metadata.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 7)
     }
+    if !self.fxQuoteID.isEmpty {
+      try visitor.visitSingularStringField(value: self.fxQuoteID, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -495,6 +531,7 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
     if lhs.paymentMethod != rhs.paymentMethod {return false}
     if lhs.description_p != rhs.description_p {return false}
     if lhs.metadata != rhs.metadata {return false}
+    if lhs.fxQuoteID != rhs.fxQuoteID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -771,7 +808,7 @@ nonisolated extension Payrail_V1_NextAction: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Payment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}amount\0\u{3}amount_capturable_minor\0\u{3}amount_captured_minor\0\u{3}amount_refunded_minor\0\u{3}capture_method\0\u{1}card\0\u{1}failure\0\u{3}next_action\0\u{1}description\0\u{1}metadata\0\u{1}livemode\0\u{3}created_at_unix_ms\0\u{3}updated_at_unix_ms\0\u{1}connector\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}amount\0\u{3}amount_capturable_minor\0\u{3}amount_captured_minor\0\u{3}amount_refunded_minor\0\u{3}capture_method\0\u{1}card\0\u{1}failure\0\u{3}next_action\0\u{1}description\0\u{1}metadata\0\u{1}livemode\0\u{3}created_at_unix_ms\0\u{3}updated_at_unix_ms\0\u{1}connector\0\u{1}settlement\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -790,6 +827,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
     var _createdAtUnixMs: Int64 = 0
     var _updatedAtUnixMs: Int64 = 0
     var _connector: String = String()
+    var _settlement: Payrail_V1_Settlement? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -816,6 +854,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
       _createdAtUnixMs = source._createdAtUnixMs
       _updatedAtUnixMs = source._updatedAtUnixMs
       _connector = source._connector
+      _settlement = source._settlement
     }
   }
 
@@ -850,6 +889,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
         case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAtUnixMs) }()
         case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedAtUnixMs) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._connector) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._settlement) }()
         default: break
         }
       }
@@ -910,6 +950,9 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._connector.isEmpty {
         try visitor.visitSingularStringField(value: _storage._connector, fieldNumber: 16)
       }
+      try { if let v = _storage._settlement {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -935,10 +978,56 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._createdAtUnixMs != rhs_storage._createdAtUnixMs {return false}
         if _storage._updatedAtUnixMs != rhs_storage._updatedAtUnixMs {return false}
         if _storage._connector != rhs_storage._connector {return false}
+        if _storage._settlement != rhs_storage._settlement {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_Settlement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Settlement"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}currency\0\u{3}rate_scaled\0\u{3}markup_basis_points\0\u{3}fx_quote_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.rateScaled) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.markupBasisPoints) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.fxQuoteID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 1)
+    }
+    if self.rateScaled != 0 {
+      try visitor.visitSingularInt64Field(value: self.rateScaled, fieldNumber: 2)
+    }
+    if self.markupBasisPoints != 0 {
+      try visitor.visitSingularInt32Field(value: self.markupBasisPoints, fieldNumber: 3)
+    }
+    if !self.fxQuoteID.isEmpty {
+      try visitor.visitSingularStringField(value: self.fxQuoteID, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_Settlement, rhs: Payrail_V1_Settlement) -> Bool {
+    if lhs.currency != rhs.currency {return false}
+    if lhs.rateScaled != rhs.rateScaled {return false}
+    if lhs.markupBasisPoints != rhs.markupBasisPoints {return false}
+    if lhs.fxQuoteID != rhs.fxQuoteID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

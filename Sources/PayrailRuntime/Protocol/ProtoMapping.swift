@@ -87,6 +87,14 @@ public enum ProtoMapping {
             $0.createdAtUnixMs = payment.createdAtMs
             $0.updatedAtUnixMs = payment.updatedAtMs
             $0.connector = payment.connector
+            if let settlement = payment.settlement {
+                $0.settlement = .with {
+                    $0.currency = settlement.currency.code
+                    $0.rateScaled = settlement.rateScaled
+                    $0.markupBasisPoints = Int32(settlement.markupBasisPoints)
+                    $0.fxQuoteID = settlement.quoteID ?? ""
+                }
+            }
         }
     }
 
@@ -103,6 +111,17 @@ public enum ProtoMapping {
             $0.reason = refund.reason
             if let failure = refund.failure { $0.failure = proto(failure) }
             $0.createdAtUnixMs = refund.createdAtMs
+        }
+    }
+
+    public static func proto(_ quote: FXQuote) -> Payrail_V1_FXQuote {
+        .with {
+            $0.id = quote.id
+            $0.fromCurrency = quote.from.code
+            $0.toCurrency = quote.to.code
+            $0.rateScaled = quote.rateScaled
+            $0.markupBasisPoints = Int32(quote.markupBasisPoints)
+            $0.expiresAtUnixMs = quote.expiresAtMs
         }
     }
 
@@ -124,6 +143,6 @@ public enum ProtoMapping {
         return try CreatePaymentCommand(
             idempotencyKey: request.idempotencyKey, amountMinor: request.amount.amountMinor, currencyCode: request.amount.currency,
             hasAmount: request.hasAmount, captureMethod: try domain(request.captureMethod), method: method,
-            description: request.description_p, metadata: request.metadata)
+            description: request.description_p, metadata: request.metadata, fxQuoteID: request.fxQuoteID)
     }
 }

@@ -78,6 +78,13 @@ public enum RequestValidation {
                     limit: limit)
     }
 
+    public static func fxQuote(_ request: Payrail_V1_CreateFXQuoteRequest) throws(PayrailError) -> (from: Currency, to: Currency) {
+        let from = try FieldRules.currency(request.fromCurrency, field: "from_currency")
+        let to = try FieldRules.currency(request.toCurrency, field: "to_currency")
+        guard from != to else { throw PayrailError(.invalidCurrency, "an FX quote needs two different currencies", field: "to_currency") }
+        return (from, to)
+    }
+
     public static func createCardToken(_ request: Payrail_V1_CreateCardTokenRequest, today: CalendarMonth) throws(PayrailError) -> CardInput {
         guard request.hasCard else { throw PayrailError(.missingField, "card is required", field: "card") }
         return try ProtoMapping.cardInput(request.card, today: today)
