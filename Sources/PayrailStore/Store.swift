@@ -59,6 +59,8 @@ public protocol StoreTransaction {
     func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction]
     /// Every transaction in commit order, for `payrail ledger verify`.
     func forEachLedgerTransaction(_ body: (LedgerTransaction) throws -> Void) async throws
+    /// Entries whose transaction does not exist (the schema forbids them; verify looks anyway).
+    func orphanLedgerEntries(limit: Int) async throws -> [(entryID: Int64, transactionID: String)]
     /// Sum of entries per account for accounts whose key starts with `prefix`.
     func accountBalances(keyPrefix: String) async throws -> [String: Int64]
 

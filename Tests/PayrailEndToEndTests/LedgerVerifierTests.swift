@@ -77,4 +77,19 @@ import Testing
         #expect(!report.isValid && report.problems.contains { $0.contains(a.key) && $0.contains("-751") })
         try await store.close()
     }
+
+    /// An entry whose transaction does not exist (only a raw writer with foreign keys off can
+    /// make one) is reported by id.
+    @Test func verifyReportsAnOrphanEntry() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await SQLiteStore.open(path: path)
+        let raw = try await SQLiteConnection.open(storage: .file(path: path))
+        _ = try await raw.query("PRAGMA foreign_keys=OFF")
+        _ = try await raw.query("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES ('ltx_ghost', 'merchant:acct_1:test:available:USD', 'USD', 5)")
+        try await raw.close()
+        let report = try await LedgerVerifier(store: store).verify()
+        #expect(!report.isValid && report.problems.contains { $0.contains("ltx_ghost") })
+        try await store.close()
+    }
 }

@@ -61,6 +61,9 @@ public struct LedgerVerifier: Sendable {
             for (currency, total) in report.totalsByCurrency.sorted(by: { $0.key < $1.key }) where total != 0 {
                 report.problems.append("\(currency) entries sum to \(total), not zero")
             }
+            for orphan in try await tx.orphanLedgerEntries(limit: 50) {
+                report.problems.append("ledger entry \(orphan.entryID) references missing transaction \(orphan.transactionID)")
+            }
             // Stored balances must equal the sum of each account's entries.
             let stored = try await tx.accountBalances(keyPrefix: "")
             for (account, sum) in accountSums where stored[account.key] != sum {

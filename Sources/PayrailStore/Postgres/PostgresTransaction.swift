@@ -383,6 +383,13 @@ struct PostgresTransaction: StoreTransaction {
         return result
     }
 
+    func orphanLedgerEntries(limit: Int) async throws -> [(entryID: Int64, transactionID: String)] {
+        try await run("""
+            SELECT e.id, e.transaction_id FROM ledger_entries e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
+            WHERE t.id IS NULL ORDER BY e.id LIMIT \(limit)
+            """).map { (try $0["id"].decode(Int64.self), try $0["transaction_id"].decode(String.self)) }
+    }
+
     func accountBalances(keyPrefix: String) async throws -> [String: Int64] {
         var balances: [String: Int64] = [:]
         let pattern = keyPrefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")

@@ -361,6 +361,13 @@ struct SQLiteTransaction: StoreTransaction {
         return result
     }
 
+    func orphanLedgerEntries(limit: Int) async throws -> [(entryID: Int64, transactionID: String)] {
+        try await run("""
+            SELECT e.id, e.transaction_id FROM ledger_entries e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
+            WHERE t.id IS NULL ORDER BY e.id LIMIT ?
+            """, [.integer(limit)]).map { (try $0.int64("id"), try $0.text("transaction_id")) }
+    }
+
     func accountBalances(keyPrefix: String) async throws -> [String: Int64] {
         let rows = try await run("SELECT account, balance_minor AS balance FROM account_balances WHERE account >= ? AND account < ?",
                                  [.text(keyPrefix), .text(keyPrefix + "\u{10FFFF}")])
