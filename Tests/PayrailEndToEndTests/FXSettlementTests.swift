@@ -14,7 +14,7 @@ import Testing
     @Test(arguments: ClusterStore.available)
     func eurPaymentsSettleInUSDAtTheCurrentOrQuotedRate(_ store: ClusterStore) async throws {
         var payments = PaymentService.Configuration()
-        payments.fxQuoteTTLMs = 400
+        payments.fxQuoteTTLMs = 3_000
         try await withCluster(store: store, payments: payments) { cluster, _, _, _ in
             let merchant = try await cluster.core.apiKeys.createMerchant(name: "US shop", settlementCurrency: .usd)
             let client = try EdgeClient(port: cluster.edgePorts[0], caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey)
@@ -67,7 +67,7 @@ import Testing
             #expect(noPair?.0 == .failedPrecondition && noPair?.1 == "fx_rate_unavailable")
             let unknown = await rpcFailure { _ = try await client.payments.createPayment(eur("fx-4", quote: "fxq_unknown"), metadata: client.metadata) }
             #expect(unknown?.0 == .notFound && unknown?.1 == "resource_missing")
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(max(0, quote.expiresAtUnixMs - UnixClock.nowMs() + 100)))
             let expired = await rpcFailure { _ = try await client.payments.createPayment(eur("fx-5", quote: quote.id), metadata: client.metadata) }
             #expect(expired?.0 == .failedPrecondition && expired?.1 == "fx_quote_expired")
 

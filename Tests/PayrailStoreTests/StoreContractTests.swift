@@ -188,4 +188,26 @@ import Testing
             #expect(try await store.read { try await $0.payment(id: "pay_fx", merchantID: "acct_fx") }?.settlement == terms)
         }
     }
+
+    /// PostgreSQL keeps closure-transaction balance changes in an insert-only journal (no hot
+    /// row) and rolls it into account_balances in batches; balances read the same before and
+    /// after a roll-up.
+    @Test(.enabled(if: StoreKind.available.contains(.postgres)))
+    func balanceJournalRollsUpWithoutChangingBalances() async throws {
+        try await StoreFixture.with(.postgres) { store, _ in
+            let postgres = try #require(store as? PostgresStore)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<100 {
+                    group.addTask { try await store.write { try await $0.appendLedgerTransaction(try transaction("ltx_j\(index)")) } }
+                }
+                try await group.waitForAll()
+            }
+            let before = try await store.read { try await $0.accountBalances(keyPrefix: "") }
+            #expect(before["merchant:acct_1:test:available:USD"] == -500 * 100)
+            try await postgres.rollUpBalances()
+            #expect(try await postgres.rollUpBalances() == 0)
+            let after = try await store.read { try await $0.accountBalances(keyPrefix: "") }
+            #expect(after == before)
+        }
+    }
 }

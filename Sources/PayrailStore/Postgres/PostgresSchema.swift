@@ -193,5 +193,15 @@ enum PostgresSchema {
         ALTER TABLE payments ADD COLUMN fx_markup_bps INTEGER;
         ALTER TABLE payments ADD COLUMN fx_quote_id TEXT;
         """,
+        """
+        CREATE TABLE balance_journal (
+            seq BIGSERIAL PRIMARY KEY,
+            account TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            delta_minor BIGINT NOT NULL,
+            entry_count BIGINT NOT NULL
+        );
+        CREATE INDEX balance_journal_by_account ON balance_journal (account);
+        """,
     ]
 }

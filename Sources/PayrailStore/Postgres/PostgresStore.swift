@@ -2,10 +2,13 @@ import Logging
 import NIOCore
 import PayrailDomain
 import PostgresNIO
+import Synchronization
 
 /// The production store on PostgreSQL (postgres-nio): a connection pool, one database
 /// transaction per write, row locks (`FOR UPDATE`) where the payment service reads what it is
-/// about to change. Durability and failover come from PostgreSQL's own synchronous
+/// about to change. Balance changes go to an insert-only journal that a background task rolls
+/// into `account_balances` once per account per batch, so a hot merchant account never makes
+/// concurrent payments wait on its balance row. Durability and failover come from PostgreSQL's own synchronous
 /// replication (Patroni), never from this code.
 public final class PostgresStore: PaymentStore {
     /// Where the server is, parsed from `postgres://user[:password]@host[:port]/database`.
@@ -40,11 +43,55 @@ public final class PostgresStore: PaymentStore {
     let client: PostgresClient
     private let run: Task<Void, Never>
     private let logger: Logger
+    private let roller = Mutex<Task<Void, Never>?>(nil)
 
     private init(client: PostgresClient, run: Task<Void, Never>, logger: Logger) {
         self.client = client
         self.run = run
         self.logger = logger
+    }
+
+    /// Moves up to `limit` balance-journal rows into `account_balances` in one statement: one
+    /// update per account, journal rows locked with SKIP LOCKED so several core nodes can roll
+    /// at once. Returns how many rows it moved.
+    @discardableResult
+    public func rollUpBalances(limit: Int = 5_000) async throws -> Int {
+        do {
+            let rows = try await client.withConnection { connection in
+                try await connection.query("""
+                    WITH moved AS (
+                        DELETE FROM balance_journal WHERE seq IN (
+                            SELECT seq FROM balance_journal ORDER BY seq LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                        RETURNING account, currency, delta_minor, entry_count
+                    ), summed AS (
+                        SELECT account, currency, SUM(delta_minor)::BIGINT AS delta, SUM(entry_count)::BIGINT AS entries, COUNT(*) AS journal_rows
+                        FROM moved GROUP BY account, currency
+                    ), applied AS (
+                        INSERT INTO account_balances (account, currency, balance_minor, entry_count)
+                        SELECT account, currency, delta, entries FROM summed ORDER BY account
+                        ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
+                                                            entry_count = account_balances.entry_count + excluded.entry_count
+                        RETURNING 1
+                    )
+                    SELECT COALESCE(SUM(journal_rows), 0)::BIGINT FROM summed
+                    """, logger: logger).collect()
+            }
+            return Int(try rows.first?.decode(Int64.self) ?? 0)
+        } catch {
+            throw PostgresTransaction.translate(error)
+        }
+    }
+
+    /// Rolls the balance journal up in the background every `interval` until ``close()``.
+    private func startRolling(every interval: Duration) {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let moved = (try? await self.rollUpBalances()) ?? 0
+                if moved == 0 { try? await Task.sleep(for: interval) }
+            }
+        }
+        roller.withLock { $0 = task }
     }
 
     /// Connects (the pool runs in the background until ``close()``) and migrates the schema.
@@ -62,6 +109,7 @@ public final class PostgresStore: PaymentStore {
             try? await store.close()
             throw error
         }
+        store.startRolling(every: .milliseconds(20))
         return store
     }
 
@@ -105,6 +153,10 @@ public final class PostgresStore: PaymentStore {
     }
 
     public func close() async throws {
+        if let rolling = roller.withLock({ $0 }) {
+            rolling.cancel()
+            await rolling.value
+        }
         run.cancel()
         await run.value
     }

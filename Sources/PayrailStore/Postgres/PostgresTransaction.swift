@@ -310,7 +310,26 @@ struct PostgresTransaction: StoreTransaction {
         }
         try await run(PostgresQuery(unsafeSQL: "INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES "
                                     + rows.joined(separator: ", "), binds: bindings))
-        try await run(Self.balanceUpsert(BalanceDeltas(transaction.entries)))
+        try await run(Self.journalInsert(BalanceDeltas(transaction.entries)))
+    }
+
+    /// Balance changes of a closure transaction go to the balance journal, an insert-only table
+    /// with no hot rows: a merchant credited by every payment does not serialize the payments'
+    /// transactions on its balance row. `PostgresStore` rolls the journal into
+    /// `account_balances` in batches (one update per account per batch); readers add what is
+    /// still in the journal, so balances are always exact.
+    static func journalInsert(_ deltas: BalanceDeltas) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: deltas.sorted.count * 4)
+        var rows: [String] = []
+        for (index, delta) in deltas.sorted.enumerated() {
+            bindings.append(delta.account)
+            bindings.append(delta.currency)
+            bindings.append(delta.amountMinor)
+            bindings.append(Int64(delta.entryCount))
+            rows.append("($\(index * 4 + 1), $\(index * 4 + 2), $\(index * 4 + 3), $\(index * 4 + 4))")
+        }
+        return PostgresQuery(unsafeSQL: "INSERT INTO balance_journal (account, currency, delta_minor, entry_count) VALUES "
+                             + rows.joined(separator: ", "), binds: bindings)
     }
 
     /// One statement adding each account's delta, accounts in key order so concurrent
@@ -394,7 +413,13 @@ struct PostgresTransaction: StoreTransaction {
         var balances: [String: Int64] = [:]
         let pattern = keyPrefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_") + "%"
-        for row in try await run("SELECT account, balance_minor AS balance FROM account_balances WHERE account LIKE \(pattern)") {
+        for row in try await run("""
+            SELECT account, SUM(balance)::BIGINT AS balance FROM (
+                SELECT account, balance_minor AS balance FROM account_balances WHERE account LIKE \(pattern)
+                UNION ALL
+                SELECT account, delta_minor AS balance FROM balance_journal WHERE account LIKE \(pattern)
+            ) AS parts GROUP BY account
+            """) {
             balances[try row["account"].decode(String.self)] = try row["balance"].decode(Int64.self)
         }
         return balances
