@@ -50,16 +50,20 @@ struct LedgerBench: AsyncParsableCommand {
         if let postgres {
             guard let location = PostgresStore.Location(url: postgres) else { throw ValidationError("bad --postgres URL") }
             let store = try await PostgresStore.open(location, maximumConnections: callers, logger: logger)
-            let plain = try await phase("postgres, one transaction per payment", tag: "p\(UnixClock.nowMs())") { posting in
-                try await store.write { try await $0.appendLedgerTransaction(posting) }
+            let poster = PostgresLedgerPoster(store: store, logger: logger)
+            let plain = try await phase("postgres, one transaction per payment (2 entries, 2 balance updates)", tag: "p\(UnixClock.nowMs())") {
+                try await poster.postUnbatched($0)
             }
             print(plain)
-            let poster = PostgresLedgerPoster(store: store, logger: logger)
             let grouped = try await phase("postgres, group commit", tag: "g\(UnixClock.nowMs())") { try await poster.post($0) }
             print(grouped)
             print(String(format: "group commit / one-per-transaction = %.1fx (%d batches, %.0f postings per batch)",
                          grouped.perSecond / plain.perSecond, poster.batchesCommitted,
                          Double(grouped.count) / Double(max(1, poster.batchesCommitted))))
+            let journal = try await phase("postgres, store write path (balance journal, rolled up in batches)", tag: "j\(UnixClock.nowMs())") { posting in
+                try await store.write { try await $0.appendLedgerTransaction(posting) }
+            }
+            print(journal)
             await poster.shutdown()
             let report = try await LedgerVerifier(store: store).verify()
             print(report.isValid ? "verify: OK (\(report.transactions) transactions)" : "verify FAILED:\n\(report)")

@@ -56,6 +56,17 @@ public final class PostgresLedgerPoster: Sendable {
         }
     }
 
+    /// The baseline group commit is measured against: this one posting in a database
+    /// transaction of its own, with its balance updates. For benchmarks.
+    public func postUnbatched(_ transaction: LedgerTransaction) async throws {
+        try LedgerTransaction.checkBalanced(transaction.entries)
+        do {
+            try await write([transaction])
+        } catch {
+            throw PostgresTransaction.translate(error)
+        }
+    }
+
     /// Stops taking new work after the queue drains.
     public func shutdown() async {
         signaller.finish()
