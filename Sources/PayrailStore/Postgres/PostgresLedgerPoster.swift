@@ -19,6 +19,7 @@ public final class PostgresLedgerPoster: Sendable {
     private let client: PostgresClient
     private let batchMax: Int
     private let window: Duration
+    private let committers: Int
     private let logger: Logger
     private let queue = Mutex<[Pending]>([])
     private let (signal, signaller) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -29,11 +30,15 @@ public final class PostgresLedgerPoster: Sendable {
     ///   - batchMax: most postings per database transaction (bounds statement size and latency).
     ///   - window: how long a batch waits for more postings once the first arrives (zero: batches
     ///     form only from what queued during the previous commit).
-    public init(store: PostgresStore, batchMax: Int = 512, window: Duration = .zero, logger: Logger = Logger(label: "payrail.ledger.poster")) {
-        precondition(batchMax >= 1, "batchMax")
+    ///   - committers: batches in flight at once (each on its own connection), so one batch's
+    ///     commit latency overlaps the next batch's work.
+    public init(store: PostgresStore, batchMax: Int = 512, window: Duration = .zero, committers: Int = 2,
+                logger: Logger = Logger(label: "payrail.ledger.poster")) {
+        precondition(batchMax >= 1 && committers >= 1, "batchMax and committers")
         self.client = store.client
         self.batchMax = batchMax
         self.window = window
+        self.committers = committers
         self.logger = logger
         let task = Task { [weak self] in
             guard let self else { return }
@@ -77,14 +82,22 @@ public final class PostgresLedgerPoster: Sendable {
     private func runLoop() async {
         for await _ in signal {
             if window > .zero { try? await Task.sleep(for: window) }
-            while true {
-                let batch = queue.withLock { queue -> [Pending] in
-                    let taken = Array(queue.prefix(batchMax))
-                    queue.removeFirst(taken.count)
-                    return taken
+            // Drain the queue with `committers` batches in flight; what arrives meanwhile joins
+            // the next batch.
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<committers {
+                    group.addTask {
+                        while true {
+                            let batch = self.queue.withLock { queue -> [Pending] in
+                                let taken = Array(queue.prefix(self.batchMax))
+                                queue.removeFirst(taken.count)
+                                return taken
+                            }
+                            if batch.isEmpty { return }
+                            await self.commit(batch)
+                        }
+                    }
                 }
-                if batch.isEmpty { break }
-                await commit(batch)
             }
         }
     }
@@ -106,39 +119,57 @@ public final class PostgresLedgerPoster: Sendable {
         }
     }
 
+    /// The whole batch as ONE statement (data-modifying CTEs), committed on its own: one round
+    /// trip and one commit per batch, however many postings it holds.
     private func write(_ transactions: [LedgerTransaction]) async throws {
-        var transactionBinds = PostgresBindings(capacity: transactions.count * 5)
+        var binds = PostgresBindings()
+        var next = 0
+        func placeholders(_ count: Int) -> String {
+            defer { next += count }
+            return "(" + (1...count).map { "$\(next + $0)" }.joined(separator: ", ") + ")"
+        }
         var transactionRows: [String] = []
-        var entryBinds = PostgresBindings()
         var entryRows: [String] = []
         for transaction in transactions {
-            let base = transactionRows.count * 5
-            transactionRows.append("($\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5))")
-            transactionBinds.append(transaction.id)
-            transactionBinds.append(transaction.kind.rawValue)
-            transactionBinds.append(transaction.resourceID)
-            transactionBinds.append(transaction.refundID)
-            transactionBinds.append(transaction.createdAtMs)
+            transactionRows.append(placeholders(5))
+            binds.append(transaction.id)
+            binds.append(transaction.kind.rawValue)
+            binds.append(transaction.resourceID)
+            binds.append(transaction.refundID)
+            binds.append(transaction.createdAtMs)
+        }
+        for transaction in transactions {
             for entry in transaction.entries {
-                let entryBase = entryRows.count * 4
-                entryRows.append("($\(entryBase + 1), $\(entryBase + 2), $\(entryBase + 3), $\(entryBase + 4))")
-                entryBinds.append(transaction.id)
-                entryBinds.append(entry.account.key)
-                entryBinds.append(entry.account.currency.code)
-                entryBinds.append(entry.amountMinor)
+                entryRows.append(placeholders(4))
+                binds.append(transaction.id)
+                binds.append(entry.account.key)
+                binds.append(entry.account.currency.code)
+                binds.append(entry.amountMinor)
             }
         }
-        let transactionInsert = PostgresQuery(
-            unsafeSQL: "INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES "
-                + transactionRows.joined(separator: ", "), binds: transactionBinds)
-        let entryInsert = PostgresQuery(
-            unsafeSQL: "INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES "
-                + entryRows.joined(separator: ", "), binds: entryBinds)
-        let balances = PostgresTransaction.balanceUpsert(BalanceDeltas(transactions.lazy.flatMap(\.entries)))
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(transactionInsert, logger: logger)
-            try await connection.query(entryInsert, logger: logger)
-            try await connection.query(balances, logger: logger)
+        var balanceRows: [String] = []
+        for delta in BalanceDeltas(transactions.lazy.flatMap(\.entries)).sorted {
+            balanceRows.append(placeholders(4))
+            binds.append(delta.account)
+            binds.append(delta.currency)
+            binds.append(delta.amountMinor)
+            binds.append(Int64(delta.entryCount))
         }
+        let statement = PostgresQuery(unsafeSQL: """
+            WITH t AS (
+                INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES \(transactionRows.joined(separator: ", "))
+                RETURNING 1
+            ), e AS (
+                INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(entryRows.joined(separator: ", "))
+                RETURNING 1
+            ), b AS (
+                INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES \(balanceRows.joined(separator: ", "))
+                ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
+                                                    entry_count = account_balances.entry_count + excluded.entry_count
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM e), (SELECT count(*) FROM b)
+            """, binds: binds)
+        try await client.query(statement, logger: logger).collect()
     }
 }
