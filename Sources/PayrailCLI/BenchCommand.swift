@@ -23,7 +23,7 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Concurrent callers.") var callers = 64
     @Option(help: "Seconds per phase.") var seconds = 10
     @Option(help: "Folder for the SQLite file.") var dataDir = "/tmp/payrail-bench"
-    @Flag(help: "Skip the SQLite phase.") var skipSQLite = false
+    @Flag(name: .customLong("skip-sqlite"), help: "Skip the SQLite phase.") var skipSQLite = false
 
     struct PhaseResult: CustomStringConvertible {
         let name: String
