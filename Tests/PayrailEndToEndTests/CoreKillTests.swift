@@ -78,14 +78,20 @@ import Glibc
                     }
                 }
             }
-            try await Task.sleep(for: .milliseconds(1500))
-            let beforeKill = state.acknowledged.withLock { $0.count }
+            // Kill once the load is flowing (however slow the machine is), mid-stream.
+            func acknowledged() -> Int { state.acknowledged.withLock { $0.count } }
+            func waitForAcknowledged(moreThan count: Int) async throws {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while acknowledged() <= count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            try await waitForAcknowledged(moreThan: 20)
+            let beforeKill = acknowledged()
             kill(core.processIdentifier, SIGKILL)
             core.waitUntilExit()
             try await Task.sleep(for: .milliseconds(500))
             core = try startCore()
             try await waitForPort(corePort)
-            try await Task.sleep(for: .milliseconds(1500))
+            try await waitForAcknowledged(moreThan: acknowledged() + 20)
             state.stop.store(true, ordering: .relaxed)
             await load.value
             let keys = state.acknowledged.withLock { $0 }

@@ -114,11 +114,9 @@ import Testing
                 return n
             }
             #expect(count == 180)
-            if let sqlite = store as? SQLiteStore {
-                let statistics = sqlite.statistics
-                #expect(statistics.writes == 200 && statistics.commits < statistics.writes, "no batching: \(statistics)")
-                print("group commit: \(statistics.writes) writes in \(statistics.commits) commits")
-            }
+            let statistics = try #require(store as? any GroupCommittingStore).groupCommitStatistics
+            #expect(statistics.writes == 200 && statistics.commits < statistics.writes, "no batching: \(statistics)")
+            print("\(kind) group commit: \(statistics)")
             let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
             #expect(balances["merchant:acct_1:test:available:USD"] == -500 * 180)
         }
@@ -189,22 +187,53 @@ import Testing
         }
     }
 
-    /// PostgreSQL keeps closure-transaction balance changes in an insert-only journal (no hot
-    /// row) and rolls it into account_balances in batches; balances read the same before and
-    /// after a roll-up.
-    @Test(.enabled(if: StoreKind.available.contains(.postgres)))
-    func balanceJournalRollsUpWithoutChangingBalances() async throws {
-        try await StoreFixture.with(.postgres) { store, _ in
-            let postgres = try #require(store as? PostgresStore)
+    /// Inside a write, balances include what this writer and the earlier writers of its batch
+    /// posted (PostgreSQL applies them to account_balances only when the batch commits).
+    @Test(arguments: StoreKind.available)
+    func balancesReadInsideAWriteIncludeUncommittedPostings(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            try await store.write { tx in
+                let before = try await tx.accountBalances(keyPrefix: "merchant:acct_1:")["merchant:acct_1:test:available:USD"] ?? 0
+                try await tx.appendLedgerTransaction(try transaction("ltx_b0"))
+                let after = try await tx.accountBalances(keyPrefix: "merchant:acct_1:")["merchant:acct_1:test:available:USD"] ?? 0
+                #expect(before == 0 && after == -500)
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<100 {
-                    group.addTask { try await store.write { try await $0.appendLedgerTransaction(try transaction("ltx_j\(index)")) } }
+                for index in 1...20 {
+                    group.addTask {
+                        try await store.write { tx in
+                            let before = try await tx.accountBalances(keyPrefix: "merchant:acct_1:")["merchant:acct_1:test:available:USD"] ?? 0
+                            try await tx.appendLedgerTransaction(try transaction("ltx_b\(index)"))
+                            let after = try await tx.accountBalances(keyPrefix: "merchant:acct_1:")["merchant:acct_1:test:available:USD"] ?? 0
+                            // Other batches may commit between the two reads (read committed),
+                            // and every posting here credits the account: it can only fall further.
+                            #expect(after <= before - 500)
+                            #expect(before <= -500)
+                        }
+                    }
                 }
                 try await group.waitForAll()
             }
+            let balances = try await store.read { try await $0.accountBalances(keyPrefix: "") }
+            #expect(balances["merchant:acct_1:test:available:USD"] == -500 * 21)
+            #expect(balances.values.reduce(0, +) == 0)
+        }
+    }
+
+    /// Balance changes that versions before group commit left in PostgreSQL's balance journal
+    /// are rolled into account_balances without changing any balance.
+    @Test(.enabled(if: StoreKind.available.contains(.postgres)))
+    func balanceJournalRollsUpWithoutChangingBalances() async throws {
+        try await StoreFixture.with(.postgres) { store, raw in
+            let postgres = try #require(store as? PostgresStore)
+            try await store.write { try await $0.appendLedgerTransaction(try transaction("ltx_j0")) }
+            try await raw("""
+                INSERT INTO balance_journal (account, currency, delta_minor, entry_count)
+                VALUES ('merchant:acct_1:test:available:USD', 'USD', -500, 1), ('processor:cardsim:receivable:USD', 'USD', 500, 1)
+                """)
             let before = try await store.read { try await $0.accountBalances(keyPrefix: "") }
-            #expect(before["merchant:acct_1:test:available:USD"] == -500 * 100)
-            try await postgres.rollUpBalances()
+            #expect(before["merchant:acct_1:test:available:USD"] == -1_000)
+            #expect(try await postgres.rollUpBalances() == 2)
             #expect(try await postgres.rollUpBalances() == 0)
             let after = try await store.read { try await $0.accountBalances(keyPrefix: "") }
             #expect(after == before)

@@ -4,13 +4,14 @@ import PayrailDomain
 import PostgresNIO
 import Synchronization
 
-/// The production store on PostgreSQL (postgres-nio): a connection pool, one database
-/// transaction per write, row locks (`FOR UPDATE`) where the payment service reads what it is
-/// about to change. Balance changes go to an insert-only journal that a background task rolls
-/// into `account_balances` once per account per batch, so a hot merchant account never makes
-/// concurrent payments wait on its balance row. Durability and failover come from PostgreSQL's own synchronous
-/// replication (Patroni), never from this code.
-public final class PostgresStore: PaymentStore {
+/// The production store on PostgreSQL (postgres-nio): a connection pool, row locks
+/// (`FOR UPDATE`) where the payment service reads what it is about to change, and group
+/// commit: concurrent writes join shared transactions (several lanes, each batch on its own
+/// connection, each writer in a savepoint so it fails alone), with one balance update per
+/// account per batch just before the commit. Nobody is answered before their batch commits.
+/// Durability and failover come from PostgreSQL's own synchronous replication (Patroni),
+/// never from this code.
+public final class PostgresStore: GroupCommittingStore {
     /// Where the server is, parsed from `postgres://user[:password]@host[:port]/database`.
     public struct Location: Sendable, Hashable {
         public var host: String
@@ -43,17 +44,27 @@ public final class PostgresStore: PaymentStore {
     let client: PostgresClient
     private let run: Task<Void, Never>
     private let logger: Logger
-    private let roller = Mutex<Task<Void, Never>?>(nil)
+    private let lanes: [GroupCommitLane<PostgresBatches>]
+    private let nextLane = AtomicCounter()
 
-    private init(client: PostgresClient, run: Task<Void, Never>, logger: Logger) {
+    private init(client: PostgresClient, run: Task<Void, Never>, logger: Logger, writeLanes: Int, batchMembersMax: Int) {
         self.client = client
         self.run = run
         self.logger = logger
+        self.lanes = (0..<max(1, writeLanes)).map { _ in
+            GroupCommitLane(database: PostgresBatches(client: client, logger: logger), membersMax: max(1, batchMembersMax))
+        }
     }
 
-    /// Moves up to `limit` balance-journal rows into `account_balances` in one statement: one
-    /// update per account, journal rows locked with SKIP LOCKED so several core nodes can roll
-    /// at once. Returns how many rows it moved.
+    /// Transactions committed and writers served so far, over all lanes.
+    public var groupCommitStatistics: GroupCommitStatistics {
+        lanes.map(\.statistics).reduce(GroupCommitStatistics(commits: 0, writes: 0), +)
+    }
+
+    /// Moves up to `limit` rows of the balance journal (where versions before group commit
+    /// kept balance changes) into `account_balances` in one statement: one update per account,
+    /// rows locked with SKIP LOCKED so several core nodes can run it at once. Returns how many
+    /// rows it moved; `open` runs it until the journal is empty.
     @discardableResult
     public func rollUpBalances(limit: Int = 5_000) async throws -> Int {
         do {
@@ -82,34 +93,27 @@ public final class PostgresStore: PaymentStore {
         }
     }
 
-    /// Rolls the balance journal up in the background every `interval` until ``close()``.
-    private func startRolling(every interval: Duration) {
-        let task = Task { [weak self] in
-            while !Task.isCancelled {
-                guard let self else { return }
-                let moved = (try? await self.rollUpBalances()) ?? 0
-                if moved == 0 { try? await Task.sleep(for: interval) }
-            }
-        }
-        roller.withLock { $0 = task }
-    }
-
     /// Connects (the pool runs in the background until ``close()``) and migrates the schema.
-    public static func open(_ location: Location, maximumConnections: Int = 16,
+    /// - Parameters:
+    ///   - writeLanes: group-commit batches filled at once, each on its own connection (keep
+    ///     it below `maximumConnections`, which reads share).
+    ///   - batchMembersMax: most writers per batch, bounding the first one's wait.
+    public static func open(_ location: Location, maximumConnections: Int = 16, writeLanes: Int = 4, batchMembersMax: Int = 64,
                             logger: Logger = Logger(label: "payrail.store.postgres")) async throws -> PostgresStore {
         var configuration = PostgresClient.Configuration(host: location.host, port: location.port, username: location.username,
                                                          password: location.password, database: location.database, tls: .disable)
         configuration.options.maximumConnections = maximumConnections
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let run = Task { await client.run() }
-        let store = PostgresStore(client: client, run: run, logger: logger)
+        let store = PostgresStore(client: client, run: run, logger: logger,
+                                  writeLanes: min(writeLanes, max(1, maximumConnections - 2)), batchMembersMax: batchMembersMax)
         do {
             try await store.migrate()
+            while try await store.rollUpBalances() > 0 {}
         } catch {
             try? await store.close()
             throw error
         }
-        store.startRolling(every: .milliseconds(20))
         return store
     }
 
@@ -132,13 +136,7 @@ public final class PostgresStore: PaymentStore {
     }
 
     public func write<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(PostgresTransaction(connection: connection, logger: logger, locking: true))
-            }
-        } catch {
-            throw PostgresTransaction.translate(error)
-        }
+        try await lanes[nextLane.next() % lanes.count].write(body)
     }
 
     public func read<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
@@ -153,10 +151,6 @@ public final class PostgresStore: PaymentStore {
     }
 
     public func close() async throws {
-        if let rolling = roller.withLock({ $0 }) {
-            rolling.cancel()
-            await rolling.value
-        }
         run.cancel()
         await run.value
     }

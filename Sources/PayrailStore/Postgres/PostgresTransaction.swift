@@ -12,6 +12,9 @@ struct PostgresTransaction: StoreTransaction {
     let logger: Logger
     /// Whether reads of payments and idempotency records lock the rows.
     let locking: Bool
+    /// The group-commit batch this write runs in (nil for reads): it holds balance changes
+    /// until the batch commits.
+    var batch: PostgresBatchSession? = nil
 
     private var lockClause: String { locking ? " FOR UPDATE" : "" }
 
@@ -293,43 +296,33 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: Ledger
 
+    /// One statement for the transaction and its entries; the balance changes wait in the
+    /// batch and are applied once per account just before the batch commits.
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
         try LedgerTransaction.checkBalanced(transaction.entries)
-        try await run("""
-            INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms)
-            VALUES (\(transaction.id), \(transaction.kind.rawValue), \(transaction.resourceID), \(transaction.refundID), \(transaction.createdAtMs))
-            """)
-        var bindings = PostgresBindings(capacity: transaction.entries.count * 4)
+        guard let batch else { preconditionFailure("ledger writes run inside a group-commit batch") }
+        var bindings = PostgresBindings(capacity: 5 + transaction.entries.count * 3)
+        bindings.append(transaction.id)
+        bindings.append(transaction.kind.rawValue)
+        bindings.append(transaction.resourceID)
+        bindings.append(transaction.refundID)
+        bindings.append(transaction.createdAtMs)
         var rows: [String] = []
         for (index, entry) in transaction.entries.enumerated() {
-            bindings.append(transaction.id)
             bindings.append(entry.account.key)
             bindings.append(entry.account.currency.code)
             bindings.append(entry.amountMinor)
-            rows.append("($\(index * 4 + 1), $\(index * 4 + 2), $\(index * 4 + 3), $\(index * 4 + 4))")
+            rows.append("($1, $\(index * 3 + 6), $\(index * 3 + 7), $\(index * 3 + 8))")
         }
-        try await run(PostgresQuery(unsafeSQL: "INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES "
-                                    + rows.joined(separator: ", "), binds: bindings))
-        try await run(Self.journalInsert(BalanceDeltas(transaction.entries)))
-    }
-
-    /// Balance changes of a closure transaction go to the balance journal, an insert-only table
-    /// with no hot rows: a merchant credited by every payment does not serialize the payments'
-    /// transactions on its balance row. `PostgresStore` rolls the journal into
-    /// `account_balances` in batches (one update per account per batch); readers add what is
-    /// still in the journal, so balances are always exact.
-    static func journalInsert(_ deltas: BalanceDeltas) -> PostgresQuery {
-        var bindings = PostgresBindings(capacity: deltas.sorted.count * 4)
-        var rows: [String] = []
-        for (index, delta) in deltas.sorted.enumerated() {
-            bindings.append(delta.account)
-            bindings.append(delta.currency)
-            bindings.append(delta.amountMinor)
-            bindings.append(Int64(delta.entryCount))
-            rows.append("($\(index * 4 + 1), $\(index * 4 + 2), $\(index * 4 + 3), $\(index * 4 + 4))")
-        }
-        return PostgresQuery(unsafeSQL: "INSERT INTO balance_journal (account, currency, delta_minor, entry_count) VALUES "
-                             + rows.joined(separator: ", "), binds: bindings)
+        try await run(PostgresQuery(unsafeSQL: """
+            WITH t AS (
+                INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)
+                RETURNING id
+            )
+            INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor)
+            SELECT v.* FROM t, (VALUES \(rows.joined(separator: ", "))) AS v (transaction_id, account, currency, amount_minor)
+            """, binds: bindings))
+        batch.record(transaction.entries)
     }
 
     /// One statement adding each account's delta, accounts in key order so concurrent
@@ -421,6 +414,9 @@ struct PostgresTransaction: StoreTransaction {
             ) AS parts GROUP BY account
             """) {
             balances[try row["account"].decode(String.self)] = try row["balance"].decode(Int64.self)
+        }
+        for (account, pending) in batch?.pendingBalanceChanges(keyPrefix: keyPrefix) ?? [:] {
+            balances[account, default: 0] += pending
         }
         return balances
     }

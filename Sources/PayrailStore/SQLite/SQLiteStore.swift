@@ -12,25 +12,21 @@ import SQLiteNIO
 /// commits for all of them with one fsync; nobody is answered before that commit. Reads use
 /// their own connections and never wait for writers. All SQLite calls run on a thread pool,
 /// never on an event loop.
-public final class SQLiteStore: PaymentStore {
+public final class SQLiteStore: GroupCommittingStore {
     private let writer: SQLiteConnection
-    private let writeGate = AsyncGate()
-    /// The open group-commit batch; touched only by the holder of `writeGate`.
-    private let openBatch = Mutex<CommitBatch?>(nil)
+    private let lane: GroupCommitLane<SQLiteWriter>
     /// Most writers in one batch: bounds how long the first of them waits for the commit.
-    public let batchMembersMax: Int
-    private let commits = Atomic<Int>(0)
-    private let writes = Atomic<Int>(0)
+    public var batchMembersMax: Int { lane.membersMax }
 
     /// Transactions committed and writers served so far: their ratio is the group-commit gain.
-    public var statistics: (commits: Int, writes: Int) { (commits.load(ordering: .relaxed), writes.load(ordering: .relaxed)) }
+    public var groupCommitStatistics: GroupCommitStatistics { lane.statistics }
     private let readers: [SQLiteConnection]
     private let readerGates: [AsyncGate]
     private let nextReader = AtomicCounter()
     private let threadPool: NIOThreadPool
 
     private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, batchMembersMax: Int) {
-        self.batchMembersMax = batchMembersMax
+        self.lane = GroupCommitLane(database: SQLiteWriter(connection: writer), membersMax: batchMembersMax)
         self.writer = writer
         self.readers = readers
         self.readerGates = readers.map { _ in AsyncGate() }
@@ -78,60 +74,7 @@ public final class SQLiteStore: PaymentStore {
     }
 
     public func write<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
-        await writeGate.acquire()
-        var holdingGate = true
-        defer { if holdingGate { writeGate.release() } }
-
-        let batch: CommitBatch
-        if let open = openBatch.withLock({ $0 }) {
-            batch = open
-        } else {
-            do {
-                _ = try await writer.query("BEGIN IMMEDIATE")
-            } catch {
-                throw SQLiteTransaction.translate(error)
-            }
-            batch = CommitBatch()
-            openBatch.withLock { $0 = batch }
-        }
-
-        // This writer's work, isolated in a savepoint.
-        let result: Result<T, any Error>
-        do {
-            _ = try await writer.query("SAVEPOINT writer")
-            let value = try await body(SQLiteTransaction(connection: writer))
-            _ = try await writer.query("RELEASE writer")
-            result = .success(value)
-        } catch {
-            _ = try? await writer.query("ROLLBACK TO writer")
-            _ = try? await writer.query("RELEASE writer")
-            result = .failure(SQLiteTransaction.translate(error))
-        }
-        batch.join()
-        writes.add(1, ordering: .relaxed)
-
-        if writeGate.hasWaiters && batch.members < batchMembersMax {
-            // Someone is queued: let them join this transaction; the last in line commits.
-            writeGate.release()
-            holdingGate = false
-            let value = try result.get()
-            try await batch.waitForCommit()
-            return value
-        }
-
-        // Last in line: commit for the whole batch, then answer everyone.
-        openBatch.withLock { $0 = nil }
-        do {
-            _ = try await writer.query("COMMIT")
-            commits.add(1, ordering: .relaxed)
-            batch.finish(.success(()))
-        } catch {
-            _ = try? await writer.query("ROLLBACK")
-            let translated = SQLiteTransaction.translate(error)
-            batch.finish(.failure(translated))
-            throw translated
-        }
-        return try result.get()
+        try await lane.write(body)
     }
 
     public func read<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
@@ -187,6 +130,33 @@ extension String {
         while let last = scalars.last, last.isWhitespace { scalars = scalars.dropLast() }
         return String(scalars)
     }
+}
+
+/// SQLite's one writer connection as a group-commit database: a batch is one `BEGIN IMMEDIATE`
+/// transaction on it, and the next batch begins only after the commit.
+struct SQLiteWriter: GroupCommitDatabase, GroupCommitSession {
+    let connection: SQLiteConnection
+
+    var overlapsCommits: Bool { false }
+
+    func withNewSession<T: Sendable>(_ body: (SQLiteWriter) async throws -> T) async throws -> T {
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        return try await body(self)
+    }
+
+    func translate(_ error: any Error) -> any Error { SQLiteTransaction.translate(error) }
+
+    func memberTransaction() -> any StoreTransaction { SQLiteTransaction(connection: connection) }
+    func savepoint() async throws { _ = try await connection.query("SAVEPOINT writer") }
+    func releaseSavepoint() async throws { _ = try await connection.query("RELEASE writer") }
+
+    func rollbackToSavepoint() async {
+        _ = try? await connection.query("ROLLBACK TO writer")
+        _ = try? await connection.query("RELEASE writer")
+    }
+
+    func commit() async throws { _ = try await connection.query("COMMIT") }
+    func rollback() async { _ = try? await connection.query("ROLLBACK") }
 }
 
 /// A lock-free round-robin counter.
