@@ -26,6 +26,7 @@ struct LedgerBench: AsyncParsableCommand {
     @Flag(name: .customLong("skip-sqlite"), help: "Skip the SQLite phase.") var skipSQLite = false
     @Option(help: "Connection pool sizes to run the one-transaction-per-payment baseline with (comma-separated); the best is the baseline.")
     var baselineConnections = "64,8"
+    @Option(help: "Group-commit batches in flight at once.") var committers = 2
 
     struct PhaseResult: CustomStringConvertible {
         let name: String
@@ -68,7 +69,7 @@ struct LedgerBench: AsyncParsableCommand {
             }
             guard let plain = baselines.max(by: { $0.perSecond < $1.perSecond }) else { throw ValidationError("no --baseline-connections") }
             let store = try await PostgresStore.open(location, maximumConnections: callers, logger: logger)
-            let poster = PostgresLedgerPoster(store: store, logger: logger)
+            let poster = PostgresLedgerPoster(store: store, committers: committers, logger: logger)
             let grouped = try await phase("postgres, group commit", tag: "g\(UnixClock.nowMs())") { try await poster.post($0) }
             print(grouped)
             print(String(format: "group commit / best one-per-transaction = %.1fx (%d batches, %.0f postings per batch)",

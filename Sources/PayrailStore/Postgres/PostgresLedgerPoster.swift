@@ -119,57 +119,68 @@ public final class PostgresLedgerPoster: Sendable {
         }
     }
 
-    /// The whole batch as ONE statement (data-modifying CTEs), committed on its own: one round
-    /// trip and one commit per batch, however many postings it holds.
+    /// The whole batch as ONE statement (data-modifying CTEs over `unnest` of column arrays),
+    /// committed on its own: one round trip and one commit per batch, however many postings it
+    /// holds, and the same 13-parameter statement text every time (no per-batch SQL to build,
+    /// parse or plan). Balance rows are upserted in account key order.
     private func write(_ transactions: [LedgerTransaction]) async throws {
-        var binds = PostgresBindings()
-        var next = 0
-        func placeholders(_ count: Int) -> String {
-            defer { next += count }
-            return "(" + (1...count).map { "$\(next + $0)" }.joined(separator: ", ") + ")"
-        }
-        var transactionRows: [String] = []
-        var entryRows: [String] = []
+        var ids: [String] = [], kinds: [String] = [], resources: [String] = [], refunds: [String] = [], created: [Int64] = []
+        var entryTransactions: [String] = [], entryAccounts: [String] = [], entryCurrencies: [String] = [], entryAmounts: [Int64] = []
+        ids.reserveCapacity(transactions.count)
         for transaction in transactions {
-            transactionRows.append(placeholders(5))
-            binds.append(transaction.id)
-            binds.append(transaction.kind.rawValue)
-            binds.append(transaction.resourceID)
-            binds.append(transaction.refundID)
-            binds.append(transaction.createdAtMs)
-        }
-        for transaction in transactions {
+            ids.append(transaction.id)
+            kinds.append(transaction.kind.rawValue)
+            resources.append(transaction.resourceID)
+            refunds.append(transaction.refundID ?? "")
+            created.append(transaction.createdAtMs)
             for entry in transaction.entries {
-                entryRows.append(placeholders(4))
-                binds.append(transaction.id)
-                binds.append(entry.account.key)
-                binds.append(entry.account.currency.code)
-                binds.append(entry.amountMinor)
+                entryTransactions.append(transaction.id)
+                entryAccounts.append(entry.account.key)
+                entryCurrencies.append(entry.account.currency.code)
+                entryAmounts.append(entry.amountMinor)
             }
         }
-        var balanceRows: [String] = []
+        var balanceAccounts: [String] = [], balanceCurrencies: [String] = [], balanceAmounts: [Int64] = [], balanceCounts: [Int64] = []
         for delta in BalanceDeltas(transactions.lazy.flatMap(\.entries)).sorted {
-            balanceRows.append(placeholders(4))
-            binds.append(delta.account)
-            binds.append(delta.currency)
-            binds.append(delta.amountMinor)
-            binds.append(Int64(delta.entryCount))
+            balanceAccounts.append(delta.account)
+            balanceCurrencies.append(delta.currency)
+            balanceAmounts.append(delta.amountMinor)
+            balanceCounts.append(Int64(delta.entryCount))
         }
-        let statement = PostgresQuery(unsafeSQL: """
-            WITH t AS (
-                INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES \(transactionRows.joined(separator: ", "))
-                RETURNING 1
-            ), e AS (
-                INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(entryRows.joined(separator: ", "))
-                RETURNING 1
-            ), b AS (
-                INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES \(balanceRows.joined(separator: ", "))
-                ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
-                                                    entry_count = account_balances.entry_count + excluded.entry_count
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM e), (SELECT count(*) FROM b)
-            """, binds: binds)
-        try await client.query(statement, logger: logger).collect()
+        var binds = PostgresBindings(capacity: 13)
+        binds.append(ids)
+        binds.append(kinds)
+        binds.append(resources)
+        binds.append(refunds)
+        binds.append(created)
+        binds.append(entryTransactions)
+        binds.append(entryAccounts)
+        binds.append(entryCurrencies)
+        binds.append(entryAmounts)
+        binds.append(balanceAccounts)
+        binds.append(balanceCurrencies)
+        binds.append(balanceAmounts)
+        binds.append(balanceCounts)
+        try await client.query(PostgresQuery(unsafeSQL: Self.batchStatement, binds: binds), logger: logger).collect()
     }
+
+    private static let batchStatement = """
+        WITH t AS (
+            INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms)
+            SELECT id, kind, resource_id, NULLIF(refund_id, ''), created_at_ms
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[]) AS x (id, kind, resource_id, refund_id, created_at_ms)
+            RETURNING 1
+        ), e AS (
+            INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor)
+            SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[])
+            RETURNING 1
+        ), b AS (
+            INSERT INTO account_balances (account, currency, balance_minor, entry_count)
+            SELECT * FROM unnest($10::text[], $11::text[], $12::int8[], $13::int8[])
+            ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
+                                                entry_count = account_balances.entry_count + excluded.entry_count
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM e), (SELECT count(*) FROM b)
+        """
 }
