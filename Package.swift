@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "payrail", targets: ["PayrailCLI"]),
         .library(name: "PayrailDomain", targets: ["PayrailDomain"]),
         .library(name: "PayrailProtos", targets: ["PayrailProtos"]),
+        .library(name: "PayrailSDK", targets: ["PayrailSDK"]),
     ],
     dependencies: [
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
@@ -27,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // Money, currencies, cards, the payment state machine, ledger posting rules, the
@@ -77,11 +80,19 @@ let package = Package(
             ]
         ),
 
-        // The ledger region: payment service, vault, internal gRPC API.
+        // What merchants embed: the webhook signature verifier (and, later, API clients).
+        .target(name: "PayrailSDK", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+
+        // The ledger region: payment service, vault, webhook dispatcher, internal gRPC API.
         .target(
             name: "PayrailCore",
             dependencies: [
                 "PayrailDomain",
+                "PayrailSDK",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "PayrailProtos",
                 "PayrailStore",
                 "PayrailSimulators",
@@ -159,6 +170,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PayrailWebhookTests",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailSDK",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "PayrailStoreTests",
             dependencies: [
                 "PayrailDomain",
@@ -179,9 +198,14 @@ let package = Package(
                 "PayrailRuntime",
                 "PayrailSimulators",
                 "PayrailCluster",
+                "PayrailSDK",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

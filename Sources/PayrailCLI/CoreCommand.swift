@@ -30,7 +30,7 @@ struct CoreCommand: AsyncParsableCommand {
         configuration.payments.idempotencyLeaseMs = idempotencyLeaseMs
         let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
         print("core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
-        let group = ServiceGroup(configuration: .init(services: [.init(service: GRPCServerService(server: core.server))],
+        let group = ServiceGroup(configuration: .init(services: core.services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try await store.close()

@@ -25,6 +25,7 @@ public final class LocalCluster: Sendable {
         /// Use this PostgreSQL database instead of the embedded SQLite file.
         public var postgres: PostgresStore.Location?
         public var payments = PaymentService.Configuration()
+        public var webhooks = WebhookDispatcher.Configuration()
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
     }
 
@@ -63,6 +64,7 @@ public final class LocalCluster: Sendable {
         coreConfiguration.port = options.corePort
         coreConfiguration.network = options.network
         coreConfiguration.payments = options.payments
+        coreConfiguration.webhooks = options.webhooks
         let core = CoreNode(configuration: coreConfiguration, store: store, keys: keys, connector: options.connector, logger: logger)
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []
@@ -71,7 +73,7 @@ public final class LocalCluster: Sendable {
             groups.append(group)
             runs.append(Task { try await group.run() })
         }
-        launch([GRPCServerService(server: core.server)])
+        launch(core.services)
         let corePort = try await core.listeningPort()
 
         var edges: [EdgeNode] = []

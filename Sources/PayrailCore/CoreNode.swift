@@ -5,9 +5,10 @@ import PayrailDomain
 import PayrailRuntime
 import PayrailSimulators
 import PayrailStore
+import ServiceLifecycle
 
 /// A core (ledger region) node: the internal gRPC API over mutual TLS in front of the
-/// payment service, the vault and the store.
+/// payment service, the vault and the store, and the webhook dispatcher.
 public struct CoreNode: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -18,6 +19,7 @@ public struct CoreNode: Sendable {
         public var caPath: String
         public var network = CardNetworkSimulator.Configuration()
         public var payments = PaymentService.Configuration()
+        public var webhooks = WebhookDispatcher.Configuration()
 
         public init(certificatePath: String, keyPath: String, caPath: String) {
             self.certificatePath = certificatePath
@@ -35,6 +37,13 @@ public struct CoreNode: Sendable {
     public let apiKeys: APIKeyService
     public let health: HealthService
     public let ledger: LedgerVerifier
+    public let webhookEndpoints: WebhookEndpointService
+    /// Delivers the outbox to merchants' endpoints; run it beside ``server`` (any number of
+    /// core nodes may run one on PostgreSQL).
+    public let webhooks: WebhookDispatcher
+
+    /// The long-running parts: the gRPC server and the webhook dispatcher.
+    public var services: [any Service] { [GRPCServerService(server: server), webhooks] }
 
     public init(configuration: Configuration, store: any PaymentStore, keys: any KeyProvider,
                 connector: (any CardConnector)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
@@ -47,6 +56,8 @@ public struct CoreNode: Sendable {
         apiKeys = APIKeyService(store: store, ids: ids, now: now)
         health = HealthService()
         ledger = LedgerVerifier(store: store)
+        webhookEndpoints = WebhookEndpointService(store: store, ids: ids, now: now)
+        webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, ids: ids, now: now, logger: logger)
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: TransportSecurityFactory.internalServer(

@@ -77,6 +77,34 @@ public protocol StoreTransaction {
     /// Events in commit order after position `afterSequence`, with their positions.
     func outboxEvents(afterSequence: Int64, limit: Int) async throws -> [(sequence: Int64, event: DomainEvent)]
 
+    // Webhooks
+    func insertWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws
+    /// Replaces the endpoint (URL, event types, status, secrets, failure tracking).
+    func updateWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws
+    /// Deletes the endpoint and its pending deliveries; false if it did not exist.
+    func deleteWebhookEndpoint(id: String, merchantID: String) async throws -> Bool
+    func webhookEndpoint(id: String, merchantID: String) async throws -> WebhookEndpoint?
+    func webhookEndpoints(merchantID: String) async throws -> [WebhookEndpoint]
+    /// Outbox events not yet turned into deliveries, oldest first; inside a write on PostgreSQL
+    /// they are locked and skipped by other dispatchers (`FOR UPDATE SKIP LOCKED`).
+    func outboxEventsAwaitingFanOut(limit: Int) async throws -> [DomainEvent]
+    func markOutboxEventsFannedOut(ids: [String], atMs: Int64) async throws
+    func outboxEvent(id: String) async throws -> DomainEvent?
+    /// Inserts deliveries, ignoring any (event, endpoint) pair that already has one.
+    func insertWebhookDeliveries(_ deliveries: [WebhookDelivery]) async throws
+    /// Leases up to `limit` pending deliveries due at `nowMs` whose lease has expired: they are
+    /// this caller's until `leaseUntilMs`. Other dispatchers skip them.
+    func leaseDueWebhookDeliveries(nowMs: Int64, leaseUntilMs: Int64, limit: Int) async throws -> [WebhookDelivery]
+    /// Writes a delivery back if it still carries the lease `heldUntilMs` (its holder's fencing
+    /// token); false if another dispatcher took it over meanwhile.
+    func updateWebhookDelivery(_ delivery: WebhookDelivery, heldUntilMs: Int64) async throws -> Bool
+    func webhookDelivery(id: String) async throws -> WebhookDelivery?
+    func webhookDeliveries(eventID: String) async throws -> [WebhookDelivery]
+    func insertWebhookAttempt(_ attempt: WebhookAttempt) async throws
+    func webhookAttempts(deliveryID: String) async throws -> [WebhookAttempt]
+    /// Pending deliveries and the creation time of the oldest, for the queue metrics.
+    func webhookQueue() async throws -> (pending: Int, oldestCreatedAtMs: Int64?)
+
     // Vault
     func insertVaultedCard(_ card: VaultedCardRecord) async throws
     func vaultedCard(token: String) async throws -> VaultedCardRecord?

@@ -54,17 +54,19 @@ func withPostgresDatabase(_ body: (PostgresStore.Location) async throws -> Void)
 /// Starts a whole cluster (core + edge over loopback TLS, on SQLite in a temporary folder or on
 /// a fresh PostgreSQL database) for one test, and stops it afterwards whatever happens.
 func withCluster(edges: Int = 1, store: ClusterStore = .sqlite, payments: PaymentService.Configuration = .init(),
+                 webhooks: WebhookDispatcher.Configuration = .init(),
                  _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     if store == .postgres {
         try await withPostgresDatabase { location in
-            try await runCluster(edges: edges, postgres: location, payments: payments, body)
+            try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, body)
         }
     } else {
-        try await runCluster(edges: edges, postgres: nil, payments: payments, body)
+        try await runCluster(edges: edges, postgres: nil, payments: payments, webhooks: webhooks, body)
     }
 }
 
 private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments: PaymentService.Configuration,
+                        webhooks: WebhookDispatcher.Configuration,
                         _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-e2e-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -74,6 +76,7 @@ private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments:
     options.connector = network
     options.postgres = postgres
     options.payments = payments
+    options.webhooks = webhooks
     let cluster = try await LocalCluster.start(options)
     do {
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Test Merchant")

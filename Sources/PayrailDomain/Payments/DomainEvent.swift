@@ -14,6 +14,8 @@ public struct DomainEvent: Hashable, Sendable {
         public static let paymentCanceled = EventType("payment.canceled")
         public static let refundSucceeded = EventType("refund.succeeded")
         public static let refundFailed = EventType("refund.failed")
+        /// Payrail turned an endpoint off after it failed for the whole retry period.
+        public static let webhookEndpointDisabled = EventType("webhook_endpoint.disabled")
 
         /// The event announcing that a payment entered `status`, if that status is announced.
         public static func payment(enteredStatus status: PaymentStatus) -> EventType? {

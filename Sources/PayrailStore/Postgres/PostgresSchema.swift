@@ -203,5 +203,49 @@ enum PostgresSchema {
         );
         CREATE INDEX balance_journal_by_account ON balance_journal (account);
         """,
+        """
+        CREATE TABLE webhook_endpoints (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode BOOLEAN NOT NULL,
+            url TEXT NOT NULL,
+            event_types TEXT NOT NULL,
+            description TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('enabled', 'disabled')),
+            disabled_reason TEXT,
+            secrets TEXT NOT NULL,
+            failing_since_ms BIGINT,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL
+        );
+        CREATE INDEX webhook_endpoints_by_merchant ON webhook_endpoints (merchant_id);
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            endpoint_id TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            next_attempt_at_ms BIGINT NOT NULL,
+            leased_until_ms BIGINT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            UNIQUE (event_id, endpoint_id)
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at_ms) WHERE status = 'pending';
+        CREATE TABLE webhook_attempts (
+            id BIGSERIAL PRIMARY KEY,
+            delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id),
+            attempted_at_ms BIGINT NOT NULL,
+            http_status INTEGER,
+            latency_ms BIGINT NOT NULL,
+            error TEXT,
+            response_excerpt TEXT NOT NULL,
+            retry_at_ms BIGINT
+        );
+        CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery_id, id);
+        ALTER TABLE outbox_events ADD COLUMN fanned_out_at_ms BIGINT;
+        CREATE INDEX outbox_events_awaiting_fan_out ON outbox_events (seq) WHERE fanned_out_at_ms IS NULL;
+        """,
     ]
 }

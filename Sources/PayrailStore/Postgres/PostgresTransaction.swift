@@ -492,6 +492,164 @@ struct PostgresTransaction: StoreTransaction {
         }
     }
 
+    // MARK: Webhooks
+
+    func insertWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws {
+        try await run("""
+            INSERT INTO webhook_endpoints (id, merchant_id, livemode, url, event_types, description, status, disabled_reason, secrets,
+                                           failing_since_ms, created_at_ms, updated_at_ms)
+            VALUES (\(endpoint.id), \(endpoint.merchantID), \(endpoint.livemode), \(endpoint.url),
+                    \(WebhookColumns.encode(eventTypes: endpoint.eventTypes)), \(endpoint.description), \(endpoint.status.rawValue),
+                    \(endpoint.disabledReason), \(WebhookColumns.encode(secrets: endpoint.secrets)), \(endpoint.failingSinceMs),
+                    \(endpoint.createdAtMs), \(endpoint.updatedAtMs))
+            """)
+    }
+
+    func updateWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws {
+        let rows = try await run("""
+            UPDATE webhook_endpoints SET url = \(endpoint.url), event_types = \(WebhookColumns.encode(eventTypes: endpoint.eventTypes)),
+                description = \(endpoint.description), status = \(endpoint.status.rawValue), disabled_reason = \(endpoint.disabledReason),
+                secrets = \(WebhookColumns.encode(secrets: endpoint.secrets)), failing_since_ms = \(endpoint.failingSinceMs),
+                updated_at_ms = \(endpoint.updatedAtMs)
+            WHERE id = \(endpoint.id) AND merchant_id = \(endpoint.merchantID) RETURNING id
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("webhook endpoint missing") }
+    }
+
+    func deleteWebhookEndpoint(id: String, merchantID: String) async throws -> Bool {
+        let rows = try await run("DELETE FROM webhook_endpoints WHERE id = \(id) AND merchant_id = \(merchantID) RETURNING id")
+        guard rows.count == 1 else { return false }
+        try await run("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = \(id) AND status = 'pending'")
+        return true
+    }
+
+    func webhookEndpoint(id: String, merchantID: String) async throws -> WebhookEndpoint? {
+        var query: PostgresQuery = "SELECT * FROM webhook_endpoints WHERE id = \(id) AND merchant_id = \(merchantID)"
+        query.sql += lockClause
+        return try await run(query).first.map(Self.endpoint)
+    }
+
+    func webhookEndpoints(merchantID: String) async throws -> [WebhookEndpoint] {
+        try await run("SELECT * FROM webhook_endpoints WHERE merchant_id = \(merchantID) ORDER BY created_at_ms, id").map(Self.endpoint)
+    }
+
+    private static func endpoint(_ row: PostgresRandomAccessRow) throws -> WebhookEndpoint {
+        guard let status = WebhookEndpoint.Status(rawValue: try row["status"].decode(String.self)) else {
+            throw StoreError.corrupt("webhook endpoint status")
+        }
+        return WebhookEndpoint(
+            id: try row["id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
+            livemode: try row["livemode"].decode(Bool.self), url: try row["url"].decode(String.self),
+            eventTypes: WebhookColumns.decodeEventTypes(try row["event_types"].decode(String.self)),
+            description: try row["description"].decode(String.self), status: status,
+            disabledReason: try row["disabled_reason"].decode(String?.self),
+            secrets: try WebhookColumns.decodeSecrets(try row["secrets"].decode(String.self)),
+            failingSinceMs: try row["failing_since_ms"].decode(Int64?.self), createdAtMs: try row["created_at_ms"].decode(Int64.self),
+            updatedAtMs: try row["updated_at_ms"].decode(Int64.self))
+    }
+
+    func outboxEventsAwaitingFanOut(limit: Int) async throws -> [DomainEvent] {
+        var query: PostgresQuery = "SELECT * FROM outbox_events WHERE fanned_out_at_ms IS NULL ORDER BY seq LIMIT \(limit)"
+        if locking { query.sql += " FOR UPDATE SKIP LOCKED" }
+        return try await run(query).map(Self.event)
+    }
+
+    func markOutboxEventsFannedOut(ids: [String], atMs: Int64) async throws {
+        try await run("UPDATE outbox_events SET fanned_out_at_ms = \(atMs) WHERE id = ANY(\(ids))")
+    }
+
+    func outboxEvent(id: String) async throws -> DomainEvent? {
+        try await run("SELECT * FROM outbox_events WHERE id = \(id)").first.map(Self.event)
+    }
+
+    private static func event(_ row: PostgresRandomAccessRow) throws -> DomainEvent {
+        DomainEvent(id: try row["id"].decode(String.self), type: DomainEvent.EventType(try row["type"].decode(String.self)),
+                    merchantID: try row["merchant_id"].decode(String.self), livemode: try row["livemode"].decode(Bool.self),
+                    resourceID: try row["resource_id"].decode(String.self),
+                    payload: Array(try row["payload"].decode(ByteBuffer.self).readableBytesView),
+                    createdAtMs: try row["created_at_ms"].decode(Int64.self))
+    }
+
+    func insertWebhookDeliveries(_ deliveries: [WebhookDelivery]) async throws {
+        guard !deliveries.isEmpty else { return }
+        try await run("""
+            INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, status, attempts, next_attempt_at_ms,
+                                            leased_until_ms, created_at_ms, updated_at_ms)
+            SELECT * FROM unnest(\(deliveries.map(\.id))::text[], \(deliveries.map(\.eventID))::text[], \(deliveries.map(\.endpointID))::text[],
+                                 \(deliveries.map(\.merchantID))::text[], \(deliveries.map(\.status.rawValue))::text[],
+                                 \(deliveries.map { Int64($0.attempts) })::int8[], \(deliveries.map(\.nextAttemptAtMs))::int8[],
+                                 \(deliveries.map(\.leasedUntilMs))::int8[], \(deliveries.map(\.createdAtMs))::int8[],
+                                 \(deliveries.map(\.updatedAtMs))::int8[])
+            ON CONFLICT (event_id, endpoint_id) DO NOTHING
+            """)
+    }
+
+    func leaseDueWebhookDeliveries(nowMs: Int64, leaseUntilMs: Int64, limit: Int) async throws -> [WebhookDelivery] {
+        try await run("""
+            UPDATE webhook_deliveries SET leased_until_ms = \(leaseUntilMs)
+            WHERE id IN (
+                SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled'
+                WHERE d.status = 'pending' AND d.next_attempt_at_ms <= \(nowMs) AND d.leased_until_ms <= \(nowMs)
+                ORDER BY d.next_attempt_at_ms LIMIT \(limit)
+                FOR UPDATE OF d SKIP LOCKED)
+            RETURNING *
+            """).map(Self.delivery)
+    }
+
+    func updateWebhookDelivery(_ delivery: WebhookDelivery, heldUntilMs: Int64) async throws -> Bool {
+        try await run("""
+            UPDATE webhook_deliveries SET status = \(delivery.status.rawValue), attempts = \(delivery.attempts),
+                next_attempt_at_ms = \(delivery.nextAttemptAtMs), leased_until_ms = \(delivery.leasedUntilMs),
+                updated_at_ms = \(delivery.updatedAtMs)
+            WHERE id = \(delivery.id) AND leased_until_ms = \(heldUntilMs) RETURNING id
+            """).count == 1
+    }
+
+    func webhookDelivery(id: String) async throws -> WebhookDelivery? {
+        try await run("SELECT * FROM webhook_deliveries WHERE id = \(id)").first.map(Self.delivery)
+    }
+
+    func webhookDeliveries(eventID: String) async throws -> [WebhookDelivery] {
+        try await run("SELECT * FROM webhook_deliveries WHERE event_id = \(eventID) ORDER BY created_at_ms, id").map(Self.delivery)
+    }
+
+    private static func delivery(_ row: PostgresRandomAccessRow) throws -> WebhookDelivery {
+        guard let status = WebhookDelivery.Status(rawValue: try row["status"].decode(String.self)) else {
+            throw StoreError.corrupt("webhook delivery status")
+        }
+        return WebhookDelivery(
+            id: try row["id"].decode(String.self), eventID: try row["event_id"].decode(String.self),
+            endpointID: try row["endpoint_id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
+            status: status, attempts: try row["attempts"].decode(Int.self), nextAttemptAtMs: try row["next_attempt_at_ms"].decode(Int64.self),
+            leasedUntilMs: try row["leased_until_ms"].decode(Int64.self), createdAtMs: try row["created_at_ms"].decode(Int64.self),
+            updatedAtMs: try row["updated_at_ms"].decode(Int64.self))
+    }
+
+    func insertWebhookAttempt(_ attempt: WebhookAttempt) async throws {
+        try await run("""
+            INSERT INTO webhook_attempts (delivery_id, attempted_at_ms, http_status, latency_ms, error, response_excerpt, retry_at_ms)
+            VALUES (\(attempt.deliveryID), \(attempt.attemptedAtMs), \(attempt.httpStatus), \(attempt.latencyMs), \(attempt.error),
+                    \(attempt.responseExcerpt), \(attempt.retryAtMs))
+            """)
+    }
+
+    func webhookAttempts(deliveryID: String) async throws -> [WebhookAttempt] {
+        try await run("SELECT * FROM webhook_attempts WHERE delivery_id = \(deliveryID) ORDER BY id").map { row in
+            WebhookAttempt(deliveryID: try row["delivery_id"].decode(String.self), attemptedAtMs: try row["attempted_at_ms"].decode(Int64.self),
+                           httpStatus: try row["http_status"].decode(Int?.self), latencyMs: try row["latency_ms"].decode(Int64.self),
+                           error: try row["error"].decode(String?.self), responseExcerpt: try row["response_excerpt"].decode(String.self),
+                           retryAtMs: try row["retry_at_ms"].decode(Int64?.self))
+        }
+    }
+
+    func webhookQueue() async throws -> (pending: Int, oldestCreatedAtMs: Int64?) {
+        let row = try await run("""
+            SELECT COUNT(*)::BIGINT AS pending, MIN(d.created_at_ms) AS oldest FROM webhook_deliveries d
+            JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled' WHERE d.status = 'pending'
+            """).first
+        return (Int(try row?["pending"].decode(Int64.self) ?? 0), try row?["oldest"].decode(Int64?.self))
+    }
+
     // MARK: Vault
 
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {

@@ -188,5 +188,49 @@ enum SQLiteSchema {
         ALTER TABLE payments ADD COLUMN fx_markup_bps INTEGER;
         ALTER TABLE payments ADD COLUMN fx_quote_id TEXT;
         """,
+        """
+        CREATE TABLE webhook_endpoints (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            event_types TEXT NOT NULL,
+            description TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('enabled', 'disabled')),
+            disabled_reason TEXT,
+            secrets TEXT NOT NULL,
+            failing_since_ms INTEGER,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL
+        );
+        CREATE INDEX webhook_endpoints_by_merchant ON webhook_endpoints (merchant_id);
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            endpoint_id TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            next_attempt_at_ms INTEGER NOT NULL,
+            leased_until_ms INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            UNIQUE (event_id, endpoint_id)
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms);
+        CREATE TABLE webhook_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id),
+            attempted_at_ms INTEGER NOT NULL,
+            http_status INTEGER,
+            latency_ms INTEGER NOT NULL,
+            error TEXT,
+            response_excerpt TEXT NOT NULL,
+            retry_at_ms INTEGER
+        );
+        CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery_id, id);
+        ALTER TABLE outbox_events ADD COLUMN fanned_out_at_ms INTEGER;
+        CREATE INDEX outbox_events_awaiting_fan_out ON outbox_events (seq) WHERE fanned_out_at_ms IS NULL;
+        """,
     ]
 }

@@ -445,6 +445,155 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
+    // MARK: Webhooks
+
+    func insertWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws {
+        try await run("""
+            INSERT INTO webhook_endpoints (id, merchant_id, livemode, url, event_types, description, status, disabled_reason, secrets,
+                                           failing_since_ms, created_at_ms, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(endpoint.id), .text(endpoint.merchantID), .integer(endpoint.livemode ? 1 : 0), .text(endpoint.url),
+                  .text(WebhookColumns.encode(eventTypes: endpoint.eventTypes)), .text(endpoint.description),
+                  .text(endpoint.status.rawValue), endpoint.disabledReason.map { .text($0) } ?? .null,
+                  .text(WebhookColumns.encode(secrets: endpoint.secrets)), endpoint.failingSinceMs.map { .integer(Int($0)) } ?? .null,
+                  .integer(Int(endpoint.createdAtMs)), .integer(Int(endpoint.updatedAtMs))])
+    }
+
+    func updateWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws {
+        let rows = try await run("""
+            UPDATE webhook_endpoints SET url = ?, event_types = ?, description = ?, status = ?, disabled_reason = ?, secrets = ?,
+                failing_since_ms = ?, updated_at_ms = ?
+            WHERE id = ? AND merchant_id = ? RETURNING id
+            """, [.text(endpoint.url), .text(WebhookColumns.encode(eventTypes: endpoint.eventTypes)), .text(endpoint.description),
+                  .text(endpoint.status.rawValue), endpoint.disabledReason.map { .text($0) } ?? .null,
+                  .text(WebhookColumns.encode(secrets: endpoint.secrets)), endpoint.failingSinceMs.map { .integer(Int($0)) } ?? .null,
+                  .integer(Int(endpoint.updatedAtMs)), .text(endpoint.id), .text(endpoint.merchantID)])
+        guard rows.count == 1 else { throw StoreError.conflict("webhook endpoint missing") }
+    }
+
+    func deleteWebhookEndpoint(id: String, merchantID: String) async throws -> Bool {
+        let rows = try await run("DELETE FROM webhook_endpoints WHERE id = ? AND merchant_id = ? RETURNING id", [.text(id), .text(merchantID)])
+        guard rows.count == 1 else { return false }
+        try await run("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = ? AND status = 'pending'", [.text(id)])
+        return true
+    }
+
+    func webhookEndpoint(id: String, merchantID: String) async throws -> WebhookEndpoint? {
+        try await run("SELECT * FROM webhook_endpoints WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.endpoint)
+    }
+
+    func webhookEndpoints(merchantID: String) async throws -> [WebhookEndpoint] {
+        try await run("SELECT * FROM webhook_endpoints WHERE merchant_id = ? ORDER BY created_at_ms, id", [.text(merchantID)]).map(Self.endpoint)
+    }
+
+    private static func endpoint(_ row: SQLiteRow) throws -> WebhookEndpoint {
+        guard let status = WebhookEndpoint.Status(rawValue: try row.text("status")) else { throw StoreError.corrupt("webhook endpoint status") }
+        return WebhookEndpoint(id: try row.text("id"), merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0,
+                               url: try row.text("url"), eventTypes: WebhookColumns.decodeEventTypes(try row.text("event_types")),
+                               description: try row.text("description"), status: status, disabledReason: row.optionalText("disabled_reason"),
+                               secrets: try WebhookColumns.decodeSecrets(try row.text("secrets")),
+                               failingSinceMs: row.optionalInt64("failing_since_ms"), createdAtMs: try row.int64("created_at_ms"),
+                               updatedAtMs: try row.int64("updated_at_ms"))
+    }
+
+    func outboxEventsAwaitingFanOut(limit: Int) async throws -> [DomainEvent] {
+        try await run("SELECT * FROM outbox_events WHERE fanned_out_at_ms IS NULL ORDER BY seq LIMIT ?", [.integer(limit)]).map(Self.event)
+    }
+
+    func markOutboxEventsFannedOut(ids: [String], atMs: Int64) async throws {
+        for id in ids {
+            try await run("UPDATE outbox_events SET fanned_out_at_ms = ? WHERE id = ?", [.integer(Int(atMs)), .text(id)])
+        }
+    }
+
+    func outboxEvent(id: String) async throws -> DomainEvent? {
+        try await run("SELECT * FROM outbox_events WHERE id = ?", [.text(id)]).first.map(Self.event)
+    }
+
+    private static func event(_ row: SQLiteRow) throws -> DomainEvent {
+        DomainEvent(id: try row.text("id"), type: DomainEvent.EventType(try row.text("type")), merchantID: try row.text("merchant_id"),
+                    livemode: try row.int64("livemode") != 0, resourceID: try row.text("resource_id"), payload: try row.bytes("payload"),
+                    createdAtMs: try row.int64("created_at_ms"))
+    }
+
+    func insertWebhookDeliveries(_ deliveries: [WebhookDelivery]) async throws {
+        for delivery in deliveries {
+            try await run("""
+                INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, status, attempts, next_attempt_at_ms,
+                                                leased_until_ms, created_at_ms, updated_at_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, endpoint_id) DO NOTHING
+                """, Self.binds(delivery))
+        }
+    }
+
+    private static func binds(_ delivery: WebhookDelivery) -> [SQLiteData] {
+        [.text(delivery.id), .text(delivery.eventID), .text(delivery.endpointID), .text(delivery.merchantID),
+         .text(delivery.status.rawValue), .integer(delivery.attempts), .integer(Int(delivery.nextAttemptAtMs)),
+         .integer(Int(delivery.leasedUntilMs)), .integer(Int(delivery.createdAtMs)), .integer(Int(delivery.updatedAtMs))]
+    }
+
+    func leaseDueWebhookDeliveries(nowMs: Int64, leaseUntilMs: Int64, limit: Int) async throws -> [WebhookDelivery] {
+        try await run("""
+            UPDATE webhook_deliveries SET leased_until_ms = ?
+            WHERE id IN (
+                SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled'
+                WHERE d.status = 'pending' AND d.next_attempt_at_ms <= ? AND d.leased_until_ms <= ?
+                ORDER BY d.next_attempt_at_ms LIMIT ?)
+            RETURNING *
+            """, [.integer(Int(leaseUntilMs)), .integer(Int(nowMs)), .integer(Int(nowMs)), .integer(limit)]).map(Self.delivery)
+    }
+
+    func updateWebhookDelivery(_ delivery: WebhookDelivery, heldUntilMs: Int64) async throws -> Bool {
+        let rows = try await run("""
+            UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at_ms = ?, leased_until_ms = ?, updated_at_ms = ?
+            WHERE id = ? AND leased_until_ms = ? RETURNING id
+            """, [.text(delivery.status.rawValue), .integer(delivery.attempts), .integer(Int(delivery.nextAttemptAtMs)),
+                  .integer(Int(delivery.leasedUntilMs)), .integer(Int(delivery.updatedAtMs)), .text(delivery.id), .integer(Int(heldUntilMs))])
+        return rows.count == 1
+    }
+
+    func webhookDelivery(id: String) async throws -> WebhookDelivery? {
+        try await run("SELECT * FROM webhook_deliveries WHERE id = ?", [.text(id)]).first.map(Self.delivery)
+    }
+
+    func webhookDeliveries(eventID: String) async throws -> [WebhookDelivery] {
+        try await run("SELECT * FROM webhook_deliveries WHERE event_id = ? ORDER BY created_at_ms, id", [.text(eventID)]).map(Self.delivery)
+    }
+
+    private static func delivery(_ row: SQLiteRow) throws -> WebhookDelivery {
+        guard let status = WebhookDelivery.Status(rawValue: try row.text("status")) else { throw StoreError.corrupt("webhook delivery status") }
+        return WebhookDelivery(id: try row.text("id"), eventID: try row.text("event_id"), endpointID: try row.text("endpoint_id"),
+                               merchantID: try row.text("merchant_id"), status: status, attempts: Int(try row.int64("attempts")),
+                               nextAttemptAtMs: try row.int64("next_attempt_at_ms"), leasedUntilMs: try row.int64("leased_until_ms"),
+                               createdAtMs: try row.int64("created_at_ms"), updatedAtMs: try row.int64("updated_at_ms"))
+    }
+
+    func insertWebhookAttempt(_ attempt: WebhookAttempt) async throws {
+        try await run("""
+            INSERT INTO webhook_attempts (delivery_id, attempted_at_ms, http_status, latency_ms, error, response_excerpt, retry_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.text(attempt.deliveryID), .integer(Int(attempt.attemptedAtMs)), attempt.httpStatus.map { .integer($0) } ?? .null,
+                  .integer(Int(attempt.latencyMs)), attempt.error.map { .text($0) } ?? .null, .text(attempt.responseExcerpt),
+                  attempt.retryAtMs.map { .integer(Int($0)) } ?? .null])
+    }
+
+    func webhookAttempts(deliveryID: String) async throws -> [WebhookAttempt] {
+        try await run("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id", [.text(deliveryID)]).map { row in
+            WebhookAttempt(deliveryID: try row.text("delivery_id"), attemptedAtMs: try row.int64("attempted_at_ms"),
+                           httpStatus: row.optionalInt64("http_status").map(Int.init), latencyMs: try row.int64("latency_ms"),
+                           error: row.optionalText("error"), responseExcerpt: try row.text("response_excerpt"),
+                           retryAtMs: row.optionalInt64("retry_at_ms"))
+        }
+    }
+
+    func webhookQueue() async throws -> (pending: Int, oldestCreatedAtMs: Int64?) {
+        let row = try await run("""
+            SELECT COUNT(*) AS pending, MIN(d.created_at_ms) AS oldest FROM webhook_deliveries d
+            JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled' WHERE d.status = 'pending'
+            """).first
+        return (Int(row?.optionalInt64("pending") ?? 0), row?.optionalInt64("oldest"))
+    }
+
     // MARK: Vault
 
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {

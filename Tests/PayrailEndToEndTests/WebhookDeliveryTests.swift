@@ -1,0 +1,184 @@
+import Foundation
+import PayrailCluster
+import PayrailCore
+import PayrailDomain
+import PayrailRuntime
+import PayrailSDK
+import PayrailSimulators
+import PayrailStore
+import ServiceLifecycle
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Webhook delivery against a real HTTP receiver on loopback: retries with growing backoff,
+/// signatures a merchant can verify, no event lost when a dispatcher process is killed, and no
+/// attempt sent twice at once by two dispatchers.
+@Suite(.serialized) struct WebhookDeliveryTests {
+    private func waitUntil(seconds: Int = 60, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while try await !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    @Test(arguments: ClusterStore.available)
+    func aFailingEndpointGetsTheSignedEventAfterRetriesWithGrowingBackoff(_ store: ClusterStore) async throws {
+        let receiver = try await WebhookReceiver.start(failFirst: 3)
+        var webhooks = WebhookDispatcher.Configuration()
+        webhooks.pollInterval = .milliseconds(20)
+        webhooks.retry = WebhookRetryPolicy(initialDelayMs: 150, maximumDelayMs: 5_000, retryPeriodMs: 60_000, jitter: false)
+        do {
+            try await withCluster(store: store, webhooks: webhooks) { cluster, client, _, merchantID in
+                let (endpoint, secret) = try await cluster.core.webhookEndpoints.create(
+                    merchantID: merchantID, livemode: false, url: receiver.url, eventTypes: ["payment.succeeded"])
+                let payment = try await client.payments.createPayment(createRequest(key: "webhook-1"), metadata: client.metadata)
+                #expect(payment.status == .succeeded)
+                try await waitUntil { !receiver.deliveredEventIDs.isEmpty }
+
+                let requests = receiver.requests
+                #expect(requests.count == 4, "three failures, then the delivery")
+                #expect(Set(requests.map(\.eventID)).count == 1)
+                let delivered = try #require(requests.last)
+                try WebhookSignature.verify(body: delivered.body, header: delivered.signature, secret: secret, now: UnixClock.nowMs() / 1000)
+                let text = String(decoding: delivered.body, as: UTF8.self)
+                #expect(text.contains(#""type":"payment.succeeded""#) && text.contains(#""id":"\#(delivered.eventID)""#))
+                #expect(text.contains(payment.id) && text.contains("SUCCEEDED"), "the payload is the payment as it was")
+                #expect(!text.contains(TestCards.visaSuccess))
+
+                // The dispatcher records the attempt just after the receiver answers.
+                try await waitUntil {
+                    try await cluster.core.webhookEndpoints.deliveryLog(merchantID: merchantID, eventID: delivered.eventID)
+                        .first?.delivery.status == .delivered
+                }
+                let log = try await cluster.core.webhookEndpoints.deliveryLog(merchantID: merchantID, eventID: delivered.eventID)
+                #expect(log.count == 1 && log.first?.delivery.endpointID == endpoint.id)
+                let (delivery, attempts) = try #require(log.first)
+                #expect(delivery.status == .delivered && delivery.attempts == 4)
+                #expect(attempts.map(\.httpStatus) == [500, 500, 500, 200])
+                #expect(attempts.first?.responseExcerpt == "simulated failure")
+                let times = attempts.map(\.attemptedAtMs)
+                let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+                #expect(gaps.count == 3 && gaps[0] >= 150 && gaps[1] >= 300 && gaps[2] >= 600, "backoff \(gaps)")
+                // Without jitter each failure schedules the next try exactly the doubling ceiling after it ended.
+                let scheduled = attempts.map { attempt in attempt.retryAtMs.map { $0 - attempt.attemptedAtMs - attempt.latencyMs } }
+                #expect(scheduled == [150, 300, 600, nil], "backoff grows: \(scheduled)")
+
+                // A manual resend delivers the same event again, with the same id.
+                _ = try await cluster.core.webhookEndpoints.resend(merchantID: merchantID, eventID: delivered.eventID, endpointID: endpoint.id)
+                try await waitUntil { receiver.requests.count == 5 }
+                #expect(receiver.requests.last?.eventID == delivered.eventID && receiver.requests.last?.answered == 200)
+            }
+        } catch {
+            try await receiver.stop()
+            throw error
+        }
+        try await receiver.stop()
+    }
+
+    @Test(.enabled(if: ClusterStore.available.contains(.postgres)), .timeLimit(.minutes(3)))
+    func killingTheDispatcherMidDeliveryLosesNoEvent() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let binary = root.appendingPathComponent(".build/debug/payrail").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the payrail executable first (swift build --build-tests)")
+        try await withPostgresDatabase { location in
+            let url = "postgres://\(location.username)@\(location.host):\(location.port)/\(location.database)"
+            let store = try await PostgresStore.open(location)
+            let receiver = try await WebhookReceiver.start(delay: .milliseconds(150))
+            let endpoints = WebhookEndpointService(store: store, now: UnixClock.nowMs)
+            let (_, secret) = try await endpoints.create(merchantID: "acct_wh", livemode: false, url: receiver.url, eventTypes: ["*"])
+            let eventIDs = (0..<40).map { "evt_kill_\($0)" }
+            for id in eventIDs {
+                try await store.write { tx in
+                    try await tx.appendOutboxEvent(DomainEvent(id: id, type: .paymentSucceeded, merchantID: "acct_wh", livemode: false,
+                                                               resourceID: "pay_\(id)", payload: [], createdAtMs: UnixClock.nowMs()))
+                }
+            }
+            func startDispatcher() throws -> Process {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: binary)
+                process.arguments = ["webhooks", "dispatch", "--postgres", url, "--lease-ms", "2000", "--timeout-ms", "1000",
+                                     "--poll-ms", "20", "--initial-retry-ms", "200"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                return process
+            }
+            var dispatcher = try startDispatcher()
+            defer { if dispatcher.isRunning { kill(dispatcher.processIdentifier, SIGKILL) } }
+
+            // Kill it while deliveries are in flight (the receiver answers after 150 ms).
+            try await waitUntil { receiver.requests.count >= 5 }
+            kill(dispatcher.processIdentifier, SIGKILL)
+            dispatcher.waitUntilExit()
+            let deliveredBeforeKill = receiver.deliveredEventIDs.count
+            #expect(deliveredBeforeKill < eventIDs.count, "the kill came after everything was delivered")
+
+            dispatcher = try startDispatcher()
+            try await waitUntil { receiver.deliveredEventIDs == Set(eventIDs) }
+            try await waitUntil {
+                try await store.read { tx in
+                    for id in eventIDs where try await tx.webhookDeliveries(eventID: id).first?.status != .delivered { return false }
+                    return true
+                }
+            }
+            kill(dispatcher.processIdentifier, SIGTERM)
+            dispatcher.waitUntilExit()
+
+            // At least once, and nothing invented: deduplicated by event id, each arrives exactly once.
+            #expect(receiver.deliveredEventIDs == Set(eventIDs))
+            #expect(Set(receiver.requests.map(\.eventID)).isSubset(of: Set(eventIDs)))
+            for request in receiver.requests {
+                #expect(throws: Never.self) {
+                    try WebhookSignature.verify(body: request.body, header: request.signature, secret: secret, now: UnixClock.nowMs() / 1000)
+                }
+            }
+            let statuses = try await store.read { tx in
+                var statuses: [WebhookDelivery.Status] = []
+                for id in eventIDs { statuses += try await tx.webhookDeliveries(eventID: id).map(\.status) }
+                return statuses
+            }
+            #expect(statuses.count == eventIDs.count && statuses.allSatisfy { $0 == .delivered })
+            print("dispatcher kill: \(receiver.requests.count) requests for \(eventIDs.count) events (\(deliveredBeforeKill) before the kill)")
+            try await receiver.stop()
+            try await store.close()
+        }
+    }
+
+    @Test(.enabled(if: ClusterStore.available.contains(.postgres)), .timeLimit(.minutes(3)))
+    func twoDispatchersNeverSendTheSameAttemptAtOnce() async throws {
+        try await withPostgresDatabase { location in
+            let storeA = try await PostgresStore.open(location)
+            let storeB = try await PostgresStore.open(location)
+            let receiver = try await WebhookReceiver.start(delay: .milliseconds(30))
+            _ = try await WebhookEndpointService(store: storeA, now: UnixClock.nowMs)
+                .create(merchantID: "acct_two", livemode: false, url: receiver.url, eventTypes: ["*"])
+            let eventIDs = (0..<60).map { "evt_two_\($0)" }
+            for id in eventIDs {
+                try await storeA.write { tx in
+                    try await tx.appendOutboxEvent(DomainEvent(id: id, type: .paymentSucceeded, merchantID: "acct_two", livemode: false,
+                                                               resourceID: "pay_\(id)", payload: [], createdAtMs: UnixClock.nowMs()))
+                }
+            }
+            var configuration = WebhookDispatcher.Configuration()
+            configuration.pollInterval = .milliseconds(10)
+            configuration.batchSize = 8
+            let a = WebhookDispatcher(store: storeA, configuration: configuration, now: UnixClock.nowMs)
+            let b = WebhookDispatcher(store: storeB, configuration: configuration, now: UnixClock.nowMs)
+            let group = ServiceGroup(configuration: .init(services: [.init(service: a), .init(service: b)], logger: .init(label: "test")))
+            let running = Task { try await group.run() }
+            try await waitUntil { receiver.deliveredEventIDs == Set(eventIDs) }
+            try await waitUntil { a.statistics.delivered + b.statistics.delivered == eventIDs.count }
+            await group.triggerGracefulShutdown()
+            _ = await running.result
+
+            #expect(receiver.deliveredEventIDs == Set(eventIDs))
+            #expect(receiver.overlaps == 0, "an event was in flight from both dispatchers at once")
+            #expect(receiver.requests.count == eventIDs.count, "every event sent exactly once")
+            #expect(a.statistics.delivered + b.statistics.delivered == eventIDs.count)
+            #expect(a.statistics.delivered > 0 && b.statistics.delivered > 0, "both dispatchers took part: \(a.statistics) \(b.statistics)")
+            try await receiver.stop()
+            try await storeA.close()
+            try await storeB.close()
+        }
+    }
+}
