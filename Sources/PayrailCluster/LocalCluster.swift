@@ -115,6 +115,7 @@ public final class EdgeClient: Sendable {
     public let tokens: Payrail_V1_Tokens.Client<HTTP2ClientTransport.Posix>
     public let balances: Payrail_V1_Balances.Client<HTTP2ClientTransport.Posix>
     public let fx: Payrail_V1_FXQuotes.Client<HTTP2ClientTransport.Posix>
+    public let webhooks: Payrail_V1_WebhookEndpoints.Client<HTTP2ClientTransport.Posix>
     public let metadata: Metadata
     private let run: Task<Void, any Error>
 
@@ -129,6 +130,7 @@ public final class EdgeClient: Sendable {
         tokens = Payrail_V1_Tokens.Client(wrapping: grpc)
         balances = Payrail_V1_Balances.Client(wrapping: grpc)
         fx = Payrail_V1_FXQuotes.Client(wrapping: grpc)
+        webhooks = Payrail_V1_WebhookEndpoints.Client(wrapping: grpc)
         metadata = ["authorization": "Bearer \(apiKey)"]
         run = Task { try await grpc.runConnections() }
     }

@@ -64,7 +64,7 @@ public struct CoreNode: Sendable {
                 certificatePath: configuration.certificatePath, keyPath: configuration.keyPath, caPath: configuration.caPath),
             config: CoreNode.transportConfig())
         server = GRPCServer(transport: transport, services: [
-            CoreGRPCService(payments: payments, apiKeys: apiKeys, now: now, logger: logger), health,
+            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, now: now, logger: logger), health,
         ])
         health.setStatus(.serving)
         health.setStatus(.serving, forService: "payrail.internal.v1.Core")

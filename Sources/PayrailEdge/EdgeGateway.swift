@@ -159,4 +159,56 @@ public final class EdgeGateway: Sendable {
             return try await core.createFXQuote(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
+
+    // MARK: Webhook endpoints
+
+    func createWebhookEndpoint(_ request: Payrail_V1_CreateWebhookEndpointRequest, _ metadata: Metadata) async throws -> Payrail_V1_WebhookEndpoint {
+        try await handle("CreateWebhookEndpoint", metadata) { context in
+            try RequestValidation.webhookEndpoint(url: request.url, eventTypes: request.eventTypes, description: request.description_p)
+            return try await core.createWebhookEndpoint(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func getWebhookEndpoint(_ request: Payrail_V1_GetWebhookEndpointRequest, _ metadata: Metadata) async throws -> Payrail_V1_WebhookEndpoint {
+        try await handle("GetWebhookEndpoint", metadata) { context in
+            return try await core.getWebhookEndpoint(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func listWebhookEndpoints(_ request: Payrail_V1_ListWebhookEndpointsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListWebhookEndpointsResponse {
+        try await handle("ListWebhookEndpoints", metadata) { context in
+            return try await core.listWebhookEndpoints(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func updateWebhookEndpoint(_ request: Payrail_V1_UpdateWebhookEndpointRequest, _ metadata: Metadata) async throws -> Payrail_V1_WebhookEndpoint {
+        try await handle("UpdateWebhookEndpoint", metadata) { context in
+            try RequestValidation.webhookEndpoint(url: request.hasURL ? request.url : nil, eventTypes: request.eventTypes, description: request.hasDescription_p ? request.description_p : nil)
+            return try await core.updateWebhookEndpoint(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func deleteWebhookEndpoint(_ request: Payrail_V1_DeleteWebhookEndpointRequest, _ metadata: Metadata) async throws -> Payrail_V1_DeleteWebhookEndpointResponse {
+        try await handle("DeleteWebhookEndpoint", metadata) { context in
+            return try await core.deleteWebhookEndpoint(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func rotateWebhookSecret(_ request: Payrail_V1_RotateWebhookSecretRequest, _ metadata: Metadata) async throws -> Payrail_V1_WebhookEndpoint {
+        try await handle("RotateWebhookSecret", metadata) { context in
+            return try await core.rotateWebhookSecret(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func resendWebhookEvent(_ request: Payrail_V1_ResendWebhookEventRequest, _ metadata: Metadata) async throws -> Payrail_V1_WebhookDelivery {
+        try await handle("ResendWebhookEvent", metadata) { context in
+            return try await core.resendWebhookEvent(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func listWebhookDeliveries(_ request: Payrail_V1_ListWebhookDeliveriesRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListWebhookDeliveriesResponse {
+        try await handle("ListWebhookDeliveries", metadata) { context in
+            return try await core.listWebhookDeliveries(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
 }

@@ -61,10 +61,10 @@ public struct EdgeNode: Sendable {
             config: EdgeNode.serverConfig())
         server = GRPCServer(transport: transport, services: [
             PaymentsService(gateway: gateway), RefundsService(gateway: gateway), TokensService(gateway: gateway),
-            BalancesService(gateway: gateway), FXQuotesService(gateway: gateway), health,
+            BalancesService(gateway: gateway), FXQuotesService(gateway: gateway), WebhookEndpointsService(gateway: gateway), health,
         ])
         health.setStatus(.serving)
-        for name in ["payrail.v1.Payments", "payrail.v1.Refunds", "payrail.v1.Tokens", "payrail.v1.Balances", "payrail.v1.FXQuotes"] { health.setStatus(.serving, forService: name) }
+        for name in ["payrail.v1.Payments", "payrail.v1.Refunds", "payrail.v1.Tokens", "payrail.v1.Balances", "payrail.v1.FXQuotes", "payrail.v1.WebhookEndpoints"] { health.setStatus(.serving, forService: name) }
     }
 
     private static func serverConfig() -> HTTP2ServerTransport.Posix.Config {

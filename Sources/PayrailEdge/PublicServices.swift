@@ -118,3 +118,67 @@ struct FXQuotesService: Payrail_V1_FXQuotes.ServiceProtocol {
         ServerResponse(message: try await gateway.createFXQuote(request.message, request.metadata))
     }
 }
+
+/// The webhook endpoints API (docs/webhooks.md).
+struct WebhookEndpointsService: Payrail_V1_WebhookEndpoints.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.CreateWebhookEndpoint.descriptor, Payrail_V1_CreateWebhookEndpointRequest.self, Payrail_V1_WebhookEndpoint.self) {
+            try await self.createWebhookEndpoint(request: $0, context: $1)
+        }
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.GetWebhookEndpoint.descriptor, Payrail_V1_GetWebhookEndpointRequest.self, Payrail_V1_WebhookEndpoint.self) {
+            try await self.getWebhookEndpoint(request: $0, context: $1)
+        }
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.ListWebhookEndpoints.descriptor, Payrail_V1_ListWebhookEndpointsRequest.self, Payrail_V1_ListWebhookEndpointsResponse.self) {
+            try await self.listWebhookEndpoints(request: $0, context: $1)
+        }
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.UpdateWebhookEndpoint.descriptor, Payrail_V1_UpdateWebhookEndpointRequest.self, Payrail_V1_WebhookEndpoint.self) {
+            try await self.updateWebhookEndpoint(request: $0, context: $1)
+        }
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.DeleteWebhookEndpoint.descriptor, Payrail_V1_DeleteWebhookEndpointRequest.self, Payrail_V1_DeleteWebhookEndpointResponse.self) {
+            try await self.deleteWebhookEndpoint(request: $0, context: $1)
+        }
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.RotateWebhookSecret.descriptor, Payrail_V1_RotateWebhookSecretRequest.self, Payrail_V1_WebhookEndpoint.self) {
+            try await self.rotateWebhookSecret(request: $0, context: $1)
+        }
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.ResendWebhookEvent.descriptor, Payrail_V1_ResendWebhookEventRequest.self, Payrail_V1_WebhookDelivery.self) {
+            try await self.resendWebhookEvent(request: $0, context: $1)
+        }
+        router.registerLimited(Payrail_V1_WebhookEndpoints.Method.ListWebhookDeliveries.descriptor, Payrail_V1_ListWebhookDeliveriesRequest.self, Payrail_V1_ListWebhookDeliveriesResponse.self) {
+            try await self.listWebhookDeliveries(request: $0, context: $1)
+        }
+    }
+
+    func createWebhookEndpoint(request: ServerRequest<Payrail_V1_CreateWebhookEndpointRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_WebhookEndpoint> {
+        ServerResponse(message: try await gateway.createWebhookEndpoint(request.message, request.metadata))
+    }
+
+    func getWebhookEndpoint(request: ServerRequest<Payrail_V1_GetWebhookEndpointRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_WebhookEndpoint> {
+        ServerResponse(message: try await gateway.getWebhookEndpoint(request.message, request.metadata))
+    }
+
+    func listWebhookEndpoints(request: ServerRequest<Payrail_V1_ListWebhookEndpointsRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_ListWebhookEndpointsResponse> {
+        ServerResponse(message: try await gateway.listWebhookEndpoints(request.message, request.metadata))
+    }
+
+    func updateWebhookEndpoint(request: ServerRequest<Payrail_V1_UpdateWebhookEndpointRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_WebhookEndpoint> {
+        ServerResponse(message: try await gateway.updateWebhookEndpoint(request.message, request.metadata))
+    }
+
+    func deleteWebhookEndpoint(request: ServerRequest<Payrail_V1_DeleteWebhookEndpointRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_DeleteWebhookEndpointResponse> {
+        ServerResponse(message: try await gateway.deleteWebhookEndpoint(request.message, request.metadata))
+    }
+
+    func rotateWebhookSecret(request: ServerRequest<Payrail_V1_RotateWebhookSecretRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_WebhookEndpoint> {
+        ServerResponse(message: try await gateway.rotateWebhookSecret(request.message, request.metadata))
+    }
+
+    func resendWebhookEvent(request: ServerRequest<Payrail_V1_ResendWebhookEventRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_WebhookDelivery> {
+        ServerResponse(message: try await gateway.resendWebhookEvent(request.message, request.metadata))
+    }
+
+    func listWebhookDeliveries(request: ServerRequest<Payrail_V1_ListWebhookDeliveriesRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_ListWebhookDeliveriesResponse> {
+        ServerResponse(message: try await gateway.listWebhookDeliveries(request.message, request.metadata))
+    }
+}

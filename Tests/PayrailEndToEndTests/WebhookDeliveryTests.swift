@@ -181,4 +181,72 @@ import Glibc
             try await storeB.close()
         }
     }
+
+    /// The endpoints API over gRPC through an edge: the secret is shown on create and rotate
+    /// only, a rotation signs with both secrets, the delivery log is readable, bad input gets
+    /// typed errors, and a deleted endpoint is gone.
+    @Test func endpointsAPIOverGRPC() async throws {
+        let receiver = try await WebhookReceiver.start()
+        var webhooks = WebhookDispatcher.Configuration()
+        webhooks.pollInterval = .milliseconds(20)
+        do {
+            try await withCluster(webhooks: webhooks) { _, client, _, _ in
+                let api = client.webhooks
+                let created = try await api.createWebhookEndpoint(.with {
+                    $0.url = receiver.url
+                    $0.eventTypes = ["payment.succeeded"]
+                    $0.description_p = "orders"
+                }, metadata: client.metadata)
+                #expect(created.secret.hasPrefix("whsec_") && created.secret.count == 70 && created.status == .enabled && !created.livemode)
+                let listed = try await api.listWebhookEndpoints(.init(), metadata: client.metadata).endpoints
+                #expect(listed.map(\.id) == [created.id] && listed[0].secret.isEmpty, "the secret is never listed")
+
+                _ = try await client.payments.createPayment(createRequest(key: "grpc-webhook-1"), metadata: client.metadata)
+                try await waitUntil { receiver.deliveredEventIDs.count == 1 }
+                let first = try #require(receiver.requests.first)
+                try WebhookSignature.verify(body: first.body, header: first.signature, secret: created.secret, now: UnixClock.nowMs() / 1000)
+                try await waitUntil {
+                    try await api.listWebhookDeliveries(.with { $0.eventID = first.eventID }, metadata: client.metadata)
+                        .deliveries.first?.status == .delivered
+                }
+                let log = try await api.listWebhookDeliveries(.with { $0.eventID = first.eventID }, metadata: client.metadata).deliveries
+                #expect(log.count == 1 && log[0].attemptLog.map(\.httpStatus) == [200] && log[0].endpointID == created.id)
+
+                let rotated = try await api.rotateWebhookSecret(.with { $0.endpointID = created.id; $0.overlapSeconds = 3_600 },
+                                                               metadata: client.metadata)
+                #expect(rotated.secret.hasPrefix("whsec_") && rotated.secret != created.secret)
+                _ = try await client.payments.createPayment(createRequest(key: "grpc-webhook-2"), metadata: client.metadata)
+                try await waitUntil { receiver.deliveredEventIDs.count == 2 }
+                let second = try #require(receiver.requests.last)
+                #expect(second.signature.components(separatedBy: ",v1=").count == 3, "both secrets sign during the overlap")
+                for secret in [created.secret, rotated.secret] {
+                    try WebhookSignature.verify(body: second.body, header: second.signature, secret: secret, now: UnixClock.nowMs() / 1000)
+                }
+
+                let disabled = try await api.updateWebhookEndpoint(.with { $0.endpointID = created.id; $0.enabled = false },
+                                                                  metadata: client.metadata)
+                #expect(disabled.status == .disabled && disabled.secret.isEmpty)
+
+                let badURL = await rpcFailure {
+                    _ = try await api.createWebhookEndpoint(.with { $0.url = "ftp://example.test/x"; $0.eventTypes = ["*"] }, metadata: client.metadata)
+                }
+                #expect(badURL?.0 == .invalidArgument && badURL?.1 == "invalid_request")
+                let badType = await rpcFailure {
+                    _ = try await api.createWebhookEndpoint(.with { $0.url = receiver.url; $0.eventTypes = ["payment.exploded"] },
+                                                            metadata: client.metadata)
+                }
+                #expect(badType?.0 == .invalidArgument && badType?.1 == "invalid_request")
+
+                _ = try await api.deleteWebhookEndpoint(.with { $0.endpointID = created.id }, metadata: client.metadata)
+                let gone = await rpcFailure {
+                    _ = try await api.getWebhookEndpoint(.with { $0.endpointID = created.id }, metadata: client.metadata)
+                }
+                #expect(gone?.0 == .notFound && gone?.1 == "resource_missing")
+            }
+        } catch {
+            try await receiver.stop()
+            throw error
+        }
+        try await receiver.stop()
+    }
 }

@@ -10,20 +10,22 @@ import PayrailRuntime
 public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     private let payments: PaymentService
     private let apiKeys: APIKeyService
+    let webhookEndpoints: WebhookEndpointService
     private let now: @Sendable () -> Int64
     private let logger: Logger
 
-    public init(payments: PaymentService, apiKeys: APIKeyService, now: @escaping @Sendable () -> Int64,
-                logger: Logger = Logger(label: "payrail.core.grpc")) {
+    public init(payments: PaymentService, apiKeys: APIKeyService, webhookEndpoints: WebhookEndpointService,
+                now: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "payrail.core.grpc")) {
         self.payments = payments
         self.apiKeys = apiKeys
+        self.webhookEndpoints = webhookEndpoints
         self.now = now
         self.logger = logger
     }
 
     /// Runs `body`, turning domain errors into typed gRPC errors and anything unexpected into
     /// `internal_error` without leaking its text (which could hold request data).
-    private func mapped<T>(_ method: String, _ body: () async throws -> T) async throws -> T {
+    func mapped<T>(_ method: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as PayrailError {
@@ -36,7 +38,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
         }
     }
 
-    private func caller(_ context: Payrail_Internal_V1_CallContext) throws(PayrailError) -> CallerContext {
+    func caller(_ context: Payrail_Internal_V1_CallContext) throws(PayrailError) -> CallerContext {
         guard !context.merchantID.isEmpty else {
             throw PayrailError(.authenticationFailed, "call context lacks a merchant")
         }

@@ -192,6 +192,110 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateWebhookEndpoint" metadata.
+        public enum CreateWebhookEndpoint: Sendable {
+            /// Request type for "CreateWebhookEndpoint".
+            public typealias Input = Payrail_Internal_V1_CreateWebhookEndpointCall
+            /// Response type for "CreateWebhookEndpoint".
+            public typealias Output = Payrail_V1_WebhookEndpoint
+            /// Descriptor for "CreateWebhookEndpoint".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "CreateWebhookEndpoint",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetWebhookEndpoint" metadata.
+        public enum GetWebhookEndpoint: Sendable {
+            /// Request type for "GetWebhookEndpoint".
+            public typealias Input = Payrail_Internal_V1_GetWebhookEndpointCall
+            /// Response type for "GetWebhookEndpoint".
+            public typealias Output = Payrail_V1_WebhookEndpoint
+            /// Descriptor for "GetWebhookEndpoint".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "GetWebhookEndpoint",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListWebhookEndpoints" metadata.
+        public enum ListWebhookEndpoints: Sendable {
+            /// Request type for "ListWebhookEndpoints".
+            public typealias Input = Payrail_Internal_V1_ListWebhookEndpointsCall
+            /// Response type for "ListWebhookEndpoints".
+            public typealias Output = Payrail_V1_ListWebhookEndpointsResponse
+            /// Descriptor for "ListWebhookEndpoints".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ListWebhookEndpoints",
+                type: .unary
+            )
+        }
+        /// Namespace for "UpdateWebhookEndpoint" metadata.
+        public enum UpdateWebhookEndpoint: Sendable {
+            /// Request type for "UpdateWebhookEndpoint".
+            public typealias Input = Payrail_Internal_V1_UpdateWebhookEndpointCall
+            /// Response type for "UpdateWebhookEndpoint".
+            public typealias Output = Payrail_V1_WebhookEndpoint
+            /// Descriptor for "UpdateWebhookEndpoint".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "UpdateWebhookEndpoint",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteWebhookEndpoint" metadata.
+        public enum DeleteWebhookEndpoint: Sendable {
+            /// Request type for "DeleteWebhookEndpoint".
+            public typealias Input = Payrail_Internal_V1_DeleteWebhookEndpointCall
+            /// Response type for "DeleteWebhookEndpoint".
+            public typealias Output = Payrail_V1_DeleteWebhookEndpointResponse
+            /// Descriptor for "DeleteWebhookEndpoint".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "DeleteWebhookEndpoint",
+                type: .unary
+            )
+        }
+        /// Namespace for "RotateWebhookSecret" metadata.
+        public enum RotateWebhookSecret: Sendable {
+            /// Request type for "RotateWebhookSecret".
+            public typealias Input = Payrail_Internal_V1_RotateWebhookSecretCall
+            /// Response type for "RotateWebhookSecret".
+            public typealias Output = Payrail_V1_WebhookEndpoint
+            /// Descriptor for "RotateWebhookSecret".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "RotateWebhookSecret",
+                type: .unary
+            )
+        }
+        /// Namespace for "ResendWebhookEvent" metadata.
+        public enum ResendWebhookEvent: Sendable {
+            /// Request type for "ResendWebhookEvent".
+            public typealias Input = Payrail_Internal_V1_ResendWebhookEventCall
+            /// Response type for "ResendWebhookEvent".
+            public typealias Output = Payrail_V1_WebhookDelivery
+            /// Descriptor for "ResendWebhookEvent".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ResendWebhookEvent",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListWebhookDeliveries" metadata.
+        public enum ListWebhookDeliveries: Sendable {
+            /// Request type for "ListWebhookDeliveries".
+            public typealias Input = Payrail_Internal_V1_ListWebhookDeliveriesCall
+            /// Response type for "ListWebhookDeliveries".
+            public typealias Output = Payrail_V1_ListWebhookDeliveriesResponse
+            /// Descriptor for "ListWebhookDeliveries".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ListWebhookDeliveries",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "payrail.internal.v1.Core" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             AuthenticateAPIKey.descriptor,
@@ -206,7 +310,15 @@ public enum Payrail_Internal_V1_Core: Sendable {
             ListRefunds.descriptor,
             CreateCardToken.descriptor,
             GetBalance.descriptor,
-            CreateFXQuote.descriptor
+            CreateFXQuote.descriptor,
+            CreateWebhookEndpoint.descriptor,
+            GetWebhookEndpoint.descriptor,
+            ListWebhookEndpoints.descriptor,
+            UpdateWebhookEndpoint.descriptor,
+            DeleteWebhookEndpoint.descriptor,
+            RotateWebhookSecret.descriptor,
+            ResendWebhookEvent.descriptor,
+            ListWebhookDeliveries.descriptor
         ]
     }
 }
@@ -419,6 +531,118 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_FXQuote>
+
+        /// Handle the "CreateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_CreateWebhookEndpointCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_WebhookEndpoint` messages.
+        func createWebhookEndpoint(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "GetWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_GetWebhookEndpointCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_WebhookEndpoint` messages.
+        func getWebhookEndpoint(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "ListWebhookEndpoints" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ListWebhookEndpointsCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_ListWebhookEndpointsResponse` messages.
+        func listWebhookEndpoints(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListWebhookEndpointsResponse>
+
+        /// Handle the "UpdateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_UpdateWebhookEndpointCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_WebhookEndpoint` messages.
+        func updateWebhookEndpoint(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "DeleteWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_DeleteWebhookEndpointCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_DeleteWebhookEndpointResponse` messages.
+        func deleteWebhookEndpoint(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_DeleteWebhookEndpointResponse>
+
+        /// Handle the "RotateWebhookSecret" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_RotateWebhookSecretCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_WebhookEndpoint` messages.
+        func rotateWebhookSecret(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_RotateWebhookSecretCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "ResendWebhookEvent" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ResendWebhookEventCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_WebhookDelivery` messages.
+        func resendWebhookEvent(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ResendWebhookEventCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookDelivery>
+
+        /// Handle the "ListWebhookDeliveries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ListWebhookDeliveriesCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_ListWebhookDeliveriesResponse` messages.
+        func listWebhookDeliveries(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListWebhookDeliveriesResponse>
     }
 
     /// Service protocol for the "payrail.internal.v1.Core" service.
@@ -615,6 +839,118 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateFXQuoteCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_FXQuote>
+
+        /// Handle the "CreateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_WebhookEndpoint` message.
+        func createWebhookEndpoint(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "GetWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_WebhookEndpoint` message.
+        func getWebhookEndpoint(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "ListWebhookEndpoints" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookEndpointsCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_ListWebhookEndpointsResponse` message.
+        func listWebhookEndpoints(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListWebhookEndpointsResponse>
+
+        /// Handle the "UpdateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_UpdateWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_WebhookEndpoint` message.
+        func updateWebhookEndpoint(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "DeleteWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_DeleteWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_DeleteWebhookEndpointResponse` message.
+        func deleteWebhookEndpoint(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_DeleteWebhookEndpointResponse>
+
+        /// Handle the "RotateWebhookSecret" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_RotateWebhookSecretCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_WebhookEndpoint` message.
+        func rotateWebhookSecret(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_RotateWebhookSecretCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>
+
+        /// Handle the "ResendWebhookEvent" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ResendWebhookEventCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_WebhookDelivery` message.
+        func resendWebhookEvent(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ResendWebhookEventCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookDelivery>
+
+        /// Handle the "ListWebhookDeliveries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookDeliveriesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_ListWebhookDeliveriesResponse` message.
+        func listWebhookDeliveries(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListWebhookDeliveriesResponse>
     }
 
     /// Simple service protocol for the "payrail.internal.v1.Core" service.
@@ -809,6 +1145,118 @@ extension Payrail_Internal_V1_Core {
             request: Payrail_Internal_V1_CreateFXQuoteCall,
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_FXQuote
+
+        /// Handle the "CreateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_CreateWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_WebhookEndpoint` to respond with.
+        func createWebhookEndpoint(
+            request: Payrail_Internal_V1_CreateWebhookEndpointCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_WebhookEndpoint
+
+        /// Handle the "GetWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_GetWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_WebhookEndpoint` to respond with.
+        func getWebhookEndpoint(
+            request: Payrail_Internal_V1_GetWebhookEndpointCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_WebhookEndpoint
+
+        /// Handle the "ListWebhookEndpoints" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ListWebhookEndpointsCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_ListWebhookEndpointsResponse` to respond with.
+        func listWebhookEndpoints(
+            request: Payrail_Internal_V1_ListWebhookEndpointsCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_ListWebhookEndpointsResponse
+
+        /// Handle the "UpdateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_UpdateWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_WebhookEndpoint` to respond with.
+        func updateWebhookEndpoint(
+            request: Payrail_Internal_V1_UpdateWebhookEndpointCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_WebhookEndpoint
+
+        /// Handle the "DeleteWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_DeleteWebhookEndpointCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_DeleteWebhookEndpointResponse` to respond with.
+        func deleteWebhookEndpoint(
+            request: Payrail_Internal_V1_DeleteWebhookEndpointCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_DeleteWebhookEndpointResponse
+
+        /// Handle the "RotateWebhookSecret" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_RotateWebhookSecretCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_WebhookEndpoint` to respond with.
+        func rotateWebhookSecret(
+            request: Payrail_Internal_V1_RotateWebhookSecretCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_WebhookEndpoint
+
+        /// Handle the "ResendWebhookEvent" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ResendWebhookEventCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_WebhookDelivery` to respond with.
+        func resendWebhookEvent(
+            request: Payrail_Internal_V1_ResendWebhookEventCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_WebhookDelivery
+
+        /// Handle the "ListWebhookDeliveries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ListWebhookDeliveriesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_ListWebhookDeliveriesResponse` to respond with.
+        func listWebhookDeliveries(
+            request: Payrail_Internal_V1_ListWebhookDeliveriesCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_ListWebhookDeliveriesResponse
     }
 }
 
@@ -959,6 +1407,94 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.CreateWebhookEndpoint.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CreateWebhookEndpointCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_WebhookEndpoint>(),
+            handler: { request, context in
+                try await self.createWebhookEndpoint(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.GetWebhookEndpoint.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_GetWebhookEndpointCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_WebhookEndpoint>(),
+            handler: { request, context in
+                try await self.getWebhookEndpoint(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ListWebhookEndpoints.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListWebhookEndpointsCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListWebhookEndpointsResponse>(),
+            handler: { request, context in
+                try await self.listWebhookEndpoints(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.UpdateWebhookEndpoint.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_UpdateWebhookEndpointCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_WebhookEndpoint>(),
+            handler: { request, context in
+                try await self.updateWebhookEndpoint(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.DeleteWebhookEndpoint.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_DeleteWebhookEndpointCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_DeleteWebhookEndpointResponse>(),
+            handler: { request, context in
+                try await self.deleteWebhookEndpoint(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.RotateWebhookSecret.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_RotateWebhookSecretCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_WebhookEndpoint>(),
+            handler: { request, context in
+                try await self.rotateWebhookSecret(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ResendWebhookEvent.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ResendWebhookEventCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_WebhookDelivery>(),
+            handler: { request, context in
+                try await self.resendWebhookEvent(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ListWebhookDeliveries.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListWebhookDeliveriesCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListWebhookDeliveriesResponse>(),
+            handler: { request, context in
+                try await self.listWebhookDeliveries(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -1102,6 +1638,94 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_FXQuote> {
         let response = try await self.createFXQuote(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createWebhookEndpoint(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint> {
+        let response = try await self.createWebhookEndpoint(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getWebhookEndpoint(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint> {
+        let response = try await self.getWebhookEndpoint(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listWebhookEndpoints(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListWebhookEndpointsResponse> {
+        let response = try await self.listWebhookEndpoints(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func updateWebhookEndpoint(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint> {
+        let response = try await self.updateWebhookEndpoint(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteWebhookEndpoint(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_DeleteWebhookEndpointResponse> {
+        let response = try await self.deleteWebhookEndpoint(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func rotateWebhookSecret(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_RotateWebhookSecretCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookEndpoint> {
+        let response = try await self.rotateWebhookSecret(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func resendWebhookEvent(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ResendWebhookEventCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_WebhookDelivery> {
+        let response = try await self.resendWebhookEvent(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listWebhookDeliveries(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListWebhookDeliveriesResponse> {
+        let response = try await self.listWebhookDeliveries(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1274,6 +1898,110 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_FXQuote> {
         return GRPCCore.ServerResponse<Payrail_V1_FXQuote>(
             message: try await self.createFXQuote(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createWebhookEndpoint(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint> {
+        return GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>(
+            message: try await self.createWebhookEndpoint(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getWebhookEndpoint(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint> {
+        return GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>(
+            message: try await self.getWebhookEndpoint(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listWebhookEndpoints(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListWebhookEndpointsResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_ListWebhookEndpointsResponse>(
+            message: try await self.listWebhookEndpoints(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func updateWebhookEndpoint(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint> {
+        return GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>(
+            message: try await self.updateWebhookEndpoint(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteWebhookEndpoint(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_DeleteWebhookEndpointResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_DeleteWebhookEndpointResponse>(
+            message: try await self.deleteWebhookEndpoint(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func rotateWebhookSecret(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_RotateWebhookSecretCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint> {
+        return GRPCCore.ServerResponse<Payrail_V1_WebhookEndpoint>(
+            message: try await self.rotateWebhookSecret(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func resendWebhookEvent(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ResendWebhookEventCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_WebhookDelivery> {
+        return GRPCCore.ServerResponse<Payrail_V1_WebhookDelivery>(
+            message: try await self.resendWebhookEvent(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listWebhookDeliveries(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListWebhookDeliveriesResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_ListWebhookDeliveriesResponse>(
+            message: try await self.listWebhookDeliveries(
                 request: request.message,
                 context: context
             ),
@@ -1541,6 +2269,158 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_FXQuote>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_FXQuote>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreateWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListWebhookEndpoints" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookEndpointsCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListWebhookEndpointsCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListWebhookEndpointsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listWebhookEndpoints<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListWebhookEndpointsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookEndpointsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "UpdateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_UpdateWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_UpdateWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func updateWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_DeleteWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_DeleteWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_DeleteWebhookEndpointResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_DeleteWebhookEndpointResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_DeleteWebhookEndpointResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RotateWebhookSecret" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_RotateWebhookSecretCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_RotateWebhookSecretCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func rotateWebhookSecret<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_RotateWebhookSecretCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_RotateWebhookSecretCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ResendWebhookEvent" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ResendWebhookEventCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ResendWebhookEventCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookDelivery` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func resendWebhookEvent<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ResendWebhookEventCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ResendWebhookEventCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookDelivery>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookDelivery>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListWebhookDeliveries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookDeliveriesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListWebhookDeliveriesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListWebhookDeliveriesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listWebhookDeliveries<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListWebhookDeliveriesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookDeliveriesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1954,6 +2834,246 @@ extension Payrail_Internal_V1_Core {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "CreateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreateWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.CreateWebhookEndpoint.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.GetWebhookEndpoint.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListWebhookEndpoints" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookEndpointsCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListWebhookEndpointsCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListWebhookEndpointsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listWebhookEndpoints<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListWebhookEndpointsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookEndpointsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ListWebhookEndpoints.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "UpdateWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_UpdateWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_UpdateWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func updateWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.UpdateWebhookEndpoint.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteWebhookEndpoint" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_DeleteWebhookEndpointCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_DeleteWebhookEndpointCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_DeleteWebhookEndpointResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteWebhookEndpoint<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_DeleteWebhookEndpointResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_DeleteWebhookEndpointResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.DeleteWebhookEndpoint.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RotateWebhookSecret" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_RotateWebhookSecretCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_RotateWebhookSecretCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookEndpoint` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func rotateWebhookSecret<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_RotateWebhookSecretCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_RotateWebhookSecretCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookEndpoint>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.RotateWebhookSecret.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ResendWebhookEvent" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ResendWebhookEventCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ResendWebhookEventCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_WebhookDelivery` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func resendWebhookEvent<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ResendWebhookEventCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ResendWebhookEventCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_WebhookDelivery>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookDelivery>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ResendWebhookEvent.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListWebhookDeliveries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookDeliveriesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListWebhookDeliveriesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListWebhookDeliveriesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listWebhookDeliveries<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListWebhookDeliveriesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookDeliveriesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ListWebhookDeliveries.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -2285,6 +3405,206 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreateFXQuoteCall>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_FXQuote>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_CreateWebhookEndpointCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createWebhookEndpoint<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createWebhookEndpoint(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreateWebhookEndpointCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_WebhookEndpoint>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_GetWebhookEndpointCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getWebhookEndpoint<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetWebhookEndpointCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getWebhookEndpoint(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_GetWebhookEndpointCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_WebhookEndpoint>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListWebhookEndpoints" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookEndpointsCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listWebhookEndpoints<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookEndpointsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listWebhookEndpoints(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ListWebhookEndpointsCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListWebhookEndpointsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_UpdateWebhookEndpointCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateWebhookEndpoint<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.updateWebhookEndpoint(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_UpdateWebhookEndpointCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_WebhookEndpoint>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_DeleteWebhookEndpointCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteWebhookEndpoint<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_DeleteWebhookEndpointResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteWebhookEndpoint(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_DeleteWebhookEndpointCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_DeleteWebhookEndpointResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RotateWebhookSecret" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_RotateWebhookSecretCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rotateWebhookSecret<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_RotateWebhookSecretCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.rotateWebhookSecret(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_RotateWebhookSecretCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_WebhookEndpoint>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResendWebhookEvent" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ResendWebhookEventCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resendWebhookEvent<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ResendWebhookEventCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookDelivery>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.resendWebhookEvent(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ResendWebhookEventCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_WebhookDelivery>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListWebhookDeliveries" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ListWebhookDeliveriesCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listWebhookDeliveries<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookDeliveriesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listWebhookDeliveries(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ListWebhookDeliveriesCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListWebhookDeliveriesResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2670,6 +3990,238 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.createFXQuote(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createWebhookEndpoint<Result>(
+        _ message: Payrail_Internal_V1_CreateWebhookEndpointCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_CreateWebhookEndpointCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createWebhookEndpoint(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getWebhookEndpoint<Result>(
+        _ message: Payrail_Internal_V1_GetWebhookEndpointCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_GetWebhookEndpointCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getWebhookEndpoint(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListWebhookEndpoints" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listWebhookEndpoints<Result>(
+        _ message: Payrail_Internal_V1_ListWebhookEndpointsCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookEndpointsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookEndpointsCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listWebhookEndpoints(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateWebhookEndpoint<Result>(
+        _ message: Payrail_Internal_V1_UpdateWebhookEndpointCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_UpdateWebhookEndpointCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.updateWebhookEndpoint(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteWebhookEndpoint" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteWebhookEndpoint<Result>(
+        _ message: Payrail_Internal_V1_DeleteWebhookEndpointCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_DeleteWebhookEndpointResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_DeleteWebhookEndpointCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteWebhookEndpoint(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RotateWebhookSecret" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rotateWebhookSecret<Result>(
+        _ message: Payrail_Internal_V1_RotateWebhookSecretCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookEndpoint>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_RotateWebhookSecretCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.rotateWebhookSecret(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResendWebhookEvent" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resendWebhookEvent<Result>(
+        _ message: Payrail_Internal_V1_ResendWebhookEventCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_WebhookDelivery>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ResendWebhookEventCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.resendWebhookEvent(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListWebhookDeliveries" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listWebhookDeliveries<Result>(
+        _ message: Payrail_Internal_V1_ListWebhookDeliveriesCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookDeliveriesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listWebhookDeliveries(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -89,4 +89,20 @@ public enum RequestValidation {
         guard request.hasCard else { throw PayrailError(.missingField, "card is required", field: "card") }
         return try ProtoMapping.cardInput(request.card, today: today)
     }
+
+    /// Size limits of the webhook endpoint fields, checked at the edge before anything is
+    /// forwarded (the core checks the content: URL scheme and host, known event types).
+    public static func webhookEndpoint(url: String?, eventTypes: [String], description: String?) throws(PayrailError) {
+        if let url {
+            guard !url.isEmpty else { throw PayrailError(.missingField, "url is required", field: "url") }
+            guard url.utf8.count <= 2_048 else { throw PayrailError(.invalidRequest, "url is longer than 2048 bytes", field: "url") }
+        }
+        guard eventTypes.count <= 32 else { throw PayrailError(.invalidRequest, "at most 32 event types", field: "event_types") }
+        for type in eventTypes where type.isEmpty || type.utf8.count > 64 {
+            throw PayrailError(.invalidRequest, "event types are 1 to 64 bytes", field: "event_types")
+        }
+        if let description, description.utf8.count > 500 {
+            throw PayrailError(.invalidRequest, "description is longer than 500 bytes", field: "description")
+        }
+    }
 }
