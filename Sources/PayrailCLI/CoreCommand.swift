@@ -19,9 +19,11 @@ struct CoreCommand: AsyncParsableCommand {
     var postgres: String?
     @Option(help: "How long a request owns its idempotency key before a retry may take over a crashed request (ms).")
     var idempotencyLeaseMs: Int64 = 30_000
+    @Option(help: "Port for Prometheus metrics (GET /metrics on --host); 0 turns the endpoint off.") var metricsPort = 9464
 
     func run() async throws {
         let logger = Logger(label: "payrail.core")
+        if metricsPort != 0 { PayrailMetrics.bootstrap() }
         let pki = try DevPKI(directory: dataDir + "/tls").ensure()
         let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: logger)
         var configuration = CoreNode.Configuration(pki: pki)
@@ -30,7 +32,12 @@ struct CoreCommand: AsyncParsableCommand {
         configuration.payments.idempotencyLeaseMs = idempotencyLeaseMs
         let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
         print("core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
-        let group = ServiceGroup(configuration: .init(services: core.services.map { .init(service: $0) },
+        var services = core.services
+        if metricsPort != 0 {
+            services.append(try await MetricsServer.bind(host: host, port: metricsPort))
+            print("metrics on http://\(host):\(metricsPort)/metrics")
+        }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try await store.close()

@@ -28,6 +28,8 @@ struct DevCommand: AsyncParsableCommand {
     var exitAfterDemo = false
     @Option(help: "Run on this PostgreSQL database (postgres://user@host:port/db) instead of the embedded SQLite file.")
     var postgres: String?
+    @Option(help: "Port for Prometheus metrics (GET /metrics); 0: any free port; -1: none.")
+    var metricsPort = 9464
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -38,6 +40,7 @@ struct DevCommand: AsyncParsableCommand {
         var options = LocalCluster.Options(dataDirectory: dataDir)
         options.edgeBasePort = edgePort
         options.corePort = corePort
+        options.metricsPort = metricsPort >= 0 ? metricsPort : nil
         if let postgres {
             guard let location = PostgresStore.Location(url: postgres) else {
                 throw ValidationError("--postgres must look like postgres://user[:password]@host[:port]/database")
@@ -52,6 +55,8 @@ struct DevCommand: AsyncParsableCommand {
               edge (public gRPC, TLS):      \(edgeAddress)
               core (internal gRPC, mTLS):   127.0.0.1:\(cluster.corePort)
               health:                       grpc.health.v1.Health on both
+              metrics (Prometheus):         \(cluster.metricsPort.map { "http://127.0.0.1:\($0)/metrics" } ?? "off")
+              webhooks:                     dispatcher running; add endpoints with payrail.v1.WebhookEndpoints
               dashboard:                    not built yet (see README)
               CA certificate for clients:   \(cluster.pki.caCertificatePath)
               demo merchant:                \(merchant.merchantID)

@@ -26,6 +26,8 @@ public final class LocalCluster: Sendable {
         public var postgres: PostgresStore.Location?
         public var payments = PaymentService.Configuration()
         public var webhooks = WebhookDispatcher.Configuration()
+        /// Serve Prometheus metrics on this port (0: any free port); nil: no metrics endpoint.
+        public var metricsPort: Int?
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
     }
 
@@ -35,11 +37,14 @@ public final class LocalCluster: Sendable {
     public let corePort: Int
     public let edges: [EdgeNode]
     public let edgePorts: [Int]
+    /// Where `GET /metrics` answers, if ``Options/metricsPort`` was set.
+    public let metricsPort: Int?
     private let groups: [ServiceGroup]
     private let runs: [Task<Void, any Error>]
 
     private init(pki: DevPKI, store: any PaymentStore, core: CoreNode, corePort: Int, edges: [EdgeNode], edgePorts: [Int],
-                 groups: [ServiceGroup], runs: [Task<Void, any Error>]) {
+                 metricsPort: Int?, groups: [ServiceGroup], runs: [Task<Void, any Error>]) {
+        self.metricsPort = metricsPort
         self.pki = pki
         self.store = store
         self.core = core
@@ -52,6 +57,8 @@ public final class LocalCluster: Sendable {
 
     public static func start(_ options: Options, logger: Logger = Logger(label: "payrail")) async throws -> LocalCluster {
         try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+        // Before any component exists: they bind their counters when created.
+        if options.metricsPort != nil { PayrailMetrics.bootstrap() }
         let pki = try DevPKI(directory: options.dataDirectory + "/tls").ensure()
         let store: any PaymentStore
         if let postgres = options.postgres {
@@ -73,7 +80,9 @@ public final class LocalCluster: Sendable {
             groups.append(group)
             runs.append(Task { try await group.run() })
         }
-        launch(core.services)
+        var metrics: MetricsServer?
+        if let port = options.metricsPort { metrics = try await MetricsServer.bind(host: "127.0.0.1", port: port) }
+        launch(core.services + (metrics.map { [$0] } ?? []))
         let corePort = try await core.listeningPort()
 
         var edges: [EdgeNode] = []
@@ -88,7 +97,7 @@ public final class LocalCluster: Sendable {
             edgePorts.append(try await edge.listeningPort())
         }
         return LocalCluster(pki: pki, store: store, core: core, corePort: corePort, edges: edges, edgePorts: edgePorts,
-                            groups: groups, runs: runs)
+                            metricsPort: metrics?.port, groups: groups, runs: runs)
     }
 
     /// Drains the edges, then the core, then closes the store.

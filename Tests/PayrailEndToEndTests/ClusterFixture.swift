@@ -54,19 +54,19 @@ func withPostgresDatabase(_ body: (PostgresStore.Location) async throws -> Void)
 /// Starts a whole cluster (core + edge over loopback TLS, on SQLite in a temporary folder or on
 /// a fresh PostgreSQL database) for one test, and stops it afterwards whatever happens.
 func withCluster(edges: Int = 1, store: ClusterStore = .sqlite, payments: PaymentService.Configuration = .init(),
-                 webhooks: WebhookDispatcher.Configuration = .init(),
+                 webhooks: WebhookDispatcher.Configuration = .init(), metricsPort: Int? = nil,
                  _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     if store == .postgres {
         try await withPostgresDatabase { location in
-            try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, body)
+            try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, metricsPort: metricsPort, body)
         }
     } else {
-        try await runCluster(edges: edges, postgres: nil, payments: payments, webhooks: webhooks, body)
+        try await runCluster(edges: edges, postgres: nil, payments: payments, webhooks: webhooks, metricsPort: metricsPort, body)
     }
 }
 
 private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments: PaymentService.Configuration,
-                        webhooks: WebhookDispatcher.Configuration,
+                        webhooks: WebhookDispatcher.Configuration, metricsPort: Int?,
                         _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-e2e-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -77,6 +77,7 @@ private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments:
     options.postgres = postgres
     options.payments = payments
     options.webhooks = webhooks
+    options.metricsPort = metricsPort
     let cluster = try await LocalCluster.start(options)
     do {
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Test Merchant")

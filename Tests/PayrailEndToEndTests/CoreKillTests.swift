@@ -33,7 +33,7 @@ import Glibc
             func startCore() throws -> Process {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: binary)
-                process.arguments = ["core", "--data-dir", directory, "--port", "\(corePort)", "--postgres", url, "--idempotency-lease-ms", "2000"]
+                process.arguments = ["core", "--data-dir", directory, "--port", "\(corePort)", "--postgres", url, "--idempotency-lease-ms", "2000", "--metrics-port", "0"]
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
                 try process.run()

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import PayrailCluster
 import PayrailCore
@@ -190,7 +191,7 @@ import Glibc
         var webhooks = WebhookDispatcher.Configuration()
         webhooks.pollInterval = .milliseconds(20)
         do {
-            try await withCluster(webhooks: webhooks) { _, client, _, _ in
+            try await withCluster(webhooks: webhooks, metricsPort: 0) { cluster, client, _, _ in
                 let api = client.webhooks
                 let created = try await api.createWebhookEndpoint(.with {
                     $0.url = receiver.url
@@ -226,6 +227,16 @@ import Glibc
                 let disabled = try await api.updateWebhookEndpoint(.with { $0.endpointID = created.id; $0.enabled = false },
                                                                   metadata: client.metadata)
                 #expect(disabled.status == .disabled && disabled.secret.isEmpty)
+
+                // The dispatcher's metrics, scraped like Prometheus would.
+                let metricsPort = try #require(cluster.metricsPort)
+                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"),
+                                                                   timeout: .seconds(5))
+                let metrics = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                #expect(response.status == .ok)
+                #expect(metrics.contains(#"payrail_webhook_deliveries_total{result="delivered"}"#), "\(metrics.prefix(500))")
+                #expect(metrics.contains("payrail_webhook_queue_depth") && metrics.contains("payrail_webhook_oldest_undelivered_seconds"))
+                #expect(!metrics.contains(TestCards.visaSuccess))
 
                 let badURL = await rpcFailure {
                     _ = try await api.createWebhookEndpoint(.with { $0.url = "ftp://example.test/x"; $0.eventTypes = ["*"] }, metadata: client.metadata)
