@@ -117,6 +117,7 @@ let package = Package(
             name: "PayrailEdge",
             dependencies: [
                 "PayrailDomain",
+                .product(name: "Metrics", package: "swift-metrics"),
                 "PayrailProtos",
                 "PayrailRuntime",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -26,6 +26,8 @@ public final class LocalCluster: Sendable {
         public var postgres: PostgresStore.Location?
         public var payments = PaymentService.Configuration()
         public var webhooks = WebhookDispatcher.Configuration()
+        /// Rate-limit tiers of every edge.
+        public var rateLimits = EdgeRateLimiter.Configuration()
         /// Serve Prometheus metrics on this port (0: any free port); nil: no metrics endpoint.
         public var metricsPort: Int?
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
@@ -90,6 +92,7 @@ public final class LocalCluster: Sendable {
         for index in 0..<options.edgeCount {
             var configuration = EdgeNode.Configuration(pki: pki, corePort: corePort)
             configuration.edgeID = "edge-\(index + 1)"
+            configuration.rateLimits = options.rateLimits
             configuration.port = options.edgeBasePort == 0 ? 0 : options.edgeBasePort + index
             let edge = try EdgeNode(configuration: configuration, logger: logger)
             launch(edge.services)

@@ -1,6 +1,7 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import Metrics
 import PayrailDomain
 import PayrailProtos
 import PayrailRuntime
@@ -18,10 +19,13 @@ public final class EdgeGateway: Sendable {
     private let next = Atomic<Int>(0)
     private let now: @Sendable () -> Int64
     private let upstreamTimeout: Duration
+    private let rateLimiter: EdgeRateLimiter
+    private let rateLimited = Counter(label: "payrail_edge_rate_limited_total")
     private let logger: Logger
 
     public init(edgeID: String, region: String, cores: [GRPCClient<HTTP2ClientTransport.Posix>], now: @escaping @Sendable () -> Int64,
-                upstreamTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "payrail.edge")) {
+                upstreamTimeout: Duration = .seconds(30), rateLimiter: EdgeRateLimiter = EdgeRateLimiter(),
+                logger: Logger = Logger(label: "payrail.edge")) {
         precondition(!cores.isEmpty, "an edge needs at least one core connection")
         self.edgeID = edgeID
         self.region = region
@@ -29,6 +33,7 @@ public final class EdgeGateway: Sendable {
         self.cores = clients
         self.now = now
         self.upstreamTimeout = upstreamTimeout
+        self.rateLimiter = rateLimiter
         self.logger = logger
         let rotation = Atomic<Int>(0)
         self.authenticator = APIKeyAuthenticator(now: now) { request in
@@ -53,6 +58,12 @@ public final class EdgeGateway: Sendable {
                           _ forward: (Payrail_Internal_V1_CallContext) async throws -> Response) async throws -> Response {
         do {
             let context = try await authenticator.authenticate(metadata, edgeID: edgeID, region: region)
+            do {
+                try rateLimiter.admit(merchantID: context.merchantID, apiKeyID: context.apiKeyID)
+            } catch {
+                rateLimited.increment()
+                throw error
+            }
             let response = try await forward(context)
             logger.trace("forwarded", metadata: ["method": "\(method)", "merchant": "\(context.merchantID)"])
             return response

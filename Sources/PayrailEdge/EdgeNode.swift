@@ -22,6 +22,8 @@ public struct EdgeNode: Sendable {
         public var coreConnections = 2
         /// Deadline for each call to the core.
         public var upstreamTimeout: Duration = .seconds(30)
+        /// Rate-limit tiers, enforced locally per merchant and per API key.
+        public var rateLimits = EdgeRateLimiter.Configuration()
 
         public init(certificatePath: String, keyPath: String, caPath: String, corePort: Int) {
             self.certificatePath = certificatePath
@@ -53,7 +55,8 @@ public struct EdgeNode: Sendable {
         }
         coreClients = clients
         let gateway = EdgeGateway(edgeID: configuration.edgeID, region: configuration.region, cores: clients, now: now,
-                                  upstreamTimeout: configuration.upstreamTimeout, logger: logger)
+                                  upstreamTimeout: configuration.upstreamTimeout,
+                                  rateLimiter: EdgeRateLimiter(configuration: configuration.rateLimits), logger: logger)
         health = HealthService()
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),

@@ -6,6 +6,7 @@ import Testing
 import PayrailCluster
 import PayrailCore
 import PayrailDomain
+import PayrailEdge
 import PayrailProtos
 import PayrailRuntime
 import PayrailSimulators
@@ -55,18 +56,21 @@ func withPostgresDatabase(_ body: (PostgresStore.Location) async throws -> Void)
 /// a fresh PostgreSQL database) for one test, and stops it afterwards whatever happens.
 func withCluster(edges: Int = 1, store: ClusterStore = .sqlite, payments: PaymentService.Configuration = .init(),
                  webhooks: WebhookDispatcher.Configuration = .init(), metricsPort: Int? = nil,
+                 rateLimits: EdgeRateLimiter.Configuration = .init(),
                  _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     if store == .postgres {
         try await withPostgresDatabase { location in
-            try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, metricsPort: metricsPort, body)
+            try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
+                                 rateLimits: rateLimits, body)
         }
     } else {
-        try await runCluster(edges: edges, postgres: nil, payments: payments, webhooks: webhooks, metricsPort: metricsPort, body)
+        try await runCluster(edges: edges, postgres: nil, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
+                             rateLimits: rateLimits, body)
     }
 }
 
 private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments: PaymentService.Configuration,
-                        webhooks: WebhookDispatcher.Configuration, metricsPort: Int?,
+                        webhooks: WebhookDispatcher.Configuration, metricsPort: Int?, rateLimits: EdgeRateLimiter.Configuration,
                         _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-e2e-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -78,6 +82,7 @@ private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments:
     options.payments = payments
     options.webhooks = webhooks
     options.metricsPort = metricsPort
+    options.rateLimits = rateLimits
     let cluster = try await LocalCluster.start(options)
     do {
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Test Merchant")

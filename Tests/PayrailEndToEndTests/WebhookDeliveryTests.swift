@@ -76,6 +76,44 @@ import Glibc
         try await receiver.stop()
     }
 
+    /// An endpoint that fails for the whole retry period is disabled, its deliveries fail, and
+    /// a `webhook_endpoint.disabled` event announces it to the merchant's other endpoints.
+    @Test func anEndpointFailingForTheWholeRetryPeriodIsDisabledAndAnnounced() async throws {
+        let broken = try await WebhookReceiver.start(failFirst: Int.max)
+        let healthy = try await WebhookReceiver.start()
+        var webhooks = WebhookDispatcher.Configuration()
+        webhooks.pollInterval = .milliseconds(20)
+        webhooks.retry = WebhookRetryPolicy(initialDelayMs: 50, maximumDelayMs: 200, retryPeriodMs: 1_000, jitter: false)
+        do {
+            try await withCluster(webhooks: webhooks) { cluster, client, _, merchantID in
+                let endpoints = cluster.core.webhookEndpoints
+                let failing = try await endpoints.create(merchantID: merchantID, livemode: false, url: broken.url,
+                                                         eventTypes: ["payment.succeeded"]).endpoint
+                _ = try await endpoints.create(merchantID: merchantID, livemode: false, url: healthy.url,
+                                               eventTypes: ["webhook_endpoint.disabled"])
+                _ = try await client.payments.createPayment(createRequest(key: "disable-1"), metadata: client.metadata)
+                try await waitUntil(seconds: 30) { !healthy.deliveredEventIDs.isEmpty }
+
+                let notice = try #require(healthy.requests.first { $0.answered == 200 })
+                let text = String(decoding: notice.body, as: UTF8.self)
+                #expect(text.contains(#""type":"webhook_endpoint.disabled""#) && text.contains(failing.id))
+                let endpoint = try await endpoints.get(merchantID: merchantID, id: failing.id)
+                #expect(endpoint.status == .disabled && endpoint.disabledReason != nil)
+                #expect(broken.requests.count >= 3 && broken.requests.allSatisfy { $0.answered == 500 })
+                let paymentEvent = try #require(broken.requests.first?.eventID)
+                let log = try await endpoints.deliveryLog(merchantID: merchantID, eventID: paymentEvent)
+                #expect(log.first?.delivery.status == .failed, "retried for the whole period, then given up")
+                #expect(log.first?.attempts.last?.retryAtMs == nil)
+            }
+        } catch {
+            try await broken.stop()
+            try await healthy.stop()
+            throw error
+        }
+        try await broken.stop()
+        try await healthy.stop()
+    }
+
     @Test(.enabled(if: ClusterStore.available.contains(.postgres)), .timeLimit(.minutes(3)))
     func killingTheDispatcherMidDeliveryLosesNoEvent() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

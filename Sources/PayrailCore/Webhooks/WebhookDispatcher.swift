@@ -191,7 +191,7 @@ public final class WebhookDispatcher: Service {
         let kept = try await store.write { tx -> Bool in
             try await tx.insertWebhookAttempt(attempt)
             guard try await tx.updateWebhookDelivery(updated, heldUntilMs: heldUntil) else { return false }
-            try await trackEndpointHealth(tx, endpoint: endpoint, succeeded: attempt.succeeded, nowMs: finishedMs)
+            try await trackEndpointHealth(tx, endpoint: endpoint, attempt: attempt, delivery: updated, nowMs: finishedMs)
             return true
         }
         counts.withLock { counts in
@@ -205,25 +205,36 @@ public final class WebhookDispatcher: Service {
         ])
     }
 
-    /// Remembers since when an endpoint has been failing; disables it (announcing it with an
-    /// event) once that is longer than the retry period. A success clears the history.
-    private func trackEndpointHealth(_ tx: any StoreTransaction, endpoint seen: WebhookEndpoint, succeeded: Bool, nowMs: Int64) async throws {
-        if succeeded && seen.failingSinceMs == nil { return }
-        if !succeeded, let since = seen.failingSinceMs, nowMs - since < configuration.retry.retryPeriodMs { return }
+    /// Remembers since when an endpoint has been failing (the start of the first attempt that
+    /// failed after its last success). The endpoint is disabled, and a
+    /// `webhook_endpoint.disabled` event announces it, when it has been failing for the whole
+    /// retry period: either a later attempt fails that long after, or a delivery gives up and
+    /// the endpoint has not answered 2xx since that delivery's first attempt. A success clears
+    /// the history.
+    private func trackEndpointHealth(_ tx: any StoreTransaction, endpoint seen: WebhookEndpoint, attempt: WebhookAttempt,
+                                     delivery: WebhookDelivery, nowMs: Int64) async throws {
+        let period = configuration.retry.retryPeriodMs
+        if attempt.succeeded && seen.failingSinceMs == nil { return }
+        if !attempt.succeeded, let since = seen.failingSinceMs, nowMs - since < period, delivery.status != .failed { return }
         guard var endpoint = try await tx.webhookEndpoint(id: seen.id, merchantID: seen.merchantID) else { return }
-        if succeeded {
+        if attempt.succeeded {
             endpoint.failingSinceMs = nil
         } else if let since = endpoint.failingSinceMs {
-            guard nowMs - since >= configuration.retry.retryPeriodMs, endpoint.status == .enabled else { return }
+            var failedThroughout = nowMs - since >= period
+            if !failedThroughout && delivery.status == .failed,
+               let first = try await tx.webhookAttempts(deliveryID: delivery.id).first {
+                failedThroughout = since <= first.attemptedAtMs
+            }
+            guard failedThroughout, endpoint.status == .enabled else { return }
             endpoint.status = .disabled
-            endpoint.disabledReason = "every delivery failed for \(configuration.retry.retryPeriodMs / 3_600_000) hours"
+            endpoint.disabledReason = "every delivery failed for the whole retry period (\(period / 1000) s)"
             let payload = #"{"id":"\#(endpoint.id)","object":"webhook_endpoint","status":"disabled","failing_since":\#(since / 1000)}"#
             try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: .webhookEndpointDisabled, merchantID: endpoint.merchantID,
                                                        livemode: endpoint.livemode, resourceID: endpoint.id, payload: Array(payload.utf8),
                                                        createdAtMs: nowMs))
             logger.warning("webhook endpoint disabled after failing for the whole retry period", metadata: ["endpoint": "\(endpoint.id)"])
         } else {
-            endpoint.failingSinceMs = nowMs
+            endpoint.failingSinceMs = attempt.attemptedAtMs
         }
         endpoint.updatedAtMs = nowMs
         try await tx.updateWebhookEndpoint(endpoint)

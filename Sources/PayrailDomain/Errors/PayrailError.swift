@@ -43,6 +43,7 @@ public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let processorUnavailable = Code("processor_unavailable", .unavailable)
         public static let fxRateUnavailable = Code("fx_rate_unavailable", .failedPrecondition)
         public static let fxQuoteExpired = Code("fx_quote_expired", .failedPrecondition)
+        public static let rateLimited = Code("rate_limited", .resourceExhausted)
         public static let internalError = Code("internal_error", .internal)
     }
 
@@ -51,12 +52,15 @@ public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The request field at fault, as a proto path ("amount.currency", "card.number").
     public var field: String?
     public var declineCode: DeclineCode?
+    /// When a retry may succeed (rate limits), in milliseconds.
+    public var retryAfterMs: Int64?
 
-    public init(_ code: Code, _ message: String, field: String? = nil, declineCode: DeclineCode? = nil) {
+    public init(_ code: Code, _ message: String, field: String? = nil, declineCode: DeclineCode? = nil, retryAfterMs: Int64? = nil) {
         self.code = code
         self.message = message
         self.field = field
         self.declineCode = declineCode
+        self.retryAfterMs = retryAfterMs
     }
 
     public var description: String {

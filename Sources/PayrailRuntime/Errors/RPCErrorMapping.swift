@@ -15,6 +15,8 @@ public enum RPCErrorMapping {
     public static let reasonKey = "payrail-error-reason"
     public static let fieldKey = "payrail-error-field"
     public static let declineCodeKey = "payrail-decline-code"
+    /// Milliseconds after which the refused call may be retried (rate limits).
+    public static let retryAfterKey = "payrail-retry-after-ms"
     /// The standard trailer holding a serialized `google.rpc.Status`.
     public static let statusDetailsKey = "grpc-status-details-bin"
 
@@ -61,6 +63,10 @@ public enum RPCErrorMapping {
             infoMetadata["decline_code"] = declineCode.rawValue
             metadata.addString(declineCode.rawValue, forKey: declineCodeKey)
         }
+        if let retryAfterMs = error.retryAfterMs {
+            infoMetadata["retry_after_ms"] = String(retryAfterMs)
+            metadata.addString(String(retryAfterMs), forKey: retryAfterKey)
+        }
         let code = rpcCode(error.code.category)
         let status = GoogleRPCStatus(code: code, message: error.message,
                                      details: [.errorInfo(reason: error.code.reason, domain: domain, metadata: infoMetadata)])
@@ -76,6 +82,7 @@ public enum RPCErrorMapping {
         var result = PayrailError(PayrailError.Code(reason, category(error.code)), error.message)
         result.field = error.metadata[stringValues: fieldKey].first(where: { _ in true })
         result.declineCode = error.metadata[stringValues: declineCodeKey].first(where: { _ in true }).map(DeclineCode.init)
+        result.retryAfterMs = error.metadata[stringValues: retryAfterKey].first(where: { _ in true }).flatMap { Int64($0) }
         return result
     }
 
