@@ -5,6 +5,7 @@ import Metrics
 import PayrailDomain
 import PayrailProtos
 import PayrailRuntime
+import SwiftProtobuf
 import Synchronization
 
 /// The merchant-facing public API at an edge: authenticates the API key, validates every
@@ -20,12 +21,13 @@ public final class EdgeGateway: Sendable {
     private let now: @Sendable () -> Int64
     private let upstreamTimeout: Duration
     private let rateLimiter: EdgeRateLimiter
+    private let idempotency: EdgeIdempotencyCache
     private let rateLimited = Counter(label: "payrail_edge_rate_limited_total")
     private let logger: Logger
 
     public init(edgeID: String, region: String, cores: [GRPCClient<HTTP2ClientTransport.Posix>], now: @escaping @Sendable () -> Int64,
                 upstreamTimeout: Duration = .seconds(30), rateLimiter: EdgeRateLimiter = EdgeRateLimiter(),
-                logger: Logger = Logger(label: "payrail.edge")) {
+                idempotencyRetentionMs: Int64 = 10 * 60_000, logger: Logger = Logger(label: "payrail.edge")) {
         precondition(!cores.isEmpty, "an edge needs at least one core connection")
         self.edgeID = edgeID
         self.region = region
@@ -34,6 +36,7 @@ public final class EdgeGateway: Sendable {
         self.now = now
         self.upstreamTimeout = upstreamTimeout
         self.rateLimiter = rateLimiter
+        self.idempotency = EdgeIdempotencyCache(retentionMs: idempotencyRetentionMs, now: now)
         self.logger = logger
         let rotation = Atomic<Int>(0)
         self.authenticator = APIKeyAuthenticator(now: now) { request in
@@ -84,14 +87,42 @@ public final class EdgeGateway: Sendable {
         }
     }
 
+    /// How often the edge answered a retry itself, or joined a duplicate to the first request.
+    public var idempotencyStatistics: (replays: Int, coalesced: Int) { idempotency.statistics }
+
     var today: CalendarMonth { CalendarMonth(unixMillis: now()) }
+
+    /// A payment answer worth replaying from the edge: anything but `processing`, whose retry
+    /// must reach the core to resume the payment.
+    @Sendable static func isFinal(_ payment: Payrail_V1_Payment) -> Bool { payment.status != .processing }
+
+    /// Sends through the edge's idempotency cache when the request carries a key.
+    private func idempotent<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ operation: String, _ context: Payrail_Internal_V1_CallContext, key: String, request: Request,
+        keep: @escaping @Sendable (Response) -> Bool, _ send: @escaping @Sendable () async throws -> Response
+    ) async throws -> Response {
+        guard !key.isEmpty else { return try await send() }
+        var encoding = BinaryEncodingOptions()
+        encoding.useDeterministicOrdering = true
+        let fingerprint = idempotency.fingerprint(operation: operation, request: try request.serializedBytes(options: encoding))
+        let cacheKey = EdgeIdempotencyCache.Key(merchantID: context.merchantID, livemode: context.livemode, operation: operation,
+                                                idempotencyKey: key)
+        let bytes = try await idempotency.run(cacheKey, fingerprint: fingerprint, keep: { bytes in
+            (try? Response(serializedBytes: bytes)).map(keep) ?? false
+        }, send: {
+            try await send().serializedBytes()
+        })
+        return try Response(serializedBytes: bytes)
+    }
 
     // MARK: Forwarding
 
     func createPayment(_ request: Payrail_V1_CreatePaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("CreatePayment", metadata) { context in
             _ = try ProtoMapping.createPaymentCommand(request, today: today)
-            return try await core.createPayment(.with { $0.context = context; $0.request = request }, options: options)
+            return try await idempotent("CreatePayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
+                try await self.core.createPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+            }
         }
     }
 
@@ -105,21 +136,27 @@ public final class EdgeGateway: Sendable {
     func confirmPayment(_ request: Payrail_V1_ConfirmPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("ConfirmPayment", metadata) { context in
             _ = try RequestValidation.confirm(request)
-            return try await core.confirmPayment(.with { $0.context = context; $0.request = request }, options: options)
+            return try await idempotent("ConfirmPayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
+                try await self.core.confirmPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+            }
         }
     }
 
     func capturePayment(_ request: Payrail_V1_CapturePaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("CapturePayment", metadata) { context in
             _ = try RequestValidation.capture(request)
-            return try await core.capturePayment(.with { $0.context = context; $0.request = request }, options: options)
+            return try await idempotent("CapturePayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
+                try await self.core.capturePayment(.with { $0.context = context; $0.request = request }, options: self.options)
+            }
         }
     }
 
     func cancelPayment(_ request: Payrail_V1_CancelPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("CancelPayment", metadata) { context in
             _ = try RequestValidation.cancel(request)
-            return try await core.cancelPayment(.with { $0.context = context; $0.request = request }, options: options)
+            return try await idempotent("CancelPayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
+                try await self.core.cancelPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+            }
         }
     }
 
@@ -133,7 +170,9 @@ public final class EdgeGateway: Sendable {
     func createRefund(_ request: Payrail_V1_CreateRefundRequest, _ metadata: Metadata) async throws -> Payrail_V1_Refund {
         try await handle("CreateRefund", metadata) { context in
             _ = try RequestValidation.createRefund(request)
-            return try await core.createRefund(.with { $0.context = context; $0.request = request }, options: options)
+            return try await idempotent("CreateRefund", context, key: request.idempotencyKey, request: request, keep: { $0.status != .pending }) {
+                try await self.core.createRefund(.with { $0.context = context; $0.request = request }, options: self.options)
+            }
         }
     }
 

@@ -24,6 +24,8 @@ public struct EdgeNode: Sendable {
         public var upstreamTimeout: Duration = .seconds(30)
         /// Rate-limit tiers, enforced locally per merchant and per API key.
         public var rateLimits = EdgeRateLimiter.Configuration()
+        /// How long the edge replays a finished idempotent answer without asking the core.
+        public var idempotencyRetentionMs: Int64 = 10 * 60_000
 
         public init(certificatePath: String, keyPath: String, caPath: String, corePort: Int) {
             self.certificatePath = certificatePath
@@ -41,6 +43,8 @@ public struct EdgeNode: Sendable {
     public let server: GRPCServer<HTTP2ServerTransport.Posix>
     public let coreClients: [GRPCClient<HTTP2ClientTransport.Posix>]
     public let health: HealthService
+    /// The public API handler (authentication, limits, idempotency, forwarding).
+    public let gateway: EdgeGateway
 
     public init(configuration: Configuration, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
                 logger: Logger = Logger(label: "payrail.edge")) throws {
@@ -54,9 +58,10 @@ public struct EdgeNode: Sendable {
             clients.append(GRPCClient(transport: transport))
         }
         coreClients = clients
-        let gateway = EdgeGateway(edgeID: configuration.edgeID, region: configuration.region, cores: clients, now: now,
+        gateway = EdgeGateway(edgeID: configuration.edgeID, region: configuration.region, cores: clients, now: now,
                                   upstreamTimeout: configuration.upstreamTimeout,
-                                  rateLimiter: EdgeRateLimiter(configuration: configuration.rateLimits), logger: logger)
+                                  rateLimiter: EdgeRateLimiter(configuration: configuration.rateLimits),
+                                  idempotencyRetentionMs: configuration.idempotencyRetentionMs, logger: logger)
         health = HealthService()
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
