@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Money, currencies, cards, the payment state machine, ledger posting rules, the
@@ -117,6 +118,7 @@ let package = Package(
             name: "PayrailEdge",
             dependencies: [
                 "PayrailDomain",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 "PayrailProtos",
                 "PayrailRuntime",

@@ -7,6 +7,7 @@ import PayrailEdge
 import PayrailRuntime
 import PayrailStore
 import ServiceLifecycle
+import UnixSignals
 
 /// A standalone core node on the embedded store, for running edges as separate processes.
 struct CoreCommand: AsyncParsableCommand {
@@ -44,10 +45,13 @@ struct CoreCommand: AsyncParsableCommand {
     }
 }
 
-/// A standalone edge that forwards to a core.
+/// A standalone edge that forwards to a core: from an edge-config file (`--config` and
+/// `--edge-id`, reloaded on SIGHUP) or from flags.
 struct EdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "edge", abstract: "Run an edge gateway.")
 
+    @Option(help: "Edge configuration file (edge-config/*.yaml); the other options are then ignored.") var config: String?
+    @Option(help: "With --config: which edge of the file this process is.") var edgeID: String?
     @Option(help: "Folder holding the dev certificates (tls/).") var dataDir = ".payrail"
     @Option(help: "Listen port (TLS).") var port = 50051
     @Option(help: "Listen address.") var host = "127.0.0.1"
@@ -58,18 +62,78 @@ struct EdgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "payrail.edge")
+        var configuration: EdgeNode.Configuration
+        var reloader: EdgeConfigReloader?
+        if let config {
+            guard let edgeID else { throw ValidationError("--config needs --edge-id") }
+            let file: EdgeConfig
+            do { file = try EdgeConfigParser.load(path: config) } catch let error as EdgeConfigError { throw ValidationError("\(error)") }
+            guard let fromFile = EdgeNode.Configuration(config: file, edgeID: edgeID) else {
+                throw ValidationError("\(config) has no edge \"\(edgeID)\"")
+            }
+            configuration = fromFile
+            let edge = try EdgeNode(configuration: configuration, logger: logger)
+            reloader = EdgeConfigReloader(path: config, edgeID: edgeID, initial: file) { next in
+                edge.gateway.apply(rateLimits: next.rateLimits, idempotencyRetentionMs: next.idempotencyRetentionMs)
+            }
+            try await serve(edge, configuration, reloader: reloader, logger: logger)
+            return
+        }
         let pki = try DevPKI(directory: dataDir + "/tls").ensure()
-        var configuration = EdgeNode.Configuration(pki: pki, corePort: corePort)
+        configuration = EdgeNode.Configuration(pki: pki, corePort: corePort)
         configuration.host = host
         configuration.port = port
         configuration.coreHost = coreHost
         configuration.edgeID = id
         configuration.region = region
-        let edge = try EdgeNode(configuration: configuration, logger: logger)
-        print("edge \(id) (\(region)) listening on \(host):\(port) (TLS), core \(coreHost):\(corePort)")
+        try await serve(try EdgeNode(configuration: configuration, logger: logger), configuration, reloader: nil, logger: logger)
+    }
+
+    private func serve(_ edge: EdgeNode, _ configuration: EdgeNode.Configuration, reloader: EdgeConfigReloader?, logger: Logger) async throws {
+        print("edge \(configuration.edgeID) (\(configuration.region)) listening on \(configuration.host):\(configuration.port) (TLS), "
+              + "core \(configuration.coreHost):\(configuration.corePort)")
         let group = ServiceGroup(configuration: .init(services: edge.services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let reloading = Task {
+            guard let reloader else { return }
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    let needsRestart = try reloader.reload()
+                    print("configuration reloaded from \(reloader.path)"
+                          + (needsRestart.isEmpty ? "" : "; needs a restart to apply: \(needsRestart.joined(separator: ", "))"))
+                } catch {
+                    print("configuration refused, the previous one stays in force: \(error)")
+                }
+                fflush(nil)
+            }
+        }
+        defer { reloading.cancel() }
         try await group.run()
+    }
+}
+
+/// `payrail edge-config validate FILE...`: checks edge configuration files.
+struct EdgeConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "edge-config", abstract: "Edge configuration files.",
+                                                    subcommands: [Validate.self])
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate files; prints file:line:column: reason for each error.")
+        @Argument(help: "Files to check.") var files: [String]
+
+        func run() async throws {
+            var failed = false
+            for file in files {
+                do {
+                    let config = try EdgeConfigParser.load(path: file)
+                    print("\(file): OK (\(config.regions.map { "\($0.name): \($0.edges.count) edges" }.joined(separator: ", ")))")
+                } catch {
+                    print("\(error)")
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
     }
 }
 

@@ -87,6 +87,12 @@ public final class EdgeGateway: Sendable {
         }
     }
 
+    /// Applies the reloadable part of a configuration: rate-limit tiers and idempotency retention.
+    public func apply(rateLimits: EdgeRateLimiter.Configuration, idempotencyRetentionMs: Int64) {
+        rateLimiter.update(rateLimits)
+        idempotency.setRetention(ms: idempotencyRetentionMs)
+    }
+
     /// How often the edge answered a retry itself, or joined a duplicate to the first request.
     public var idempotencyStatistics: (replays: Int, coalesced: Int) { idempotency.statistics }
 

@@ -43,7 +43,7 @@ public final class EdgeIdempotencyCache: Sendable {
 
     private static let shardCount = 16
     private let shards: [Shard]
-    private let retentionMs: Int64
+    private let retention: Atomic<Int64>
     private let maxEntriesPerShard: Int
     private let fingerprintKey = SymmetricKey(size: .bits256)
     private let now: @Sendable () -> Int64
@@ -54,10 +54,16 @@ public final class EdgeIdempotencyCache: Sendable {
 
     public init(retentionMs: Int64 = 10 * 60_000, maxEntries: Int = 100_000, now: @escaping @Sendable () -> Int64) {
         precondition(retentionMs >= 0 && maxEntries >= Self.shardCount, "cache bounds")
-        self.retentionMs = retentionMs
+        self.retention = Atomic(retentionMs)
         self.maxEntriesPerShard = maxEntries / Self.shardCount
         self.now = now
         shards = (0..<Self.shardCount).map { _ in Shard() }
+    }
+
+    /// Changes how long new answers are kept (a configuration reload).
+    public func setRetention(ms: Int64) {
+        precondition(ms >= 0, "retention cannot be negative")
+        retention.store(ms, ordering: .relaxed)
     }
 
     /// The request's fingerprint: HMAC over the operation and the request's deterministic bytes.
@@ -105,7 +111,7 @@ public final class EdgeIdempotencyCache: Sendable {
             let result = await task.result
             shard.state.withLock { state in
                 if case .success(let response) = result, keep(response) {
-                    state.slots[key] = .done(fingerprint: fingerprint, response: response, expiresAtMs: now() + retentionMs)
+                    state.slots[key] = .done(fingerprint: fingerprint, response: response, expiresAtMs: now() + retention.load(ordering: .relaxed))
                     state.order.append(key)
                     evict(&state)
                 } else {

@@ -38,6 +38,21 @@ public struct EdgeNode: Sendable {
             self.init(certificatePath: pki.certificatePath(.edge), keyPath: pki.privateKeyPath(.edge), caPath: pki.caCertificatePath,
                       corePort: corePort)
         }
+
+        /// The edge `edgeID` of a configuration file; nil if the file has no such edge. The edge
+        /// forwards to the first upstream endpoint (several: a later issue).
+        public init?(config: EdgeConfig, edgeID: String) {
+            guard let (region, edge) = config.edge(id: edgeID), let core = config.upstream.endpoints.first else { return nil }
+            self.init(certificatePath: edge.tls.certificate, keyPath: edge.tls.key, caPath: config.upstream.ca, corePort: core.port)
+            self.edgeID = edge.id
+            self.region = region.name
+            self.host = edge.listen.host
+            self.port = edge.listen.port
+            self.coreHost = core.host
+            self.upstreamTimeout = .milliseconds(config.upstream.timeoutMs)
+            self.rateLimits = config.rateLimits
+            self.idempotencyRetentionMs = config.idempotencyRetentionMs
+        }
     }
 
     public let server: GRPCServer<HTTP2ServerTransport.Posix>

@@ -51,11 +51,11 @@ public final class EdgeRateLimiter: Sendable {
 
     private static let shardCount = 16
     private let shards: [Shard]
-    private let configuration: Configuration
+    private let configuration: Mutex<Configuration>
     private let nowNs: @Sendable () -> Int64
 
     public init(configuration: Configuration = Configuration(), nowNs: @escaping @Sendable () -> Int64 = EdgeRateLimiter.monotonicNs) {
-        self.configuration = configuration
+        self.configuration = Mutex(configuration)
         self.nowNs = nowNs
         shards = (0..<Self.shardCount).map { _ in Shard() }
     }
@@ -69,7 +69,7 @@ public final class EdgeRateLimiter: Sendable {
     /// (RESOURCE_EXHAUSTED) with the delay after which a retry is admitted. A request refused by
     /// one limit does not use up the other.
     public func admit(merchantID: String, apiKeyID: String) throws(PayrailError) {
-        let tier = configuration.tier(merchantID: merchantID)
+        let (tier, maxKeys) = configuration.withLock { ($0.tier(merchantID: merchantID), $0.maxKeys) }
         let now = nowNs()
         let merchantKey = "m:" + merchantID, keyKey = "k:" + apiKeyID
         // Check both first, then take from both: refusing on the key must not charge the merchant.
@@ -78,8 +78,10 @@ public final class EdgeRateLimiter: Sendable {
         if case .limited(let wait) = keyDecision { throw Self.limited(wait, scope: "API key") }
         if case .limited(let wait) = merchantDecision { throw Self.limited(wait, scope: "merchant") }
         // Commit; under a race another request may have taken the last slot meanwhile.
-        if case .limited(let wait) = take(keyKey, now: now, limit: tier.apiKey) { throw Self.limited(wait, scope: "API key") }
-        if case .limited(let wait) = take(merchantKey, now: now, limit: tier.merchant) { throw Self.limited(wait, scope: "merchant") }
+        if case .limited(let wait) = take(keyKey, now: now, limit: tier.apiKey, maxKeys: maxKeys) { throw Self.limited(wait, scope: "API key") }
+        if case .limited(let wait) = take(merchantKey, now: now, limit: tier.merchant, maxKeys: maxKeys) {
+            throw Self.limited(wait, scope: "merchant")
+        }
     }
 
     private static func limited(_ waitNs: Int64, scope: String) -> PayrailError {
@@ -95,8 +97,13 @@ public final class EdgeRateLimiter: Sendable {
         shard(key).states.withLock { GCRA.decide(tat: $0[key], nowNs: now, limit: limit) }
     }
 
-    private func take(_ key: String, now: Int64, limit: RateLimit) -> GCRA.Decision {
-        let maxPerShard = max(1, configuration.maxKeys / Self.shardCount)
+    /// Replaces the tiers (a configuration reload); state per key is kept.
+    public func update(_ newConfiguration: Configuration) {
+        configuration.withLock { $0 = newConfiguration }
+    }
+
+    private func take(_ key: String, now: Int64, limit: RateLimit, maxKeys: Int) -> GCRA.Decision {
+        let maxPerShard = max(1, maxKeys / Self.shardCount)
         return shard(key).states.withLock { states in
             let decision = GCRA.decide(tat: states[key], nowNs: now, limit: limit)
             if case .allowed(let tat) = decision {
