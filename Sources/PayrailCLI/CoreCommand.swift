@@ -59,9 +59,11 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Core address.") var coreHost = "127.0.0.1"
     @Option(help: "Edge id.") var id = "edge-1"
     @Option(help: "Region.") var region = "local"
+    @Option(help: "Port for Prometheus metrics (GET /metrics on 127.0.0.1); 0: off.") var metricsPort = 0
 
     func run() async throws {
         let logger = Logger(label: "payrail.edge")
+        if metricsPort != 0 { PayrailMetrics.bootstrap() }
         var configuration: EdgeNode.Configuration
         var reloader: EdgeConfigReloader?
         if let config {
@@ -92,7 +94,12 @@ struct EdgeCommand: AsyncParsableCommand {
     private func serve(_ edge: EdgeNode, _ configuration: EdgeNode.Configuration, reloader: EdgeConfigReloader?, logger: Logger) async throws {
         print("edge \(configuration.edgeID) (\(configuration.region)) listening on \(configuration.host):\(configuration.port) (TLS), "
               + "core \(configuration.coreHost):\(configuration.corePort)")
-        let group = ServiceGroup(configuration: .init(services: edge.services.map { .init(service: $0) },
+        var services = edge.services
+        if metricsPort != 0 {
+            services.append(try await MetricsServer.bind(host: "127.0.0.1", port: metricsPort))
+            print("metrics on http://127.0.0.1:\(metricsPort)/metrics")
+        }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let reloading = Task {
             guard let reloader else { return }

@@ -23,6 +23,8 @@ public final class EdgeGateway: Sendable {
     private let rateLimiter: EdgeRateLimiter
     private let idempotency: EdgeIdempotencyCache
     private let rateLimited = Counter(label: "payrail_edge_rate_limited_total")
+    private let upstreamErrors = Counter(label: "payrail_edge_upstream_errors_total")
+    private let requestMetrics = EdgeRequestMetrics()
     private let logger: Logger
 
     public init(edgeID: String, region: String, cores: [GRPCClient<HTTP2ClientTransport.Posix>], now: @escaping @Sendable () -> Int64,
@@ -56,11 +58,18 @@ public final class EdgeGateway: Sendable {
         return options
     }
 
-    /// Authenticates, then runs `forward`; maps every failure to a typed error.
+    /// Authenticates, applies the rate limits, then runs `forward`; maps every failure to a
+    /// typed error carrying the request id (`payrail-request-id`), which the core logs too.
+    /// Records requests by method and status and their latency.
     func handle<Response>(_ method: String, _ metadata: Metadata,
                           _ forward: (Payrail_Internal_V1_CallContext) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = Self.newRequestID()
+        var outcome = "OK"
+        defer { requestMetrics.record(method: method, code: outcome, since: started) }
         do {
-            let context = try await authenticator.authenticate(metadata, edgeID: edgeID, region: region)
+            var context = try await authenticator.authenticate(metadata, edgeID: edgeID, region: region)
+            context.requestID = requestID
             do {
                 try rateLimiter.admit(merchantID: context.merchantID, apiKeyID: context.apiKeyID)
             } catch {
@@ -68,23 +77,43 @@ public final class EdgeGateway: Sendable {
                 throw error
             }
             let response = try await forward(context)
-            logger.trace("forwarded", metadata: ["method": "\(method)", "merchant": "\(context.merchantID)"])
+            logger.trace("forwarded", metadata: ["method": "\(method)", "request_id": "\(requestID)", "merchant": "\(context.merchantID)"])
             return response
         } catch let error as PayrailError {
-            logger.debug("refused", metadata: ["method": "\(method)", "reason": "\(error.code.reason)", "field": "\(error.field ?? "")"])
-            throw RPCErrorMapping.rpcError(error)
+            logger.debug("refused", metadata: ["method": "\(method)", "request_id": "\(requestID)", "reason": "\(error.code.reason)",
+                                               "field": "\(error.field ?? "")"])
+            throw tagged(RPCErrorMapping.rpcError(error), requestID, &outcome)
         } catch let error as RPCError {
             if error.metadata[stringValues: RPCErrorMapping.reasonKey].first(where: { _ in true }) != nil {
-                throw RPCErrorMapping.relayed(error)
+                throw tagged(RPCErrorMapping.relayed(error), requestID, &outcome)
             }
             // The core did not answer with a Payrail error: it is unreachable or timed out.
-            logger.warning("core call failed", metadata: ["method": "\(method)", "code": "\(error.code)"])
-            throw RPCErrorMapping.rpcError(PayrailError(PayrailError.Code("upstream_unavailable", .unavailable),
-                                                         "the payment core is unavailable; retry with the same idempotency key"))
+            upstreamErrors.increment()
+            logger.warning("core call failed", metadata: ["method": "\(method)", "request_id": "\(requestID)", "code": "\(error.code)"])
+            throw tagged(RPCErrorMapping.rpcError(PayrailError(PayrailError.Code("upstream_unavailable", .unavailable),
+                                                                "the payment core is unavailable; retry with the same idempotency key")),
+                         requestID, &outcome)
         } catch {
-            logger.error("unexpected edge failure", metadata: ["method": "\(method)", "error_type": "\(type(of: error))"])
-            throw RPCErrorMapping.rpcError(PayrailError(.internalError, "internal error"))
+            logger.error("unexpected edge failure", metadata: ["method": "\(method)", "request_id": "\(requestID)",
+                                                               "error_type": "\(type(of: error))"])
+            throw tagged(RPCErrorMapping.rpcError(PayrailError(.internalError, "internal error")), requestID, &outcome)
         }
+    }
+
+    private func tagged(_ error: RPCError, _ requestID: String, _ outcome: inout String) -> RPCError {
+        var error = error
+        error.metadata.addString(requestID, forKey: "payrail-request-id")
+        outcome = "\(error.code)"
+        return error
+    }
+
+    /// `req_` + 64 random bits in hex.
+    static func newRequestID() -> String {
+        var id = "req_"
+        let value = UInt64.random(in: 0...UInt64.max)
+        let hex = String(value, radix: 16)
+        id += String(repeating: "0", count: 16 - hex.count) + hex
+        return id
     }
 
     /// Applies the reloadable part of a configuration: rate-limit tiers and idempotency retention.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GRPCCore
 import PayrailCluster
 import PayrailCore
 import PayrailDomain
@@ -275,11 +276,22 @@ import Glibc
                 #expect(metrics.contains(#"payrail_webhook_deliveries_total{result="delivered"}"#), "\(metrics.prefix(500))")
                 #expect(metrics.contains("payrail_webhook_queue_depth") && metrics.contains("payrail_webhook_oldest_undelivered_seconds"))
                 #expect(!metrics.contains(TestCards.visaSuccess))
+                let lines = metrics.split(separator: "\n")
+                #expect(lines.contains { $0.hasPrefix("payrail_edge_requests_total{") && $0.contains(#"method="CreateWebhookEndpoint""#)
+                    && $0.contains(#"code="OK""#) }, "requests by method and status")
+                #expect(lines.contains { $0.hasPrefix("payrail_edge_request_duration_seconds_bucket{") && $0.contains(#"method="CreatePayment""#) },
+                        "latency histogram")
 
                 let badURL = await rpcFailure {
                     _ = try await api.createWebhookEndpoint(.with { $0.url = "ftp://example.test/x"; $0.eventTypes = ["*"] }, metadata: client.metadata)
                 }
                 #expect(badURL?.0 == .invalidArgument && badURL?.1 == "invalid_request")
+                do {
+                    _ = try await api.getWebhookEndpoint(.with { $0.endpointID = "we_missing" }, metadata: client.metadata)
+                } catch let error as RPCError {
+                    let requestID = error.metadata[stringValues: "payrail-request-id"].first(where: { _ in true }) ?? ""
+                    #expect(requestID.hasPrefix("req_") && requestID.count == 20, "errors carry the request id the core logs too")
+                }
                 let badType = await rpcFailure {
                     _ = try await api.createWebhookEndpoint(.with { $0.url = receiver.url; $0.eventTypes = ["payment.exploded"] },
                                                             metadata: client.metadata)

@@ -14,7 +14,7 @@ extension CoreGRPCService {
 
     public func createWebhookEndpoint(request: Payrail_Internal_V1_CreateWebhookEndpointCall, context: ServerContext) async throws
         -> Payrail_V1_WebhookEndpoint {
-        try await mapped("CreateWebhookEndpoint") {
+        try await mapped("CreateWebhookEndpoint", request.context) {
             let caller = try caller(request.context)
             try RequestValidation.webhookEndpoint(url: request.request.url, eventTypes: request.request.eventTypes,
                                                   description: request.request.description_p)
@@ -26,14 +26,14 @@ extension CoreGRPCService {
 
     public func getWebhookEndpoint(request: Payrail_Internal_V1_GetWebhookEndpointCall, context: ServerContext) async throws
         -> Payrail_V1_WebhookEndpoint {
-        try await mapped("GetWebhookEndpoint") {
+        try await mapped("GetWebhookEndpoint", request.context) {
             ProtoMapping.proto(try await endpoint(request.request.endpointID, try caller(request.context)))
         }
     }
 
     public func listWebhookEndpoints(request: Payrail_Internal_V1_ListWebhookEndpointsCall, context: ServerContext) async throws
         -> Payrail_V1_ListWebhookEndpointsResponse {
-        try await mapped("ListWebhookEndpoints") {
+        try await mapped("ListWebhookEndpoints", request.context) {
             let caller = try caller(request.context)
             let endpoints = try await webhookEndpoints.list(merchantID: caller.merchantID).filter { $0.livemode == caller.livemode }
             return .with { $0.endpoints = endpoints.map { ProtoMapping.proto($0) } }
@@ -42,7 +42,7 @@ extension CoreGRPCService {
 
     public func updateWebhookEndpoint(request: Payrail_Internal_V1_UpdateWebhookEndpointCall, context: ServerContext) async throws
         -> Payrail_V1_WebhookEndpoint {
-        try await mapped("UpdateWebhookEndpoint") {
+        try await mapped("UpdateWebhookEndpoint", request.context) {
             let caller = try caller(request.context)
             let update = request.request
             try RequestValidation.webhookEndpoint(url: update.hasURL ? update.url : nil, eventTypes: update.eventTypes,
@@ -57,7 +57,7 @@ extension CoreGRPCService {
 
     public func deleteWebhookEndpoint(request: Payrail_Internal_V1_DeleteWebhookEndpointCall, context: ServerContext) async throws
         -> Payrail_V1_DeleteWebhookEndpointResponse {
-        try await mapped("DeleteWebhookEndpoint") {
+        try await mapped("DeleteWebhookEndpoint", request.context) {
             let caller = try caller(request.context)
             _ = try await endpoint(request.request.endpointID, caller)
             try await webhookEndpoints.delete(merchantID: caller.merchantID, id: request.request.endpointID)
@@ -67,7 +67,7 @@ extension CoreGRPCService {
 
     public func rotateWebhookSecret(request: Payrail_Internal_V1_RotateWebhookSecretCall, context: ServerContext) async throws
         -> Payrail_V1_WebhookEndpoint {
-        try await mapped("RotateWebhookSecret") {
+        try await mapped("RotateWebhookSecret", request.context) {
             let caller = try caller(request.context)
             let overlapSeconds = request.request.hasOverlapSeconds ? request.request.overlapSeconds : 24 * 3_600
             guard (0...WebhookEndpointService.rotationOverlapMaxMs / 1000).contains(overlapSeconds) else {
@@ -82,7 +82,7 @@ extension CoreGRPCService {
 
     public func resendWebhookEvent(request: Payrail_Internal_V1_ResendWebhookEventCall, context: ServerContext) async throws
         -> Payrail_V1_WebhookDelivery {
-        try await mapped("ResendWebhookEvent") {
+        try await mapped("ResendWebhookEvent", request.context) {
             let caller = try caller(request.context)
             _ = try await endpoint(request.request.endpointID, caller)
             let delivery = try await webhookEndpoints.resend(merchantID: caller.merchantID, eventID: request.request.eventID,
@@ -93,7 +93,7 @@ extension CoreGRPCService {
 
     public func listWebhookDeliveries(request: Payrail_Internal_V1_ListWebhookDeliveriesCall, context: ServerContext) async throws
         -> Payrail_V1_ListWebhookDeliveriesResponse {
-        try await mapped("ListWebhookDeliveries") {
+        try await mapped("ListWebhookDeliveries", request.context) {
             let caller = try caller(request.context)
             let log = try await webhookEndpoints.deliveryLog(merchantID: caller.merchantID, eventID: request.request.eventID)
             return .with { $0.deliveries = log.map { ProtoMapping.proto($0.delivery, attempts: $0.attempts) } }

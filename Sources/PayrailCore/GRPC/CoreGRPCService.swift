@@ -25,15 +25,18 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
 
     /// Runs `body`, turning domain errors into typed gRPC errors and anything unexpected into
     /// `internal_error` without leaking its text (which could hold request data).
-    func mapped<T>(_ method: String, _ body: () async throws -> T) async throws -> T {
+    func mapped<T>(_ method: String, _ context: Payrail_Internal_V1_CallContext? = nil, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as PayrailError {
+            logger.debug("refused", metadata: ["method": "\(method)", "request_id": "\(context?.requestID ?? "")",
+                                               "reason": "\(error.code.reason)"])
             throw RPCErrorMapping.rpcError(error)
         } catch let error as RPCError {
             throw error
         } catch {
-            logger.error("unexpected failure", metadata: ["method": "\(method)", "error_type": "\(type(of: error))"])
+            logger.error("unexpected failure", metadata: ["method": "\(method)", "request_id": "\(context?.requestID ?? "")",
+                                                          "edge": "\(context?.edgeID ?? "")", "error_type": "\(type(of: error))"])
             throw RPCErrorMapping.rpcError(PayrailError(.internalError, "internal error"))
         }
     }
@@ -63,21 +66,21 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func createPayment(request: Payrail_Internal_V1_CreatePaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
-        try await mapped("CreatePayment") {
+        try await mapped("CreatePayment", request.context) {
             let command = try ProtoMapping.createPaymentCommand(request.request, today: CalendarMonth(unixMillis: now()))
             return try payment(try await payments.createPayment(try caller(request.context), command))
         }
     }
 
     public func getPayment(request: Payrail_Internal_V1_GetPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
-        try await mapped("GetPayment") {
+        try await mapped("GetPayment", request.context) {
             let id = try RequestValidation.paymentID(request.request.paymentID)
             return ProtoMapping.proto(try await payments.payment(try caller(request.context), id: id))
         }
     }
 
     public func confirmPayment(request: Payrail_Internal_V1_ConfirmPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
-        try await mapped("ConfirmPayment") {
+        try await mapped("ConfirmPayment", request.context) {
             let body = try RequestValidation.confirm(request.request)
             return try payment(try await payments.confirmPayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
                                                                  paymentID: body.paymentID, otp: body.otp))
@@ -85,7 +88,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func capturePayment(request: Payrail_Internal_V1_CapturePaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
-        try await mapped("CapturePayment") {
+        try await mapped("CapturePayment", request.context) {
             let body = try RequestValidation.capture(request.request)
             return try payment(try await payments.capturePayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
                                                                  paymentID: body.paymentID, amountMinor: body.amountMinor))
@@ -93,7 +96,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func cancelPayment(request: Payrail_Internal_V1_CancelPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
-        try await mapped("CancelPayment") {
+        try await mapped("CancelPayment", request.context) {
             let body = try RequestValidation.cancel(request.request)
             return try payment(try await payments.cancelPayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
                                                                 paymentID: body.paymentID, reason: body.reason))
@@ -101,7 +104,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func listPayments(request: Payrail_Internal_V1_ListPaymentsCall, context: ServerContext) async throws -> Payrail_V1_ListPaymentsResponse {
-        try await mapped("ListPayments") {
+        try await mapped("ListPayments", request.context) {
             let body = try RequestValidation.list(request.request)
             let page = try await payments.listPayments(try caller(request.context), status: body.status, cursor: body.cursor, limit: body.limit)
             return .with {
@@ -112,7 +115,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func createRefund(request: Payrail_Internal_V1_CreateRefundCall, context: ServerContext) async throws -> Payrail_V1_Refund {
-        try await mapped("CreateRefund") {
+        try await mapped("CreateRefund", request.context) {
             let body = try RequestValidation.createRefund(request.request)
             switch try await payments.createRefund(try caller(request.context), idempotencyKey: body.idempotencyKey, paymentID: body.paymentID,
                                                    amountMinor: body.amountMinor, reason: body.reason) {
@@ -123,14 +126,14 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func getRefund(request: Payrail_Internal_V1_GetRefundCall, context: ServerContext) async throws -> Payrail_V1_Refund {
-        try await mapped("GetRefund") {
+        try await mapped("GetRefund", request.context) {
             let id = try RequestValidation.refundID(request.request.refundID)
             return ProtoMapping.proto(try await payments.refund(try caller(request.context), id: id))
         }
     }
 
     public func listRefunds(request: Payrail_Internal_V1_ListRefundsCall, context: ServerContext) async throws -> Payrail_V1_ListRefundsResponse {
-        try await mapped("ListRefunds") {
+        try await mapped("ListRefunds", request.context) {
             let id = try RequestValidation.paymentID(request.request.paymentID)
             let refunds = try await payments.refunds(try caller(request.context), paymentID: id)
             return .with { $0.refunds = refunds.map(ProtoMapping.proto) }
@@ -138,14 +141,14 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func createCardToken(request: Payrail_Internal_V1_CreateCardTokenCall, context: ServerContext) async throws -> Payrail_V1_CardSummary {
-        try await mapped("CreateCardToken") {
+        try await mapped("CreateCardToken", request.context) {
             let card = try RequestValidation.createCardToken(request.request, today: CalendarMonth(unixMillis: now()))
             return ProtoMapping.proto(try await payments.tokenize(try caller(request.context), card))
         }
     }
 
     public func getBalance(request: Payrail_Internal_V1_GetBalanceCall, context: ServerContext) async throws -> Payrail_V1_Balance {
-        try await mapped("GetBalance") {
+        try await mapped("GetBalance", request.context) {
             let caller = try caller(request.context)
             let balances = try await payments.balances(caller)
             return .with {
@@ -162,7 +165,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func createFXQuote(request: Payrail_Internal_V1_CreateFXQuoteCall, context: ServerContext) async throws -> Payrail_V1_FXQuote {
-        try await mapped("CreateFXQuote") {
+        try await mapped("CreateFXQuote", request.context) {
             let pair = try RequestValidation.fxQuote(request.request)
             return ProtoMapping.proto(try await payments.createFXQuote(try caller(request.context), from: pair.from, to: pair.to))
         }
