@@ -53,6 +53,8 @@ import Testing
         // The scanner itself must find what it is looking for.
         #expect(PANScanner.luhnValidRuns(in: "card 4242 4242 4242 4242 ok").contains("4242424242424242"))
         #expect(PANScanner.luhnValidRuns(in: "ts=1795574155879").isEmpty)
+        #expect(PANScanner.luhnValidRuns(in: "pan=5555555555554444;").contains("5555555555554444"))
+        #expect(PANScanner.luhnValidRuns(in: "fp af23714779593350cfe05a").isEmpty, "digits inside a hex digest")
         observed += sink.lines
         observed += try await databaseText(directory + "/payrail.sqlite")
         #expect(!sink.lines.isEmpty, "the capturing logger saw nothing; the test would prove nothing")
@@ -92,13 +94,15 @@ import Testing
 /// Finds card-number candidates: runs of 13–19 digits (spaces or dashes allowed between
 /// digits) that pass Luhn and start in an issued IIN range (Visa, Mastercard, Amex, Discover,
 /// JCB, UnionPay), as PCI scanners do, so millisecond timestamps (13 digits starting with 1)
-/// are not mistaken for cards.
+/// are not mistaken for cards. A run glued to letters is part of an identifier or a hex digest
+/// (a SHA-256 has a 13-digit stretch now and then) and is not a card number written out.
 enum PANScanner {
     static func luhnValidRuns(in text: String) -> [String] {
         var found: [String] = []
         var digits = ""
+        var gluedToLetter = false
         func flush() {
-            if digits.count >= 13 {
+            if digits.count >= 13 && !gluedToLetter {
                 for length in 13...min(19, digits.count) {
                     for start in 0...(digits.count - length) {
                         let candidate = String(digits.dropFirst(start).prefix(length))
@@ -107,17 +111,25 @@ enum PANScanner {
                 }
             }
             digits = ""
+            gluedToLetter = false
         }
         var previousWasSeparator = false
+        var previousWasLetter = false
         for character in text {
             if character.isNumber, character.isASCII {
+                if digits.isEmpty && previousWasLetter { gluedToLetter = true }
                 digits.append(character)
                 previousWasSeparator = false
+                previousWasLetter = false
             } else if (character == " " || character == "-") && !digits.isEmpty && !previousWasSeparator {
                 previousWasSeparator = true
+                previousWasLetter = false
             } else {
+                let isLetter = character.isLetter && character.isASCII
+                if isLetter && !digits.isEmpty && !previousWasSeparator { gluedToLetter = true }
                 flush()
                 previousWasSeparator = false
+                previousWasLetter = isLetter
             }
         }
         flush()

@@ -1,0 +1,57 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import PayrailCluster
+import PayrailProtos
+import PayrailRuntime
+import Testing
+
+/// Transport security: the edge refuses plaintext and clients that do not trust its CA; the
+/// core refuses any client without a certificate from the internal CA (mutual TLS).
+@Suite struct TLSRefusalTests {
+    /// Whether a health check over `security` to `port` fails (within five seconds).
+    private func refused(port: Int, _ security: HTTP2ClientTransport.Posix.TransportSecurity) async throws -> Bool {
+        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: security)
+        let grpc = GRPCClient(transport: transport)
+        let run = Task { try await grpc.runConnections() }
+        var options = CallOptions.defaults
+        options.timeout = .seconds(5)
+        let failed: Bool
+        do {
+            _ = try await Grpc_Health_V1_Health.Client(wrapping: grpc).check(.init(), options: options)
+            failed = false
+        } catch {
+            failed = true
+        }
+        grpc.beginGracefulShutdown()
+        _ = await run.result
+        return failed
+    }
+
+    @Test func plaintextUntrustedAndCertificatelessClientsAreRefused() async throws {
+        let otherDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-other-ca-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: otherDirectory) }
+        let other = try DevPKI(directory: otherDirectory).ensure()
+        try await withCluster { cluster, _, _, _ in
+            let pki = cluster.pki
+            let edge = cluster.edgePorts[0], core = cluster.corePort
+            // The right settings work, so a refusal below is the security and not a broken setup.
+            let trusted = try await refused(port: edge, TransportSecurityFactory.publicClient(caPath: pki.caCertificatePath))
+            let internalClient = try await refused(port: core, TransportSecurityFactory.internalClient(
+                certificatePath: pki.certificatePath(.edge), keyPath: pki.privateKeyPath(.edge), caPath: pki.caCertificatePath))
+            #expect(!trusted && !internalClient)
+
+            let plaintextEdge = try await refused(port: edge, .plaintext)
+            let untrustingClient = try await refused(port: edge, TransportSecurityFactory.publicClient(caPath: other.caCertificatePath))
+            let plaintextCore = try await refused(port: core, .plaintext)
+            let noClientCertificate = try await refused(port: core, TransportSecurityFactory.publicClient(caPath: pki.caCertificatePath))
+            let foreignClientCertificate = try await refused(port: core, TransportSecurityFactory.internalClient(
+                certificatePath: other.certificatePath(.edge), keyPath: other.privateKeyPath(.edge), caPath: pki.caCertificatePath))
+            #expect(plaintextEdge, "plaintext to the edge")
+            #expect(untrustingClient, "a client that does not trust the edge's CA")
+            #expect(plaintextCore, "plaintext to the core")
+            #expect(noClientCertificate, "TLS to the core without a client certificate")
+            #expect(foreignClientCertificate, "a client certificate from another CA")
+        }
+    }
+}
