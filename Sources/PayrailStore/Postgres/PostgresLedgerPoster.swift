@@ -140,13 +140,6 @@ public final class PostgresLedgerPoster: Sendable {
                 entryAmounts.append(entry.amountMinor)
             }
         }
-        var balanceAccounts: [String] = [], balanceCurrencies: [String] = [], balanceAmounts: [Int64] = [], balanceCounts: [Int64] = []
-        for delta in BalanceDeltas(transactions.lazy.flatMap(\.entries)).sorted {
-            balanceAccounts.append(delta.account)
-            balanceCurrencies.append(delta.currency)
-            balanceAmounts.append(delta.amountMinor)
-            balanceCounts.append(Int64(delta.entryCount))
-        }
         var binds = PostgresBindings(capacity: 13)
         binds.append(ids)
         binds.append(kinds)
@@ -157,14 +150,11 @@ public final class PostgresLedgerPoster: Sendable {
         binds.append(entryAccounts)
         binds.append(entryCurrencies)
         binds.append(entryAmounts)
-        binds.append(balanceAccounts)
-        binds.append(balanceCurrencies)
-        binds.append(balanceAmounts)
-        binds.append(balanceCounts)
+        PostgresTransaction.bindBalanceColumns(BalanceDeltas(transactions.lazy.flatMap(\.entries)), into: &binds)
         try await client.query(PostgresQuery(unsafeSQL: Self.batchStatement, binds: binds), logger: logger).collect()
     }
 
-    private static let batchStatement = """
+    private static let batchStatement = #"""
         WITH t AS (
             INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms)
             SELECT id, kind, resource_id, NULLIF(refund_id, ''), created_at_ms
@@ -175,12 +165,9 @@ public final class PostgresLedgerPoster: Sendable {
             SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::int8[])
             RETURNING 1
         ), b AS (
-            INSERT INTO account_balances (account, currency, balance_minor, entry_count)
-            SELECT * FROM unnest($10::text[], $11::text[], $12::int8[], $13::int8[])
-            ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
-                                                entry_count = account_balances.entry_count + excluded.entry_count
+        \#(PostgresTransaction.balanceUpsertSQL(firstParameter: 10))
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM e), (SELECT count(*) FROM b)
-        """
+        """#
 }

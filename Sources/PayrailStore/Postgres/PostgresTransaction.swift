@@ -328,20 +328,29 @@ struct PostgresTransaction: StoreTransaction {
     /// One statement adding each account's delta, accounts in key order so concurrent
     /// transactions lock balance rows in the same order and cannot deadlock.
     static func balanceUpsert(_ deltas: BalanceDeltas) -> PostgresQuery {
-        var bindings = PostgresBindings(capacity: deltas.sorted.count * 4)
-        var rows: [String] = []
-        for (index, delta) in deltas.sorted.enumerated() {
-            bindings.append(delta.account)
-            bindings.append(delta.currency)
-            bindings.append(delta.amountMinor)
-            bindings.append(Int64(delta.entryCount))
-            rows.append("($\(index * 4 + 1), $\(index * 4 + 2), $\(index * 4 + 3), $\(index * 4 + 4))")
-        }
-        return PostgresQuery(unsafeSQL: """
-            INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES \(rows.joined(separator: ", "))
-            ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
-                                                entry_count = account_balances.entry_count + excluded.entry_count
-            """, binds: bindings)
+        var bindings = PostgresBindings(capacity: 4)
+        bindBalanceColumns(deltas, into: &bindings)
+        return PostgresQuery(unsafeSQL: balanceUpsertSQL(firstParameter: 1), binds: bindings)
+    }
+
+    /// The balance upsert over four column arrays bound from `$firstParameter` on (see
+    /// ``bindBalanceColumns(_:into:)``): the same text whatever the batch size, so nothing is
+    /// built or planned per batch. `unnest` keeps the arrays' (account key) order.
+    static func balanceUpsertSQL(firstParameter p: Int) -> String {
+        """
+        INSERT INTO account_balances (account, currency, balance_minor, entry_count)
+        SELECT * FROM unnest($\(p)::text[], $\(p + 1)::text[], $\(p + 2)::int8[], $\(p + 3)::int8[])
+        ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
+                                            entry_count = account_balances.entry_count + excluded.entry_count
+        """
+    }
+
+    static func bindBalanceColumns(_ deltas: BalanceDeltas, into bindings: inout PostgresBindings) {
+        let sorted = deltas.sorted
+        bindings.append(sorted.map(\.account))
+        bindings.append(sorted.map(\.currency))
+        bindings.append(sorted.map(\.amountMinor))
+        bindings.append(sorted.map { Int64($0.entryCount) })
     }
 
     func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction] {
