@@ -120,6 +120,7 @@ let package = Package(
                 "PayrailDomain",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 "PayrailProtos",
                 "PayrailRuntime",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

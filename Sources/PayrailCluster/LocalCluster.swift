@@ -17,7 +17,10 @@ import ServiceLifecycle
 public final class LocalCluster: Sendable {
     public struct Options: Sendable {
         public var dataDirectory: String
+        /// Edges per region.
         public var edgeCount = 1
+        /// One set of edges per region; the core's control plane splits traffic among them.
+        public var regions = ["local"]
         public var edgeBasePort = 0
         public var corePort = 0
         public var network = CardNetworkSimulator.Configuration()
@@ -39,6 +42,8 @@ public final class LocalCluster: Sendable {
     public let corePort: Int
     public let edges: [EdgeNode]
     public let edgePorts: [Int]
+    /// The region of each edge in ``edges``.
+    public var edgeRegions: [String] { edges.map { $0.gateway.region } }
     /// Where `GET /metrics` answers, if ``Options/metricsPort`` was set.
     public let metricsPort: Int?
     private let groups: [ServiceGroup]
@@ -74,6 +79,7 @@ public final class LocalCluster: Sendable {
         coreConfiguration.network = options.network
         coreConfiguration.payments = options.payments
         coreConfiguration.webhooks = options.webhooks
+        coreConfiguration.traffic = TrafficControlPlane.Configuration(regions: options.regions)
         let core = CoreNode(configuration: coreConfiguration, store: store, keys: keys, connector: options.connector, logger: logger)
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []
@@ -89,15 +95,19 @@ public final class LocalCluster: Sendable {
 
         var edges: [EdgeNode] = []
         var edgePorts: [Int] = []
-        for index in 0..<options.edgeCount {
+        for (regionIndex, region) in options.regions.enumerated() {
+          for index in 0..<options.edgeCount {
+            let number = regionIndex * options.edgeCount + index
             var configuration = EdgeNode.Configuration(pki: pki, corePort: corePort)
-            configuration.edgeID = "edge-\(index + 1)"
+            configuration.edgeID = options.regions == ["local"] ? "edge-\(index + 1)" : "\(region)-\(index + 1)"
+            configuration.region = region
             configuration.rateLimits = options.rateLimits
-            configuration.port = options.edgeBasePort == 0 ? 0 : options.edgeBasePort + index
+            configuration.port = options.edgeBasePort == 0 ? 0 : options.edgeBasePort + number
             let edge = try EdgeNode(configuration: configuration, logger: logger)
             launch(edge.services)
             edges.append(edge)
             edgePorts.append(try await edge.listeningPort())
+          }
         }
         return LocalCluster(pki: pki, store: store, core: core, corePort: corePort, edges: edges, edgePorts: edgePorts,
                             metricsPort: metrics?.port, groups: groups, runs: runs)
@@ -128,6 +138,7 @@ public final class EdgeClient: Sendable {
     public let balances: Payrail_V1_Balances.Client<HTTP2ClientTransport.Posix>
     public let fx: Payrail_V1_FXQuotes.Client<HTTP2ClientTransport.Posix>
     public let webhooks: Payrail_V1_WebhookEndpoints.Client<HTTP2ClientTransport.Posix>
+    public let discovery: Payrail_V1_Discovery.Client<HTTP2ClientTransport.Posix>
     public let metadata: Metadata
     private let run: Task<Void, any Error>
 
@@ -143,6 +154,7 @@ public final class EdgeClient: Sendable {
         balances = Payrail_V1_Balances.Client(wrapping: grpc)
         fx = Payrail_V1_FXQuotes.Client(wrapping: grpc)
         webhooks = Payrail_V1_WebhookEndpoints.Client(wrapping: grpc)
+        discovery = Payrail_V1_Discovery.Client(wrapping: grpc)
         metadata = ["authorization": "Bearer \(apiKey)"]
         run = Task { try await grpc.runConnections() }
     }

@@ -20,6 +20,8 @@ public struct CoreNode: Sendable {
         public var network = CardNetworkSimulator.Configuration()
         public var payments = PaymentService.Configuration()
         public var webhooks = WebhookDispatcher.Configuration()
+        /// The regions whose edges this core serves (the traffic control plane's regions).
+        public var traffic = TrafficControlPlane.Configuration(regions: ["local"])
 
         public init(certificatePath: String, keyPath: String, caPath: String) {
             self.certificatePath = certificatePath
@@ -41,9 +43,12 @@ public struct CoreNode: Sendable {
     /// Delivers the outbox to merchants' endpoints; run it beside ``server`` (any number of
     /// core nodes may run one on PostgreSQL).
     public let webhooks: WebhookDispatcher
+    /// The live region weights and the edges watching them.
+    public let traffic: TrafficControlPlane
 
-    /// The long-running parts: the gRPC server and the webhook dispatcher.
-    public var services: [any Service] { [GRPCServerService(server: server), webhooks] }
+    /// The long-running parts: the gRPC server, the webhook dispatcher and the traffic control
+    /// plane (stopped first, which ends the edges' watches so the server can drain).
+    public var services: [any Service] { [GRPCServerService(server: server), webhooks, traffic] }
 
     public init(configuration: Configuration, store: any PaymentStore, keys: any KeyProvider,
                 connector: (any CardConnector)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
@@ -58,16 +63,19 @@ public struct CoreNode: Sendable {
         ledger = LedgerVerifier(store: store)
         webhookEndpoints = WebhookEndpointService(store: store, ids: ids, now: now)
         webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, ids: ids, now: now, logger: logger)
+        traffic = TrafficControlPlane(store: store, configuration: configuration.traffic, now: now, logger: logger)
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: TransportSecurityFactory.internalServer(
                 certificatePath: configuration.certificatePath, keyPath: configuration.keyPath, caPath: configuration.caPath),
             config: CoreNode.transportConfig())
         server = GRPCServer(transport: transport, services: [
-            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, now: now, logger: logger), health,
+            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, now: now, logger: logger),
+            TrafficControlService(plane: traffic, logger: logger), health,
         ])
         health.setStatus(.serving)
         health.setStatus(.serving, forService: "payrail.internal.v1.Core")
+        health.setStatus(.serving, forService: "payrail.internal.v1.TrafficControl")
     }
 
     private static func transportConfig() -> HTTP2ServerTransport.Posix.Config {

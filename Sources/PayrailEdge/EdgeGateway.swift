@@ -26,10 +26,16 @@ public final class EdgeGateway: Sendable {
     private let upstreamErrors = Counter(label: "payrail_edge_upstream_errors_total")
     private let requestMetrics = EdgeRequestMetrics()
     private let logger: Logger
+    private let draining = Atomic<Bool>(false)
+    private let regionMap: @Sendable () -> Payrail_V1_RegionMap?
+
+    /// The per-call options of the call being handled (its deadline), set by ``handle``.
+    @TaskLocal static var callOptions: CallOptions?
 
     public init(edgeID: String, region: String, cores: [GRPCClient<HTTP2ClientTransport.Posix>], now: @escaping @Sendable () -> Int64,
                 upstreamTimeout: Duration = .seconds(30), rateLimiter: EdgeRateLimiter = EdgeRateLimiter(),
-                idempotencyRetentionMs: Int64 = 10 * 60_000, logger: Logger = Logger(label: "payrail.edge")) {
+                idempotencyRetentionMs: Int64 = 10 * 60_000, logger: Logger = Logger(label: "payrail.edge"),
+                regionMap: @escaping @Sendable () -> Payrail_V1_RegionMap? = { nil }) {
         precondition(!cores.isEmpty, "an edge needs at least one core connection")
         self.edgeID = edgeID
         self.region = region
@@ -40,6 +46,7 @@ public final class EdgeGateway: Sendable {
         self.rateLimiter = rateLimiter
         self.idempotency = EdgeIdempotencyCache(retentionMs: idempotencyRetentionMs, now: now)
         self.logger = logger
+        self.regionMap = regionMap
         let rotation = Atomic<Int>(0)
         self.authenticator = APIKeyAuthenticator(now: now) { request in
             let index = rotation.add(1, ordering: .relaxed).oldValue & Int.max
@@ -53,10 +60,51 @@ public final class EdgeGateway: Sendable {
     }
 
     private var options: CallOptions {
+        if let options = Self.callOptions { return options }
         var options = CallOptions.defaults
         options.timeout = upstreamTimeout
         return options
     }
+
+    /// The deadline for the call to the core: the configured upstream timeout, shortened to
+    /// what is left of the merchant's own deadline (`grpc-timeout`) so the core stops work
+    /// nobody waits for.
+    func upstreamOptions(_ metadata: Metadata) -> CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = upstreamTimeout
+        if let header = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }),
+           let clientTimeout = Self.parseGRPCTimeout(header), clientTimeout < upstreamTimeout {
+            options.timeout = clientTimeout
+        }
+        return options
+    }
+
+    /// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n); nil if malformed.
+    static func parseGRPCTimeout(_ value: String) -> Duration? {
+        let utf8 = Array(value.utf8)
+        guard utf8.count >= 2, utf8.count <= 9, let amount = Int64(String(decoding: utf8.dropLast(), as: UTF8.self)), amount >= 0 else {
+            return nil
+        }
+        switch utf8.last! {
+        case UInt8(ascii: "H"): return .seconds(amount * 3600)
+        case UInt8(ascii: "M"): return .seconds(amount * 60)
+        case UInt8(ascii: "S"): return .seconds(amount)
+        case UInt8(ascii: "m"): return .milliseconds(amount)
+        case UInt8(ascii: "u"): return .microseconds(amount)
+        case UInt8(ascii: "n"): return .nanoseconds(amount)
+        default: return nil
+        }
+    }
+
+    /// Whether the edge is draining: new calls are refused with `edge_draining` (UNAVAILABLE,
+    /// nothing forwarded, safe to send elsewhere) while calls in flight finish. Returns whether
+    /// the state changed.
+    @discardableResult
+    public func setDraining(_ value: Bool) -> Bool {
+        draining.exchange(value, ordering: .relaxed) != value
+    }
+
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Authenticates, applies the rate limits, then runs `forward`; maps every failure to a
     /// typed error carrying the request id (`payrail-request-id`), which the core logs too.
@@ -68,6 +116,9 @@ public final class EdgeGateway: Sendable {
         var outcome = "OK"
         defer { requestMetrics.record(method: method, code: outcome, since: started) }
         do {
+            if draining.load(ordering: .relaxed) {
+                throw PayrailError(.edgeDraining, "this edge is draining; send the call to another edge (region map: Discovery)")
+            }
             var context = try await authenticator.authenticate(metadata, edgeID: edgeID, region: region)
             context.requestID = requestID
             do {
@@ -76,7 +127,7 @@ public final class EdgeGateway: Sendable {
                 rateLimited.increment()
                 throw error
             }
-            let response = try await forward(context)
+            let response = try await Self.$callOptions.withValue(upstreamOptions(metadata)) { try await forward(context) }
             logger.trace("forwarded", metadata: ["method": "\(method)", "request_id": "\(requestID)", "merchant": "\(context.merchantID)"])
             return response
         } catch let error as PayrailError {
@@ -242,6 +293,18 @@ public final class EdgeGateway: Sendable {
         try await handle("CreateFXQuote", metadata) { context in
             _ = try RequestValidation.fxQuote(request)
             return try await core.createFXQuote(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    // MARK: Discovery
+
+    func getRegionMap(_ request: Payrail_V1_GetRegionMapRequest, _ metadata: Metadata) async throws -> Payrail_V1_RegionMap {
+        try await handle("GetRegionMap", metadata) { _ in
+            guard let map = regionMap() else {
+                throw PayrailError(PayrailError.Code("region_map_unavailable", .unavailable),
+                                   "this edge has not received the region map from the core yet; retry")
+            }
+            return map
         }
     }
 

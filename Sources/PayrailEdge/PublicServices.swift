@@ -182,3 +182,18 @@ struct WebhookEndpointsService: Payrail_V1_WebhookEndpoints.ServiceProtocol {
         ServerResponse(message: try await gateway.listWebhookDeliveries(request.message, request.metadata))
     }
 }
+
+struct DiscoveryService: Payrail_V1_Discovery.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerLimited(Payrail_V1_Discovery.Method.GetRegionMap.descriptor, Payrail_V1_GetRegionMapRequest.self,
+                               Payrail_V1_RegionMap.self) {
+            try await self.getRegionMap(request: $0, context: $1)
+        }
+    }
+
+    func getRegionMap(request: ServerRequest<Payrail_V1_GetRegionMapRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_RegionMap> {
+        ServerResponse(message: try await gateway.getRegionMap(request.message, request.metadata))
+    }
+}

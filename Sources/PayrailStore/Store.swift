@@ -108,4 +108,13 @@ public protocol StoreTransaction {
     // Vault
     func insertVaultedCard(_ card: VaultedCardRecord) async throws
     func vaultedCard(token: String) async throws -> VaultedCardRecord?
+
+    // MARK: Traffic control plane
+    /// Appends a change; its plan's version must be the next one, else `StoreError.conflict`
+    /// (another operator changed the plan first). The log is append-only.
+    func appendTrafficChange(_ change: TrafficChange) async throws
+    /// The newest change: its plan is the live one.
+    func latestTrafficChange() async throws -> TrafficChange?
+    /// The newest `limit` changes, newest first.
+    func trafficChanges(limit: Int) async throws -> [TrafficChange]
 }

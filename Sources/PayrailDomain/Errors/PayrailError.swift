@@ -44,6 +44,12 @@ public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let fxRateUnavailable = Code("fx_rate_unavailable", .failedPrecondition)
         public static let fxQuoteExpired = Code("fx_quote_expired", .failedPrecondition)
         public static let rateLimited = Code("rate_limited", .resourceExhausted)
+        public static let trafficRegionUnknown = Code("traffic_region_unknown", .notFound)
+        public static let trafficRegionDrained = Code("traffic_region_drained", .failedPrecondition)
+        public static let trafficNoServingRegion = Code("traffic_no_serving_region", .failedPrecondition)
+        public static let trafficChangeInvalid = Code("traffic_change_invalid", .invalidArgument)
+        public static let trafficVersionConflict = Code("traffic_version_conflict", .aborted)
+        public static let edgeDraining = Code("edge_draining", .unavailable)
         public static let internalError = Code("internal_error", .internal)
     }
 

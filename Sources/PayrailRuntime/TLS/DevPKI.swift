@@ -19,7 +19,7 @@ public struct DevPKI: Sendable {
     public func privateKeyPath(_ role: Role) -> String { directory + "/\(role.rawValue)-key.pem" }
 
     public enum Role: String, Sendable, CaseIterable {
-        case edge, core
+        case edge, core, `operator`
     }
 
     /// Creates the CA and role certificates unless all files already exist.

@@ -247,5 +247,25 @@ enum PostgresSchema {
         ALTER TABLE outbox_events ADD COLUMN fanned_out_at_ms BIGINT;
         CREATE INDEX outbox_events_awaiting_fan_out ON outbox_events (seq) WHERE fanned_out_at_ms IS NULL;
         """,
+        """
+        CREATE TABLE traffic_changes (
+            version BIGINT PRIMARY KEY,
+            plan TEXT NOT NULL,
+            action TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at_ms BIGINT NOT NULL
+        );
+        CREATE FUNCTION payrail_audit_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME;
+        END
+        $$;
+        CREATE TRIGGER traffic_changes_append_only BEFORE UPDATE OR DELETE ON traffic_changes
+            FOR EACH ROW EXECUTE FUNCTION payrail_audit_is_append_only();
+        CREATE TRIGGER traffic_changes_no_truncate BEFORE TRUNCATE ON traffic_changes
+            FOR EACH STATEMENT EXECUTE FUNCTION payrail_audit_is_append_only();
+        """,
     ]
 }

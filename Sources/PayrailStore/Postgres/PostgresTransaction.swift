@@ -684,4 +684,34 @@ struct PostgresTransaction: StoreTransaction {
                 keyVersion: try row["key_version"].decode(Int.self), createdAtMs: try row["created_at_ms"].decode(Int64.self))
         }
     }
+
+    // MARK: Traffic control plane
+
+    func appendTrafficChange(_ change: TrafficChange) async throws {
+        let action = change.action.stored
+        let rows = try await run("""
+            INSERT INTO traffic_changes (version, plan, action, arguments, actor, reason, at_ms)
+            VALUES (\(change.plan.version), \(change.plan.encoded), \(action.kind), \(action.arguments), \(change.actor),
+                    \(change.reason), \(change.atMs))
+            ON CONFLICT (version) DO NOTHING
+            RETURNING version
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("traffic plan version \(change.plan.version) already exists") }
+    }
+
+    func latestTrafficChange() async throws -> TrafficChange? {
+        try await trafficChanges(limit: 1).first
+    }
+
+    func trafficChanges(limit: Int) async throws -> [TrafficChange] {
+        try await run("SELECT * FROM traffic_changes ORDER BY version DESC LIMIT \(limit)").map { row in
+            guard let plan = TrafficPlan(version: try row["version"].decode(Int64.self), encoded: try row["plan"].decode(String.self)),
+                  let action = TrafficChange.Action(kind: try row["action"].decode(String.self),
+                                                    arguments: try row["arguments"].decode(String.self)) else {
+                throw StoreError.corrupt("traffic change")
+            }
+            return TrafficChange(plan: plan, action: action, actor: try row["actor"].decode(String.self),
+                                 reason: try row["reason"].decode(String.self), atMs: try row["at_ms"].decode(Int64.self))
+        }
+    }
 }

@@ -232,5 +232,20 @@ enum SQLiteSchema {
         ALTER TABLE outbox_events ADD COLUMN fanned_out_at_ms INTEGER;
         CREATE INDEX outbox_events_awaiting_fan_out ON outbox_events (seq) WHERE fanned_out_at_ms IS NULL;
         """,
+        """
+        CREATE TABLE traffic_changes (
+            version INTEGER PRIMARY KEY,
+            plan TEXT NOT NULL,
+            action TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at_ms INTEGER NOT NULL
+        );
+        CREATE TRIGGER traffic_changes_append_only_update BEFORE UPDATE ON traffic_changes
+            BEGIN SELECT RAISE(ABORT, 'traffic_changes is append-only'); END;
+        CREATE TRIGGER traffic_changes_append_only_delete BEFORE DELETE ON traffic_changes
+            BEGIN SELECT RAISE(ABORT, 'traffic_changes is append-only'); END;
+        """,
     ]
 }

@@ -647,4 +647,36 @@ extension SQLiteRow {
         guard case .blob(let buffer) = column(name) else { return nil }
         return Array(buffer.readableBytesView)
     }
+
+}
+
+extension SQLiteTransaction {
+    // MARK: Traffic control plane
+
+    func appendTrafficChange(_ change: TrafficChange) async throws {
+        let action = change.action.stored
+        let rows = try await run("""
+            INSERT INTO traffic_changes (version, plan, action, arguments, actor, reason, at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (version) DO NOTHING
+            RETURNING version
+            """, [.integer(Int(change.plan.version)), .text(change.plan.encoded), .text(action.kind), .text(action.arguments),
+                  .text(change.actor), .text(change.reason), .integer(Int(change.atMs))])
+        guard rows.count == 1 else { throw StoreError.conflict("traffic plan version \(change.plan.version) already exists") }
+    }
+
+    func latestTrafficChange() async throws -> TrafficChange? {
+        try await trafficChanges(limit: 1).first
+    }
+
+    func trafficChanges(limit: Int) async throws -> [TrafficChange] {
+        try await run("SELECT * FROM traffic_changes ORDER BY version DESC LIMIT ?", [.integer(limit)]).map { row in
+            guard let plan = TrafficPlan(version: try row.int64("version"), encoded: try row.text("plan")),
+                  let action = TrafficChange.Action(kind: try row.text("action"), arguments: try row.text("arguments")) else {
+                throw StoreError.corrupt("traffic change")
+            }
+            return TrafficChange(plan: plan, action: action, actor: try row.text("actor"), reason: try row.text("reason"),
+                                 atMs: try row.int64("at_ms"))
+        }
+    }
 }
