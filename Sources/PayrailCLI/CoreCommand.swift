@@ -21,6 +21,8 @@ struct CoreCommand: AsyncParsableCommand {
     @Option(help: "How long a request owns its idempotency key before a retry may take over a crashed request (ms).")
     var idempotencyLeaseMs: Int64 = 30_000
     @Option(help: "Port for Prometheus metrics (GET /metrics on --host); 0 turns the endpoint off.") var metricsPort = 9464
+    @Option(help: "Comma-separated regions whose edges this core serves (the traffic control plane's regions).")
+    var regions = "local"
 
     func run() async throws {
         let logger = Logger(label: "payrail.core")
@@ -31,6 +33,11 @@ struct CoreCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.payments.idempotencyLeaseMs = idempotencyLeaseMs
+        let regionNames = regions.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
+        guard !regionNames.isEmpty, regionNames.allSatisfy(TrafficPlan.isValidName) else {
+            throw ValidationError("--regions must be comma-separated names of a-z, 0-9 and '-'")
+        }
+        configuration.traffic = TrafficControlPlane.Configuration(regions: regionNames)
         let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
         print("core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
         var services = core.services
@@ -99,8 +106,11 @@ struct EdgeCommand: AsyncParsableCommand {
             services.append(try await MetricsServer.bind(host: "127.0.0.1", port: metricsPort))
             print("metrics on http://127.0.0.1:\(metricsPort)/metrics")
         }
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(services: services.map { .init(service: $0) },
+                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // SIGTERM drains: GOAWAY, calls in flight finish; after the drain timeout they are cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.drainTimeout
+        let group = ServiceGroup(configuration: groupConfiguration)
         let reloading = Task {
             guard let reloader else { return }
             for await _ in await UnixSignalsSequence(trapping: .sighup) {

@@ -9,7 +9,8 @@ import Synchronization
 /// declines, 3-D Secure, refunds, and idempotent retries, through the edge over TLS.
 /// (The full load tool with open-loop arrival rates and HdrHistogram comes with issue 9.)
 struct DemoLoad {
-    let port: Int
+    /// Edges to start from (host:port); the client follows the region map they serve.
+    let seeds: [String]
     let caPath: String
     let apiKey: String
     let payments: Int
@@ -21,6 +22,7 @@ struct DemoLoad {
         var retriesSamePayment = 0
         var retriesMismatched = 0
         var elapsedMs: Int64 = 0
+        var byRegion: [String: Int] = [:]
 
         var description: String {
             let sorted = latenciesUs.sorted()
@@ -34,13 +36,17 @@ struct DemoLoad {
                 lines.append("  \(outcome.padding(toLength: 34, withPad: " ", startingAt: 0)) \(count)")
             }
             lines.append("  idempotent retries returning the same payment: \(retriesSamePayment) (mismatches: \(retriesMismatched))")
+            if byRegion.count > 1 || byRegion.keys.first != "local" {
+                lines.append("  calls by region (region-aware client): "
+                             + byRegion.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            }
             lines.append("  latency per call: p50 \(percentile(0.5)), p99 \(percentile(0.99)), max \(percentile(1.0))")
             return lines.joined(separator: "\n")
         }
     }
 
     func run() async throws -> Summary {
-        let client = try EdgeClient(port: port, caPath: caPath, apiKey: apiKey)
+        let client = try await RegionAwareClient.connect(.init(seeds: seeds, caPath: caPath, apiKey: apiKey))
         let summary = SummaryBox()
         let started = ContinuousClock.now
         let run = UInt64(UnixClock.nowMs())
@@ -58,6 +64,7 @@ struct DemoLoad {
         }
         await client.close()
         var result = summary.withLock { $0 }
+        result.byRegion = client.statistics.byRegion
         result.elapsedMs = Int64((ContinuousClock.now - started).components.seconds * 1000)
             + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
         return result
@@ -80,7 +87,7 @@ struct DemoLoad {
         summary.withLock { $0.outcomes[outcome, default: 0] += 1 }
     }
 
-    private func one(_ index: Int, run: UInt64, client: EdgeClient, summary: SummaryBox) async throws {
+    private func one(_ index: Int, run: UInt64, client: RegionAwareClient, summary: SummaryBox) async throws {
         let slot = index % 100
         let card: String
         var manual = false
@@ -107,32 +114,32 @@ struct DemoLoad {
             $0.description_p = "demo order \(index)"
         }
         do {
-            let payment = try await timed(summary) { try await client.payments.createPayment(request, metadata: client.metadata) }
+            let payment = try await timed(summary) { try await client.call(idempotent: true) { try await $0.payments.createPayment(request, metadata: $0.metadata) } }
             record(summary, "create -> \(statusName(payment.status))")
             if index % 10 == 0 {
                 // An idempotent retry, as a client would send after a lost response.
-                let again = try await timed(summary) { try await client.payments.createPayment(request, metadata: client.metadata) }
+                let again = try await timed(summary) { try await client.call(idempotent: true) { try await $0.payments.createPayment(request, metadata: $0.metadata) } }
                 summary.withLock {
                     if again.id == payment.id { $0.retriesSamePayment += 1 } else { $0.retriesMismatched += 1 }
                 }
             }
             if payment.status == Payrail_V1_PaymentStatus.requiresCapture {
                 let captured = try await timed(summary) {
-                    try await client.payments.capturePayment(.with {
+                    try await client.call(idempotent: true) { edge in try await edge.payments.capturePayment(.with {
                         $0.idempotencyKey = key + "-capture"
                         $0.paymentID = payment.id
                         if index % 2 == 0 { $0.amountMinor = payment.amount.amountMinor / 2 }
-                    }, metadata: client.metadata)
+                    }, metadata: edge.metadata) }
                 }
                 record(summary, "capture -> \(statusName(captured.status))")
             }
             if payment.status == Payrail_V1_PaymentStatus.succeeded && index % 7 == 0 {
                 let refund = try await timed(summary) {
-                    try await client.refunds.createRefund(.with {
+                    try await client.call(idempotent: true) { edge in try await edge.refunds.createRefund(.with {
                         $0.idempotencyKey = key + "-refund"
                         $0.paymentID = payment.id
                         $0.amountMinor = max(1, payment.amountCapturedMinor / 3)
-                    }, metadata: client.metadata)
+                    }, metadata: edge.metadata) }
                 }
                 record(summary, "refund -> \(refund.status == .succeeded ? "succeeded" : refund.status == .failed ? "failed" : "pending")")
             }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PayrailCluster
 import PayrailCore
+import PayrailDomain
 import PayrailSimulators
 import PayrailStore
 import UnixSignals
@@ -30,6 +31,8 @@ struct DevCommand: AsyncParsableCommand {
     var postgres: String?
     @Option(help: "Port for Prometheus metrics (GET /metrics); 0: any free port; -1: none.")
     var metricsPort = 9464
+    @Option(help: "Comma-separated regions, one edge each (e.g. us-east,eu-west,ap-south); edge ports count up from --edge-port.")
+    var regions = "local"
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -41,6 +44,10 @@ struct DevCommand: AsyncParsableCommand {
         options.edgeBasePort = edgePort
         options.corePort = corePort
         options.metricsPort = metricsPort >= 0 ? metricsPort : nil
+        options.regions = regions.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
+        guard !options.regions.isEmpty, options.regions.allSatisfy(TrafficPlan.isValidName) else {
+            throw ValidationError("--regions must be comma-separated names of a-z, 0-9 and '-'")
+        }
         if let postgres {
             guard let location = PostgresStore.Location(url: postgres) else {
                 throw ValidationError("--postgres must look like postgres://user[:password]@host[:port]/database")
@@ -49,12 +56,17 @@ struct DevCommand: AsyncParsableCommand {
         }
         let cluster = try await LocalCluster.start(options)
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Demo Merchant")
-        let edgeAddress = "127.0.0.1:\(cluster.edgePorts[0])"
+        let edgeAddresses = cluster.edgePorts.map { "127.0.0.1:\($0)" }
+        let edgeLines = zip(cluster.edges, edgeAddresses).map { edge, address in
+            let label = "  edge \(edge.gateway.edgeID) (\(edge.gateway.region), TLS):"
+            return label.padding(toLength: max(32, label.count + 1), withPad: " ", startingAt: 0) + address
+        }.joined(separator: "\n")
         print("""
             Payrail dev is running on \(postgres.map { "PostgreSQL (\($0))" } ?? "the embedded SQLite store (\(dataDir)/payrail.sqlite)").
-              edge (public gRPC, TLS):      \(edgeAddress)
+            \(edgeLines)
               core (internal gRPC, mTLS):   127.0.0.1:\(cluster.corePort)
-              health:                       grpc.health.v1.Health on both
+              health:                       grpc.health.v1.Health on every edge and the core
+              traffic:                      swift run payrail traffic status --core 127.0.0.1:\(cluster.corePort) --tls-dir \(dataDir)/tls
               metrics (Prometheus):         \(cluster.metricsPort.map { "http://127.0.0.1:\($0)/metrics" } ?? "off")
               webhooks:                     dispatcher running; add endpoints with payrail.v1.WebhookEndpoints
               dashboard:                    not built yet (see README)
@@ -68,7 +80,7 @@ struct DevCommand: AsyncParsableCommand {
         fflush(nil)
         if demo && demoPayments > 0 {
             print("\nDemo load: \(demoPayments) payments, \(demoConcurrency) concurrent, through the edge over TLS...")
-            let load = DemoLoad(port: cluster.edgePorts[0], caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey,
+            let load = DemoLoad(seeds: edgeAddresses, caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey,
                                 payments: demoPayments, concurrency: demoConcurrency)
             let summary = try await load.run()
             print(summary)

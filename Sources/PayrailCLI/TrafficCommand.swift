@@ -51,7 +51,8 @@ struct TrafficCommand: AsyncParsableCommand {
             print("version \(record.version): \(record.action) by \(record.actor) (\(record.reason))")
             print(render(record.plan))
         } catch let error as RPCError {
-            throw CleanExit.message("refused: \(error.code): \(error.message)")
+            FileHandle.standardError.write(Data("refused: \(error.code): \(error.message)\n".utf8))
+            throw ExitCode(1)
         }
     }
 

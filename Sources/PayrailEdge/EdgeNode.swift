@@ -37,6 +37,8 @@ public struct EdgeNode: Sendable {
         public var rateLimits = EdgeRateLimiter.Configuration()
         /// How long the edge replays a finished idempotent answer without asking the core.
         public var idempotencyRetentionMs: Int64 = 10 * 60_000
+        /// On shutdown, how long calls in flight may take before they are cancelled.
+        public var drainTimeout: Duration = .seconds(30)
 
         public init(certificatePath: String, keyPath: String, caPath: String, corePort: Int) {
             self.certificatePath = certificatePath
@@ -64,6 +66,8 @@ public struct EdgeNode: Sendable {
             self.upstreamTimeout = .milliseconds(config.upstream.timeoutMs)
             self.rateLimits = config.rateLimits
             self.idempotencyRetentionMs = config.idempotencyRetentionMs
+            self.drainTimeout = .milliseconds(config.drainTimeoutMs)
+            self.advertisedAddress = edge.advertise
         }
     }
 
@@ -157,6 +161,12 @@ public struct EdgeNode: Sendable {
 
     /// Open merchant connections.
     public var activeConnections: Int { connections.count }
+    /// Connections sent GOAWAY by a drain that have not closed yet (calls still finishing).
+    public var connectionsGoingAway: Int { connections.goingAwayCount }
+    /// Connections sent GOAWAY by drains since start.
+    public var goAwaysSent: Int { connections.goAwaysSent }
+    /// Merchant connections accepted since start.
+    public var acceptedConnections: Int { connections.acceptedTotal }
 
     private static func serverConfig(connections: EdgeConnections) -> HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults

@@ -56,22 +56,22 @@ func withPostgresDatabase(_ body: (PostgresStore.Location) async throws -> Void)
 /// a fresh PostgreSQL database) for one test, and stops it afterwards whatever happens.
 func withCluster(edges: Int = 1, store: ClusterStore = .sqlite, payments: PaymentService.Configuration = .init(),
                  webhooks: WebhookDispatcher.Configuration = .init(), metricsPort: Int? = nil,
-                 rateLimits: EdgeRateLimiter.Configuration = .init(),
+                 rateLimits: EdgeRateLimiter.Configuration = .init(), regions: [String] = ["local"],
                  _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     if store == .postgres {
         try await withPostgresDatabase { location in
             try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
-                                 rateLimits: rateLimits, body)
+                                 rateLimits: rateLimits, regions: regions, body)
         }
     } else {
         try await runCluster(edges: edges, postgres: nil, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
-                             rateLimits: rateLimits, body)
+                             rateLimits: rateLimits, regions: regions, body)
     }
 }
 
 private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments: PaymentService.Configuration,
                         webhooks: WebhookDispatcher.Configuration, metricsPort: Int?, rateLimits: EdgeRateLimiter.Configuration,
-                        _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
+                        regions: [String], _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-e2e-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let network = CardNetworkSimulator(configuration: .init(latencyMinMs: 1, latencyMaxMs: 3, tailPerMille: 0, tailMultiplier: 1, timeoutMs: 300))
@@ -83,6 +83,7 @@ private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments:
     options.webhooks = webhooks
     options.metricsPort = metricsPort
     options.rateLimits = rateLimits
+    options.regions = regions
     let cluster = try await LocalCluster.start(options)
     do {
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Test Merchant")
@@ -122,4 +123,14 @@ func rpcFailure(_ body: () async throws -> Void) async -> (RPCError.Code, String
     } catch {
         return (.unknown, "\(type(of: error))")
     }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
 }

@@ -37,7 +37,7 @@ public struct TrafficControlService: Payrail_Internal_V1_TrafficControl.SimpleSe
             let changes = try await plane.changes(limit: 10)
             return .with {
                 $0.map = Self.regionMap(plan, edges: edges)
-                $0.recentChanges = changes.map(Self.record)
+                $0.recentChanges = changes.map { Self.record($0) }
             }
         }
     }
@@ -58,14 +58,14 @@ public struct TrafficControlService: Payrail_Internal_V1_TrafficControl.SimpleSe
             case nil: throw PayrailError(.missingField, "say what to change: shift, drain or restore", field: "action")
             }
             let change = try await plane.change(action, actor: request.actor, reason: request.reason, expectedVersion: request.expectedVersion)
-            return Self.record(change)
+            return Self.record(change, edges: plane.snapshot?.edges ?? [])
         }
     }
 
     public func listTrafficChanges(request: Payrail_Internal_V1_ListTrafficChangesRequest, context: ServerContext) async throws -> Payrail_Internal_V1_ListTrafficChangesResponse {
         try await mapped {
             let changes = try await plane.changes(limit: request.limit <= 0 ? 50 : Int(request.limit))
-            return .with { $0.changes = changes.map(Self.record) }
+            return .with { $0.changes = changes.map { Self.record($0) } }
         }
     }
 
@@ -112,14 +112,14 @@ public struct TrafficControlService: Payrail_Internal_V1_TrafficControl.SimpleSe
         }
     }
 
-    static func record(_ change: TrafficChange) -> Payrail_Internal_V1_TrafficChangeRecord {
+    static func record(_ change: TrafficChange, edges: [TrafficControlPlane.EdgeRegistration] = []) -> Payrail_Internal_V1_TrafficChangeRecord {
         .with {
             $0.version = change.plan.version
             $0.action = change.action.description
             $0.actor = change.actor
             $0.reason = change.reason
             $0.atMs = change.atMs
-            $0.plan = regionMap(change.plan, edges: [])
+            $0.plan = regionMap(change.plan, edges: edges)
         }
     }
 }

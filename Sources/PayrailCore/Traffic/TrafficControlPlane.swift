@@ -67,7 +67,21 @@ public final class TrafficControlPlane: Service, Sendable {
     /// (a deployment added or removed a region), records a fresh even split.
     @discardableResult
     func load() async throws -> TrafficPlan {
-        let plan: TrafficPlan = try await store.write { tx in
+        var attempts = 0
+        while true {
+            do {
+                let plan = try await loadOnce()
+                publish(plan)
+                return plan
+            } catch StoreError.conflict where attempts < 5 {
+                // Another core node (or another caller here) initialized it first: read theirs.
+                attempts += 1
+            }
+        }
+    }
+
+    private func loadOnce() async throws -> TrafficPlan {
+        try await store.write { tx in
             let latest = try await tx.latestTrafficChange()
             if let latest, latest.plan.regions.map(\.name) == self.configuration.regions { return latest.plan }
             let initial = try TrafficPlan.initial(regions: self.configuration.regions, version: (latest?.plan.version ?? 0) + 1)
@@ -77,8 +91,6 @@ public final class TrafficControlPlane: Service, Sendable {
             self.logger.notice("traffic plan initialized", metadata: ["regions": "\(self.configuration.regions)", "reason": "\(reason)"])
             return initial
         }
-        publish(plan)
-        return plan
     }
 
     /// Applies an operator's change (audited with actor and reason) and tells every watcher.

@@ -22,6 +22,8 @@ public struct EdgeConfig: Sendable, Equatable {
         public var id: String
         public var listen: Endpoint
         public var tls: TLSFiles
+        /// host:port clients use to reach the edge (the region map); nil: the listen address.
+        public var advertise: String?
     }
 
     public struct Region: Sendable, Equatable {

@@ -112,14 +112,16 @@ public enum EdgeConfigParser {
                 guard !regions.contains(where: { $0.name == name }) else { throw fail(region["name"], "region \"\(name)\" is listed twice") }
                 var edges: [EdgeConfig.Edge] = []
                 for edgeNode in try sequence(region["edges"]!, "edges") {
-                    let edge = try mapping(edgeNode, "edge", allowed: ["id", "listen", "tls"], required: ["id", "listen", "tls"])
+                    let edge = try mapping(edgeNode, "edge", allowed: ["id", "listen", "advertise", "tls"], required: ["id", "listen", "tls"])
                     let id = try string(edge["id"]!, "edge id")
                     guard edgeIDs.insert(id).inserted else { throw fail(edge["id"], "edge id \"\(id)\" is used twice") }
                     let listen = try endpoint(edge["listen"]!, "listen")
                     guard listens.insert(listen).inserted else { throw fail(edge["listen"], "two edges listen on \(listen)") }
                     let tls = try mapping(edge["tls"]!, "tls", allowed: ["certificate", "key"], required: ["certificate", "key"])
+                    let advertise = try edge["advertise"].map { try endpoint($0, "advertise").description }
                     edges.append(EdgeConfig.Edge(id: id, listen: listen,
-                                                 tls: .init(certificate: try path(tls["certificate"]!, "certificate"), key: try path(tls["key"]!, "key"))))
+                                                 tls: .init(certificate: try path(tls["certificate"]!, "certificate"), key: try path(tls["key"]!, "key")),
+                                                 advertise: advertise))
                 }
                 guard !edges.isEmpty else { throw fail(region["edges"], "region \"\(name)\" has no edges") }
                 regions.append(EdgeConfig.Region(name: name, edges: edges))
