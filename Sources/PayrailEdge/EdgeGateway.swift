@@ -24,6 +24,7 @@ public final class EdgeGateway: Sendable {
     private let idempotency: EdgeIdempotencyCache
     private let rateLimited = Counter(label: "payrail_edge_rate_limited_total")
     private let upstreamErrors = Counter(label: "payrail_edge_upstream_errors_total")
+    private let upstreamFailovers = Counter(label: "payrail_edge_upstream_failovers_total")
     private let requestMetrics = EdgeRequestMetrics()
     private let logger: Logger
     private let draining = Atomic<Bool>(false)
@@ -48,9 +49,16 @@ public final class EdgeGateway: Sendable {
         self.logger = logger
         self.regionMap = regionMap
         let rotation = Atomic<Int>(0)
+        let failovers = upstreamFailovers
         self.authenticator = APIKeyAuthenticator(now: now) { request in
+            // A lookup is safe to repeat: on an unreachable core, ask the next connection once.
             let index = rotation.add(1, ordering: .relaxed).oldValue & Int.max
-            return try await clients[index % clients.count].authenticateAPIKey(request)
+            do {
+                return try await clients[index % clients.count].authenticateAPIKey(request)
+            } catch let error as RPCError where clients.count > 1 && Self.isUnreachable(error) {
+                failovers.increment()
+                return try await clients[(index + 1) % clients.count].authenticateAPIKey(request)
+            }
         }
     }
 
@@ -182,6 +190,26 @@ public final class EdgeGateway: Sendable {
     /// must reach the core to resume the payment.
     @Sendable static func isFinal(_ payment: Payrail_V1_Payment) -> Bool { payment.status != .processing }
 
+    /// The core could not be reached or answered without a Payrail reason (connection refused,
+    /// reset, GOAWAY): nothing says the request was processed, nothing says it was not.
+    static func isUnreachable(_ error: RPCError) -> Bool {
+        error.code == .unavailable && error.metadata[stringValues: RPCErrorMapping.reasonKey].first(where: { _ in true }) == nil
+    }
+
+    /// Runs `send` and, if the core connection it used is unreachable, once more on the next
+    /// connection (another core node, if configured). Only for calls that are safe to repeat:
+    /// reads, and writes carrying an idempotency key (the core's durable record makes a repeat
+    /// a replay).
+    private func withFailover<Response>(_ send: () async throws -> Response) async throws -> Response {
+        do {
+            return try await send()
+        } catch let error as RPCError where cores.count > 1 && Self.isUnreachable(error) {
+            upstreamFailovers.increment()
+            logger.debug("core unreachable; trying the next connection", metadata: ["code": "\(error.code)"])
+            return try await send()
+        }
+    }
+
     /// Sends through the edge's idempotency cache when the request carries a key.
     private func idempotent<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ operation: String, _ context: Payrail_Internal_V1_CallContext, key: String, request: Request,
@@ -196,7 +224,7 @@ public final class EdgeGateway: Sendable {
         let bytes = try await idempotency.run(cacheKey, fingerprint: fingerprint, keep: { bytes in
             (try? Response(serializedBytes: bytes)).map(keep) ?? false
         }, send: {
-            try await send().serializedBytes()
+            try await self.withFailover { try await send() }.serializedBytes()
         })
         return try Response(serializedBytes: bytes)
     }
@@ -215,7 +243,7 @@ public final class EdgeGateway: Sendable {
     func getPayment(_ request: Payrail_V1_GetPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("GetPayment", metadata) { context in
             _ = try RequestValidation.paymentID(request.paymentID)
-            return try await core.getPayment(.with { $0.context = context; $0.request = request }, options: options)
+            return try await withFailover { try await core.getPayment(.with { $0.context = context; $0.request = request }, options: options) }
         }
     }
 
@@ -249,7 +277,7 @@ public final class EdgeGateway: Sendable {
     func listPayments(_ request: Payrail_V1_ListPaymentsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListPaymentsResponse {
         try await handle("ListPayments", metadata) { context in
             _ = try RequestValidation.list(request)
-            return try await core.listPayments(.with { $0.context = context; $0.request = request }, options: options)
+            return try await withFailover { try await core.listPayments(.with { $0.context = context; $0.request = request }, options: options) }
         }
     }
 
@@ -265,14 +293,14 @@ public final class EdgeGateway: Sendable {
     func getRefund(_ request: Payrail_V1_GetRefundRequest, _ metadata: Metadata) async throws -> Payrail_V1_Refund {
         try await handle("GetRefund", metadata) { context in
             _ = try RequestValidation.refundID(request.refundID)
-            return try await core.getRefund(.with { $0.context = context; $0.request = request }, options: options)
+            return try await withFailover { try await core.getRefund(.with { $0.context = context; $0.request = request }, options: options) }
         }
     }
 
     func listRefunds(_ request: Payrail_V1_ListRefundsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListRefundsResponse {
         try await handle("ListRefunds", metadata) { context in
             _ = try RequestValidation.paymentID(request.paymentID)
-            return try await core.listRefunds(.with { $0.context = context; $0.request = request }, options: options)
+            return try await withFailover { try await core.listRefunds(.with { $0.context = context; $0.request = request }, options: options) }
         }
     }
 
@@ -285,7 +313,7 @@ public final class EdgeGateway: Sendable {
 
     func getBalance(_ request: Payrail_V1_GetBalanceRequest, _ metadata: Metadata) async throws -> Payrail_V1_Balance {
         try await handle("GetBalance", metadata) { context in
-            try await core.getBalance(.with { $0.context = context; $0.request = request }, options: options)
+            try await withFailover { try await core.getBalance(.with { $0.context = context; $0.request = request }, options: options) }
         }
     }
 
