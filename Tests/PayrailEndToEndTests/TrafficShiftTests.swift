@@ -195,4 +195,41 @@ import Testing
             #expect(status.map.version == 2)
         }
     }
+
+    /// The `payrail traffic` command as an SRE runs it: a real process with the operator
+    /// certificate, exit status 0 on a change and 1 on a refusal, a readable status and log.
+    @Test func trafficCommandChangesShowsAndRefuses() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let binary = root.appendingPathComponent(".build/debug/payrail").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the payrail executable first (swift build --build-tests)")
+        try await withCluster(regions: regions) { cluster, _, _, _ in
+            #expect(await eventually { cluster.core.traffic.snapshot?.edges.count == 3 })
+            func payrail(_ arguments: [String]) throws -> (Int32, String) {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: binary)
+                process.arguments = ["traffic"] + arguments + ["--core", "127.0.0.1:\(cluster.corePort)", "--tls-dir", cluster.pki.directory]
+                let output = Pipe()
+                process.standardOutput = output
+                process.standardError = output
+                try process.run()
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            let shift = try payrail(["shift", "--from", "eu-west", "--to", "us-east", "--percent", "50", "--reason", "cli test", "--actor", "cli-sre"])
+            #expect(shift.0 == 0 && shift.1.contains("version 2: shift 50% eu-west -> us-east by cli-sre (cli test)"), "\(shift.1)")
+            #expect(try await cluster.core.traffic.plan().regions.map(\.weight) == [3334 + 1666, 3333 - 1666, 3333])
+            let unknown = try payrail(["drain", "--region", "nowhere", "--reason", "typo"])
+            #expect(unknown.0 == 1 && unknown.1.contains("no region named nowhere"), "\(unknown.1)")
+            let stale = try payrail(["restore", "--reason", "late", "--expect-version", "1"])
+            #expect(stale.0 == 1 && stale.1.contains("aborted"), "\(stale.1)")
+            let noReason = try payrail(["drain", "--region", "eu-west"])
+            #expect(noReason.0 != 0, "a change without a reason is refused by the command line")
+            let status = try payrail(["status"])
+            #expect(status.0 == 0 && status.1.contains("plan version 2") && status.1.contains("eu-west-1@127.0.0.1:\(cluster.edgePorts[1])"),
+                    "\(status.1)")
+            let log = try payrail(["log"])
+            #expect(log.0 == 0 && log.1.contains("cli-sre: shift 50% eu-west -> us-east (cli test)"), "\(log.1)")
+        }
+    }
 }
