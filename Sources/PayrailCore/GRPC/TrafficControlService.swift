@@ -81,6 +81,10 @@ public struct TrafficControlService: Payrail_Internal_V1_TrafficControl.SimpleSe
             edge = .init(edgeID: request.edgeID, region: request.region, address: request.address)
         }
         let snapshots = try await mapped { try await plane.watch(edge: edge) }
+        if let edge, let plan = plane.snapshot?.plan, plan.region(edge.region) == nil {
+            logger.warning("edge's region is not in the traffic plan; clients will not be sent to it",
+                           metadata: ["edge": "\(edge.edgeID)", "region": "\(edge.region)", "plan_regions": "\(plan.regions.map(\.name))"])
+        }
         logger.info("edge watching traffic", metadata: ["edge": "\(request.edgeID)", "region": "\(request.region)"])
         defer { logger.info("edge stopped watching traffic", metadata: ["edge": "\(request.edgeID)"]) }
         for await snapshot in snapshots {
