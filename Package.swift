@@ -94,6 +94,7 @@ let package = Package(
         .target(
             name: "PayrailCore",
             dependencies: [
+                .product(name: "Yams", package: "Yams"),
                 "PayrailDomain",
                 "PayrailSDK",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -39,6 +39,7 @@ struct CoreCommand: AsyncParsableCommand {
         }
         configuration.traffic = TrafficControlPlane.Configuration(regions: regionNames)
         let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
+        try await core.prepare()
         print("core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
         var services = core.services
         if metricsPort != 0 {

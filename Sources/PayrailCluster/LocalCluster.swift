@@ -81,6 +81,7 @@ public final class LocalCluster: Sendable {
         coreConfiguration.webhooks = options.webhooks
         coreConfiguration.traffic = TrafficControlPlane.Configuration(regions: options.regions)
         let core = CoreNode(configuration: coreConfiguration, store: store, keys: keys, connector: options.connector, logger: logger)
+        try await core.prepare()
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []
         func launch(_ services: [any Service]) {
@@ -139,6 +140,7 @@ public final class EdgeClient: Sendable {
     public let fx: Payrail_V1_FXQuotes.Client<HTTP2ClientTransport.Posix>
     public let webhooks: Payrail_V1_WebhookEndpoints.Client<HTTP2ClientTransport.Posix>
     public let discovery: Payrail_V1_Discovery.Client<HTTP2ClientTransport.Posix>
+    public let riskLists: Payrail_V1_RiskLists.Client<HTTP2ClientTransport.Posix>
     public let metadata: Metadata
     private let run: Task<Void, any Error>
 
@@ -155,6 +157,7 @@ public final class EdgeClient: Sendable {
         fx = Payrail_V1_FXQuotes.Client(wrapping: grpc)
         webhooks = Payrail_V1_WebhookEndpoints.Client(wrapping: grpc)
         discovery = Payrail_V1_Discovery.Client(wrapping: grpc)
+        riskLists = Payrail_V1_RiskLists.Client(wrapping: grpc)
         metadata = ["authorization": "Bearer \(apiKey)"]
         run = Task { try await grpc.runConnections() }
     }

@@ -85,6 +85,12 @@ public struct CoreNode: Sendable {
         return config
     }
 
+    /// Work before serving: rebuilds the fraud check's velocity counters from the last 24 hours
+    /// of payments, so a restart does not forget a card-testing burst.
+    public func prepare(now: Int64 = UnixClock.nowMs()) async throws {
+        try await payments.risk.rebuild(nowMs: now)
+    }
+
     /// The port the server listens on, once it is serving.
     public func listeningPort() async throws -> Int {
         guard let port = try await server.transport.listeningAddress.ipv4?.port else {

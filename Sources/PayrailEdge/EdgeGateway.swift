@@ -274,6 +274,37 @@ public final class EdgeGateway: Sendable {
         }
     }
 
+    func reviewPayment(_ request: Payrail_V1_ReviewPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
+        try await handle("ReviewPayment", metadata) { context in
+            _ = try RequestValidation.review(request)
+            return try await idempotent("ReviewPayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
+                try await self.core.reviewPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+            }
+        }
+    }
+
+    // MARK: Risk lists
+
+    func addRiskListEntry(_ request: Payrail_V1_AddRiskListEntryRequest, _ metadata: Metadata) async throws -> Payrail_V1_RiskListEntry {
+        try await handle("AddRiskListEntry", metadata) { context in
+            _ = try RequestValidation.riskListEntry(request.list, request.kind, request.value)
+            return try await core.addRiskListEntry(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func removeRiskListEntry(_ request: Payrail_V1_RemoveRiskListEntryRequest, _ metadata: Metadata) async throws -> Payrail_V1_RemoveRiskListEntryResponse {
+        try await handle("RemoveRiskListEntry", metadata) { context in
+            _ = try RequestValidation.riskListEntry(request.list, request.kind, request.value)
+            return try await core.removeRiskListEntry(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func listRiskListEntries(_ request: Payrail_V1_ListRiskListEntriesRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListRiskListEntriesResponse {
+        try await handle("ListRiskListEntries", metadata) { context in
+            try await withFailover { try await core.listRiskListEntries(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
     func listPayments(_ request: Payrail_V1_ListPaymentsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListPaymentsResponse {
         try await handle("ListPayments", metadata) { context in
             _ = try RequestValidation.list(request)

@@ -73,7 +73,8 @@ public struct EdgeNode: Sendable {
 
     /// The region's name for every public service, for the health service.
     static let publicServices = ["payrail.v1.Payments", "payrail.v1.Refunds", "payrail.v1.Tokens", "payrail.v1.Balances",
-                                 "payrail.v1.FXQuotes", "payrail.v1.WebhookEndpoints", "payrail.v1.Discovery"]
+                                 "payrail.v1.FXQuotes", "payrail.v1.WebhookEndpoints", "payrail.v1.Discovery",
+                                 "payrail.v1.RiskLists"]
 
     public let server: GRPCServer<HTTP2ServerTransport.Posix>
     public let coreClients: [GRPCClient<HTTP2ClientTransport.Posix>]
@@ -116,7 +117,7 @@ public struct EdgeNode: Sendable {
         let server = GRPCServer(transport: transport, services: [
             PaymentsService(gateway: gateway), RefundsService(gateway: gateway), TokensService(gateway: gateway),
             BalancesService(gateway: gateway), FXQuotesService(gateway: gateway), WebhookEndpointsService(gateway: gateway),
-            DiscoveryService(gateway: gateway), health,
+            DiscoveryService(gateway: gateway), RiskListsService(gateway: gateway), health,
         ])
         self.server = server
         Self.setHealth(health, serving: true)

@@ -27,6 +27,13 @@ struct PaymentsService: Payrail_V1_Payments.ServiceProtocol {
         router.registerLimited(M.ListPayments.descriptor, Payrail_V1_ListPaymentsRequest.self, Payrail_V1_ListPaymentsResponse.self) {
             try await self.listPayments(request: $0, context: $1)
         }
+        router.registerLimited(M.ReviewPayment.descriptor, Payrail_V1_ReviewPaymentRequest.self, Payrail_V1_Payment.self) {
+            try await self.reviewPayment(request: $0, context: $1)
+        }
+    }
+
+    func reviewPayment(request: ServerRequest<Payrail_V1_ReviewPaymentRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Payment> {
+        ServerResponse(message: try await gateway.reviewPayment(request.message, request.metadata))
     }
 
     func createPayment(request: ServerRequest<Payrail_V1_CreatePaymentRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Payment> {
@@ -195,5 +202,34 @@ struct DiscoveryService: Payrail_V1_Discovery.ServiceProtocol {
 
     func getRegionMap(request: ServerRequest<Payrail_V1_GetRegionMapRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_RegionMap> {
         ServerResponse(message: try await gateway.getRegionMap(request.message, request.metadata))
+    }
+}
+
+struct RiskListsService: Payrail_V1_RiskLists.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = Payrail_V1_RiskLists.Method
+        router.registerLimited(M.AddRiskListEntry.descriptor, Payrail_V1_AddRiskListEntryRequest.self, Payrail_V1_RiskListEntry.self) {
+            try await self.addRiskListEntry(request: $0, context: $1)
+        }
+        router.registerLimited(M.RemoveRiskListEntry.descriptor, Payrail_V1_RemoveRiskListEntryRequest.self,
+                               Payrail_V1_RemoveRiskListEntryResponse.self) {
+            try await self.removeRiskListEntry(request: $0, context: $1)
+        }
+        router.registerLimited(M.ListRiskListEntries.descriptor, Payrail_V1_ListRiskListEntriesRequest.self,
+                               Payrail_V1_ListRiskListEntriesResponse.self) {
+            try await self.listRiskListEntries(request: $0, context: $1)
+        }
+    }
+
+    func addRiskListEntry(request: ServerRequest<Payrail_V1_AddRiskListEntryRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_RiskListEntry> {
+        ServerResponse(message: try await gateway.addRiskListEntry(request.message, request.metadata))
+    }
+    func removeRiskListEntry(request: ServerRequest<Payrail_V1_RemoveRiskListEntryRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_RemoveRiskListEntryResponse> {
+        ServerResponse(message: try await gateway.removeRiskListEntry(request.message, request.metadata))
+    }
+    func listRiskListEntries(request: ServerRequest<Payrail_V1_ListRiskListEntriesRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_ListRiskListEntriesResponse> {
+        ServerResponse(message: try await gateway.listRiskListEntries(request.message, request.metadata))
     }
 }

@@ -74,6 +74,11 @@ public final class CardNetworkSimulator: CardConnector {
             if let previous = state.outcomesByKey[request.idempotencyKey] { return (previous, true) }
             let outcome: AuthorizationOutcome
             switch behaviour {
+            case .approve where request.requestChallenge:
+                // The acquirer asked for authentication: the issuer challenges (a real ACS would too).
+                let challengeID = state.nextReference("chl")
+                state.challenges[challengeID] = PendingChallenge(request: request, attemptsRemaining: TestCards.challengeAttempts)
+                outcome = .challengeRequired(ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: TestCards.challengeAttempts))
             case .approve, .timeoutThenApprove:
                 outcome = Self.approve(request, in: &state)
             case .decline(let code):

@@ -117,4 +117,13 @@ public protocol StoreTransaction {
     func latestTrafficChange() async throws -> TrafficChange?
     /// The newest `limit` changes, newest first.
     func trafficChanges(limit: Int) async throws -> [TrafficChange]
+
+    // MARK: Risk
+    /// Adds an entry; false if it was already there.
+    func insertRiskListEntry(_ entry: RiskListEntry) async throws -> Bool
+    func deleteRiskListEntry(merchantID: String, list: RiskListEntry.List, kind: RiskListEntry.Kind, value: String) async throws -> Bool
+    func riskListEntries(merchantID: String) async throws -> [RiskListEntry]
+    /// Payments created at or after `sinceMs`, oldest first, at most `limit` (to rebuild the
+    /// fraud check's velocity counters after a restart).
+    func paymentsCreated(sinceMs: Int64, limit: Int) async throws -> [Payment]
 }

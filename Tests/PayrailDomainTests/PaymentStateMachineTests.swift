@@ -12,7 +12,7 @@ func makePayment(amount: Int64 = 10_000, capture: CaptureMethod = .manual, curre
 let allEvents: [PaymentEvent] = [
     .authorized(processorReference: "auth_1"), .challengeRequired(ThreeDSChallenge(challengeID: "chl", attemptsRemaining: 3)),
     .challengePassed, .challengeFailed, .declined(.declined(.genericDecline, "declined")), .captured(amountMinor: 10_000),
-    .captured(amountMinor: 4_000), .canceled, .refundRequested(amountMinor: 1_000), .refundSucceeded(amountMinor: 1_000),
+    .captured(amountMinor: 4_000), .canceled, .heldForReview, .reviewApproved, .refundRequested(amountMinor: 1_000), .refundSucceeded(amountMinor: 1_000),
     .refundFailed(amountMinor: 1_000),
 ]
 
@@ -54,6 +54,22 @@ let allEvents: [PaymentEvent] = [
         try canceled.apply(.authorized(processorReference: "a"), at: 2)
         try canceled.apply(.canceled, at: 3)
         #expect(canceled.status == .canceled && canceled.amountCapturableMinor == 0)
+    }
+
+    /// The fraud check's review: held after the authorization, then approved and captured, or
+    /// rejected; the hold stays whole while held.
+    @Test func reviewHoldsThenApprovesOrRejects() throws {
+        var payment = makePayment()
+        try payment.apply(.authorized(processorReference: "a"), at: 2)
+        try payment.apply(.heldForReview, at: 3)
+        #expect(payment.status == .requiresReview && payment.amountCapturableMinor == 10_000)
+        #expect(throws: PayrailError.self) { try payment.validate(.captured(amountMinor: 10_000)) }
+        var rejected = payment
+        try rejected.apply(.canceled, at: 4)
+        #expect(rejected.status == .canceled && rejected.amountCapturableMinor == 0)
+        try payment.apply(.reviewApproved, at: 4)
+        try payment.apply(.captured(amountMinor: 10_000), at: 5)
+        #expect(payment.status == .succeeded && payment.amountCapturedMinor == 10_000)
     }
 
     @Test func captureCannotExceedTheAuthorization() throws {
@@ -106,6 +122,9 @@ let allEvents: [PaymentEvent] = [
         var capture = makePayment()
         try capture.apply(.authorized(processorReference: "a"), at: 2)
         states[.requiresCapture] = capture
+        var review = capture
+        try review.apply(.heldForReview, at: 3)
+        states[.requiresReview] = review
         var succeeded = capture
         try succeeded.apply(.captured(amountMinor: 10_000), at: 3)
         states[.succeeded] = succeeded

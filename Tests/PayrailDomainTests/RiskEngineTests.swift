@@ -33,8 +33,23 @@ import Testing
         signals[.ipCountryMismatch] = 1
         signals[.firstSeenCard] = 1
         let features = RiskModel.features(signals)
-        #expect(features[0] == log1p(2_000.0) && features[1] == log(4.0) && features[6] == log1p(9.0))
-        #expect(features[10] == 1 && features[12] == 1 && features[11] == 0)
+        #expect(features[0] == log1p(2_000.0) && features[1] == log(4.0) && features[3] == log1p(9.0))
+        #expect(features[7] == 1 && features[9] == 1 && features[8] == 0)
+    }
+
+    /// A payment without buyer signals (most integrations, every test) on a new card, at up to
+    /// 20 times the merchant's usual amount, is allowed by the shipped model.
+    @Test func plainPaymentsAreAllowedByTheShippedModel() {
+        for ratio in [0.01, 1.0, 5.0, 20.0] {
+            for amount in [50.0, 10_000.0, 5_000_000.0] {
+                var signals = RiskSignals()
+                signals[.amountMinor] = amount
+                signals[.amountRatio] = ratio
+                signals[.firstSeenCard] = 1
+                let score = RiskModel.trained.score(signals)
+                #expect(score < 0.5, "ratio \(ratio), amount \(amount): \(score)")
+            }
+        }
     }
 
     private let policy = RiskPolicy(rules: [

@@ -8,10 +8,10 @@ import PayrailRuntime
 /// re-validates each request (defence in depth: an edge is trusted to authenticate, not to
 /// be bug-free), calls the payment service, and maps results and errors to protobuf.
 public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
-    private let payments: PaymentService
+    let payments: PaymentService
     private let apiKeys: APIKeyService
     let webhookEndpoints: WebhookEndpointService
-    private let now: @Sendable () -> Int64
+    let now: @Sendable () -> Int64
     private let logger: Logger
 
     public init(payments: PaymentService, apiKeys: APIKeyService, webhookEndpoints: WebhookEndpointService,
@@ -47,6 +47,8 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
         }
         return CallerContext(merchantID: context.merchantID, livemode: context.livemode)
     }
+
+    func paymentResponse(_ outcome: IdempotentOutcome<Payment>) throws -> Payrail_V1_Payment { try payment(outcome) }
 
     private func payment(_ outcome: IdempotentOutcome<Payment>) throws -> Payrail_V1_Payment {
         switch outcome {

@@ -37,10 +37,13 @@ public final class PaymentService: Sendable {
     private let now: @Sendable () -> Int64
     private let configuration: Configuration
     private let logger: Logger
+    /// The fraud check every new payment goes through.
+    public let risk: RiskService
 
     public init(store: any PaymentStore, connector: any CardConnector, vault: CardVault, codec: any ResponseSnapshotCodec,
                 ids: IdentifierGenerator = .system, now: @escaping @Sendable () -> Int64, configuration: Configuration = Configuration(),
-                logger: Logger = Logger(label: "payrail.core.payments")) {
+                risk: RiskService? = nil, logger: Logger = Logger(label: "payrail.core.payments")) {
+        self.risk = risk ?? RiskService(store: store, logger: logger)
         self.store = store
         self.connector = connector
         self.vault = vault
@@ -57,10 +60,12 @@ public final class PaymentService: Sendable {
         let nowMs = now()
         // Resolve the card without writing anything: raw cards are sealed later, in step 1.
         let cardFingerprint: String
+        let cardCountry: String
         var sealedCard: VaultedCardRecord?
         switch command.method {
         case .card(let card):
             cardFingerprint = vault.fingerprint(of: card.number)
+            cardCountry = card.number.issuingCountry
             if card.expiry.isExpired(on: CalendarMonth(unixMillis: nowMs)) {
                 throw PayrailError(.invalidExpiry, "card has expired", field: "card.exp_year")
             }
@@ -70,6 +75,7 @@ public final class PaymentService: Sendable {
                 throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
             }
             cardFingerprint = record.summary.fingerprint
+            cardCountry = record.summary.country
             sealedCard = record
         }
 
@@ -86,11 +92,19 @@ public final class PaymentService: Sendable {
         }
         fingerprint.add(command.description)
         fingerprint.add(command.fxQuoteID ?? "")
+        if let context = command.riskContext {
+            for value in [context.clientIP, context.deviceID, context.emailHash, context.billingCountry] { fingerprint.add(value ?? "") }
+        }
         let settlement = try await settlementTerms(caller, presentment: command.amount.currency, quoteID: command.fxQuoteID, nowMs: nowMs)
         for (key, value) in command.metadata.sorted(by: { $0.key < $1.key }) {
             fingerprint.add(key)
             fingerprint.add(value)
         }
+
+        // The fraud check, before anything is written or any processor sees the card.
+        let decision = try await risk.assess(merchantID: caller.merchantID, livemode: caller.livemode, amount: command.amount,
+                                             card: RiskService.Card(fingerprint: cardFingerprint, country: cardCountry),
+                                             context: command.riskContext, nowMs: nowMs)
 
         var created: Payment?
         let claim = try await claim(caller, key: command.idempotencyKey, operation: Operation.createPayment,
@@ -106,7 +120,7 @@ public final class PaymentService: Sendable {
             let payment = Payment(id: ids.make("pay"), merchantID: caller.merchantID, livemode: caller.livemode,
                                   amount: command.amount, captureMethod: command.captureMethod, card: card,
                                   connector: connector.name, description: command.description, metadata: command.metadata,
-                                  createdAtMs: nowMs, settlement: settlement)
+                                  createdAtMs: nowMs, settlement: settlement, risk: decision, riskContext: command.riskContext)
             try await tx.insertPayment(payment)
             created = payment
             return payment.id
@@ -121,11 +135,22 @@ public final class PaymentService: Sendable {
         guard let payment = created ?? resumed else {
             throw PayrailError(.internalError, "payment vanished")
         }
+        if let created { risk.record(created) }
         guard payment.status == .processing else {
             // A previous owner got further than its record says (it crashed after step 3's
             // payment update could not happen without the record: impossible) — or the
             // payment was finished by someone else. Answer with the payment as it is.
             return .current(try await complete(record, payment: payment))
+        }
+
+        // Blocked by the fraud check: declined here, the processor never sees it. The cardholder
+        // gets a generic decline; the merchant sees `fraud_suspected` and the reasons.
+        if payment.risk?.action == .block {
+            let declined = try await finish(record, paymentID: payment.id, caller: caller) { _, _ in
+                [.declined(Failure(reason: "fraud_suspected", declineCode: .genericDecline, message: "The payment was declined."))]
+            }
+            risk.recordDecline(declined, atMs: now())
+            return .current(declined)
         }
 
         // Step 2: the card for the network, in memory only.
@@ -148,9 +173,11 @@ public final class PaymentService: Sendable {
             number = try vault.reveal(vaulted)
             expiry = CardExpiry(storedMonth: vaulted.summary.expMonth, year: vaulted.summary.expYear)
         }
-        let request = AuthorizationRequest(idempotencyKey: "\(payment.id):authorize", paymentID: payment.id,
+        var request = AuthorizationRequest(idempotencyKey: "\(payment.id):authorize", paymentID: payment.id,
                                            merchantID: caller.merchantID, amount: payment.amount, card: number, expiry: expiry,
-                                           securityCode: securityCode, capture: payment.captureMethod == .automatic)
+                                           securityCode: securityCode,
+                                           capture: payment.captureMethod == .automatic && payment.risk?.action != .review)
+        request.requestChallenge = payment.risk?.action == .requireThreeDS
         let outcome: AuthorizationOutcome
         do {
             outcome = try await connector.authorize(request)
@@ -159,17 +186,21 @@ public final class PaymentService: Sendable {
             try await releaseForRetry(record)
             return .current(payment)
         }
-        return .current(try await finish(record, paymentID: payment.id, caller: caller) { payment, nowMs in
-            try Self.events(for: outcome, captureMethod: payment.captureMethod, amountMinor: payment.amount.amountMinor)
-        })
+        let finished = try await finish(record, paymentID: payment.id, caller: caller) { payment, nowMs in
+            try Self.events(for: outcome, payment: payment)
+        }
+        if finished.status == .failed { risk.recordDecline(finished, atMs: now()) }
+        return .current(finished)
     }
 
     /// The events an authorization outcome produces; automatic capture is a sale, so an
-    /// approval also captures.
-    private static func events(for outcome: AuthorizationOutcome, captureMethod: CaptureMethod, amountMinor: Int64) throws -> [PaymentEvent] {
+    /// approval also captures, unless the fraud check holds the payment for review.
+    private static func events(for outcome: AuthorizationOutcome, payment: Payment) throws -> [PaymentEvent] {
         switch outcome {
         case .approved(let reference):
-            return captureMethod == .automatic ? [.authorized(processorReference: reference), .captured(amountMinor: amountMinor)]
+            if payment.risk?.action == .review { return [.authorized(processorReference: reference), .heldForReview] }
+            return payment.captureMethod == .automatic
+                ? [.authorized(processorReference: reference), .captured(amountMinor: payment.amount.amountMinor)]
                 : [.authorized(processorReference: reference)]
         case .challengeRequired(let challenge):
             return [.challengeRequired(challenge)]
@@ -192,8 +223,7 @@ public final class PaymentService: Sendable {
                 switch outcome {
                 case .wrongCode: return [.challengeFailed]
                 case .authenticated(let authorization):
-                    return [.challengePassed] + (try Self.events(for: authorization, captureMethod: payment.captureMethod,
-                                                                 amountMinor: payment.amount.amountMinor))
+                    return [.challengePassed] + (try Self.events(for: authorization, payment: payment))
                 }
             }
         }
@@ -219,13 +249,44 @@ public final class PaymentService: Sendable {
         try await lockedOperation(caller, operation: Operation.cancelPayment, idempotencyKey: idempotencyKey, paymentID: paymentID,
                                   fingerprint: [paymentID, reason],
                                   validate: { try $0.validate(.canceled) },
-                                  ready: { $0.status == .requiresCapture || $0.status == .requiresAction }) { payment in
+                                  ready: { [.requiresCapture, .requiresAction, .requiresReview].contains($0.status) }) { payment in
             // Only an authorization needs voiding at the processor; a pending challenge has none.
-            if payment.status == .requiresCapture, let reference = payment.processorReference,
+            if payment.status == .requiresCapture || payment.status == .requiresReview, let reference = payment.processorReference,
                case .failed(let failure) = try await self.connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void") {
                 return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message))
             }
             return .apply { _ in [.canceled] }
+        }
+    }
+
+    /// A person's decision on a payment the fraud check held: approve captures it (all of it
+    /// for automatic capture; a manual-capture payment waits for its capture), reject voids the
+    /// authorization.
+    public func reviewPayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, approve: Bool,
+                              note: String) async throws -> IdempotentOutcome<Payment> {
+        try await lockedOperation(caller, operation: Operation.reviewPayment, idempotencyKey: idempotencyKey, paymentID: paymentID,
+                                  fingerprint: [paymentID, approve ? "approve" : "reject", note],
+                                  validate: { payment in
+                                      guard payment.status == .requiresReview else {
+                                          throw PayrailError(.unexpectedState, "payment is not held for review (status \(payment.status.rawValue))")
+                                      }
+                                  },
+                                  ready: { $0.status == .requiresReview }) { payment in
+            guard let reference = payment.processorReference else { throw PayrailError(.internalError, "held payment without authorization") }
+            if !approve {
+                if case .failed(let failure) = try await self.connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void") {
+                    return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message))
+                }
+                return .apply { _ in [.canceled] }
+            }
+            guard payment.captureMethod == .automatic else { return .apply { _ in [.reviewApproved] } }
+            let amount = payment.amount
+            switch try await self.connector.capture(processorReference: reference, amount: amount, idempotencyKey: "\(payment.id):capture") {
+            case .failed(let failure):
+                return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message, declineCode: failure.declineCode))
+            case .succeeded:
+                return .apply { _ in [.reviewApproved, .captured(amountMinor: amount.amountMinor)] }
+            }
         }
     }
 
@@ -464,6 +525,7 @@ public final class PaymentService: Sendable {
         static let confirmPayment = "confirm_payment"
         static let capturePayment = "capture_payment"
         static let cancelPayment = "cancel_payment"
+        static let reviewPayment = "review_payment"
         static let createRefund = "create_refund"
     }
 
@@ -586,7 +648,7 @@ public final class PaymentService: Sendable {
         case .captured(let amountMinor):
             return PostingRules.capture(after, authorizedMinor: before.amountCapturableMinor, capturedMinor: amountMinor,
                                         transactionID: transactionID, at: nowMs)
-        case .canceled where before.status == .requiresCapture:
+        case .canceled where before.status == .requiresCapture || before.status == .requiresReview:
             return PostingRules.void(after, authorizedMinor: before.amountCapturableMinor, transactionID: transactionID, at: nowMs)
         default:
             return nil

@@ -6,7 +6,7 @@ import PayrailStore
 public struct WebhookEndpointService: Sendable {
     /// Event types an endpoint may subscribe to (or `*` for all).
     public static let knownEventTypes: Set<String> = [
-        DomainEvent.EventType.paymentRequiresAction, .paymentRequiresCapture, .paymentSucceeded, .paymentFailed, .paymentCanceled,
+        DomainEvent.EventType.paymentRequiresAction, .paymentRequiresCapture, .paymentRequiresReview, .paymentSucceeded, .paymentFailed, .paymentCanceled,
         .refundSucceeded, .refundFailed, .webhookEndpointDisabled,
     ].reduce(into: []) { $0.insert($1.rawValue) }
 

@@ -25,6 +25,9 @@ public struct AuthorizationRequest: Sendable {
     public var securityCode: CardSecurityCode?
     /// Authorize and capture in one message (a "sale").
     public var capture: Bool
+    /// Ask the issuer for a 3-D Secure challenge even if it would not require one (the fraud
+    /// check's `require_3ds`).
+    public var requestChallenge = false
 
     public init(idempotencyKey: String, paymentID: String, merchantID: String, amount: Money, card: CardNumber,
                 expiry: CardExpiry, securityCode: CardSecurityCode?, capture: Bool) {

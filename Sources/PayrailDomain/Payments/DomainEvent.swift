@@ -9,6 +9,8 @@ public struct DomainEvent: Hashable, Sendable {
 
         public static let paymentRequiresAction = EventType("payment.requires_action")
         public static let paymentRequiresCapture = EventType("payment.requires_capture")
+        /// The fraud check held the payment for a person's review.
+        public static let paymentRequiresReview = EventType("payment.requires_review")
         public static let paymentSucceeded = EventType("payment.succeeded")
         public static let paymentFailed = EventType("payment.failed")
         public static let paymentCanceled = EventType("payment.canceled")
@@ -22,6 +24,7 @@ public struct DomainEvent: Hashable, Sendable {
             switch status {
             case .requiresAction: .paymentRequiresAction
             case .requiresCapture: .paymentRequiresCapture
+            case .requiresReview: .paymentRequiresReview
             case .succeeded: .paymentSucceeded
             case .failed: .paymentFailed
             case .canceled: .paymentCanceled

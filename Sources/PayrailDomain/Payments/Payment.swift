@@ -47,19 +47,23 @@ public struct Payment: Hashable, Sendable {
     public private(set) var challenge: ThreeDSChallenge?
     public private(set) var processorReference: String?
     public private(set) var updatedAtMs: Int64
+    /// The fraud check's verdict, made before the payment reached a processor.
+    public let risk: RiskDecision?
+    /// The buyer signals the merchant sent (kept to rebuild the velocity counters).
+    public let riskContext: RiskContext?
     /// Incremented on every change; stores use it for optimistic concurrency.
     public private(set) var version: Int64
 
     /// A new payment, about to be sent to the processor.
     public init(id: String, merchantID: String, livemode: Bool, amount: Money, captureMethod: CaptureMethod,
                 card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
-                settlement: SettlementTerms? = nil) {
+                settlement: SettlementTerms? = nil, risk: RiskDecision? = nil, riskContext: RiskContext? = nil) {
         precondition(amount.amountMinor > 0, "payment amount must be positive")
         self.init(id: id, merchantID: merchantID, livemode: livemode, amount: amount, captureMethod: captureMethod,
                   card: card, connector: connector, description: description, metadata: metadata, createdAtMs: createdAtMs,
                   settlement: settlement, status: .processing, amountCapturableMinor: 0, amountCapturedMinor: 0, amountRefundedMinor: 0,
                   amountRefundPendingMinor: 0, failure: nil, challenge: nil, processorReference: nil,
-                  updatedAtMs: createdAtMs, version: 1)
+                  updatedAtMs: createdAtMs, version: 1, risk: risk, riskContext: riskContext)
     }
 
     /// Rebuilds a payment read back from a store; checks the invariants (asserted on write
@@ -68,7 +72,7 @@ public struct Payment: Hashable, Sendable {
                 card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
                 settlement: SettlementTerms? = nil, status: PaymentStatus, amountCapturableMinor: Int64, amountCapturedMinor: Int64, amountRefundedMinor: Int64,
                 amountRefundPendingMinor: Int64, failure: Failure?, challenge: ThreeDSChallenge?, processorReference: String?,
-                updatedAtMs: Int64, version: Int64) {
+                updatedAtMs: Int64, version: Int64, risk: RiskDecision? = nil, riskContext: RiskContext? = nil) {
         self.id = id
         self.merchantID = merchantID
         self.livemode = livemode
@@ -90,6 +94,8 @@ public struct Payment: Hashable, Sendable {
         self.processorReference = processorReference
         self.updatedAtMs = updatedAtMs
         self.version = version
+        self.risk = risk
+        self.riskContext = riskContext
         checkInvariants()
     }
 
@@ -145,6 +151,8 @@ public struct Payment: Hashable, Sendable {
         case .canceled:
             updated.amountCapturableMinor = 0
             updated.challenge = nil
+        case .heldForReview, .reviewApproved:
+            break
         case .refundRequested(let amountMinor):
             guard amountMinor > 0 else {
                 throw PayrailError(.invalidAmount, "refund amount must be positive", field: "amount_minor")
@@ -185,8 +193,8 @@ public struct Payment: Hashable, Sendable {
         switch status {
         case .processing, .requiresAction, .failed, .canceled:
             precondition(amountCapturableMinor == 0 && amountCapturedMinor == 0, "payment \(id): \(status) holds funds")
-        case .requiresCapture:
-            precondition(amountCapturableMinor == total && amountCapturedMinor == 0, "payment \(id): requires_capture without a full hold")
+        case .requiresCapture, .requiresReview:
+            precondition(amountCapturableMinor == total && amountCapturedMinor == 0, "payment \(id): \(status) without a full hold")
         case .succeeded:
             precondition(amountCapturedMinor > 0 && amountCapturableMinor == 0, "payment \(id): succeeded without a capture")
         }

@@ -15,6 +15,10 @@ public enum PaymentEvent: Hashable, Sendable {
     case captured(amountMinor: Int64)
     /// The payment was voided before capture.
     case canceled
+    /// The fraud check holds the authorized payment for a person's decision.
+    case heldForReview
+    /// A person approved the held payment; it may be captured.
+    case reviewApproved
     /// A refund was accepted for processing: its amount is reserved so that concurrent
     /// refunds can never exceed what was captured.
     case refundRequested(amountMinor: Int64)
@@ -33,6 +37,8 @@ public enum PaymentEvent: Hashable, Sendable {
         case .declined: "decline"
         case .captured: "capture"
         case .canceled: "cancel"
+        case .heldForReview: "hold_for_review"
+        case .reviewApproved: "approve_review"
         case .refundRequested: "request_refund"
         case .refundSucceeded: "settle_refund"
         case .refundFailed: "fail_refund"
@@ -63,7 +69,9 @@ public enum PaymentStateMachine {
         case (.requiresAction, .challengePassed): .processing
         case (.requiresAction, .challengeFailed): attemptsRemainingAfterFailure > 0 ? .requiresAction : .failed
         case (.requiresCapture, .captured): .succeeded
-        case (.requiresAction, .canceled), (.requiresCapture, .canceled): .canceled
+        case (.requiresCapture, .heldForReview): .requiresReview
+        case (.requiresReview, .reviewApproved): .requiresCapture
+        case (.requiresAction, .canceled), (.requiresCapture, .canceled), (.requiresReview, .canceled): .canceled
         case (.succeeded, .refundRequested), (.succeeded, .refundSucceeded), (.succeeded, .refundFailed): .succeeded
         default: nil
         }
@@ -74,7 +82,7 @@ public enum PaymentStateMachine {
         let probes: [PaymentEvent] = [
             .authorized(processorReference: ""), .challengeRequired(ThreeDSChallenge(challengeID: "", attemptsRemaining: 1)),
             .challengePassed, .challengeFailed, .declined(.declined(.genericDecline, "")), .captured(amountMinor: 1),
-            .canceled, .refundRequested(amountMinor: 1), .refundSucceeded(amountMinor: 1), .refundFailed(amountMinor: 1),
+            .canceled, .heldForReview, .reviewApproved, .refundRequested(amountMinor: 1), .refundSucceeded(amountMinor: 1), .refundFailed(amountMinor: 1),
         ]
         return probes.filter { next(status, $0) != nil }.map(\.name)
     }

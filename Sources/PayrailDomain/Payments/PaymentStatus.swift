@@ -4,6 +4,8 @@ public enum PaymentStatus: String, Hashable, Sendable, CaseIterable {
     case requiresAction = "requires_action"
     /// Authorized; funds are held until captured or canceled.
     case requiresCapture = "requires_capture"
+    /// Authorized, and held by the fraud check until a person approves or rejects it.
+    case requiresReview = "requires_review"
     /// Sent to the processor; the outcome is not known yet.
     case processing
     /// Captured (fully or partially). Refunds do not change this status.

@@ -31,7 +31,9 @@ public enum RiskEngine {
     /// A blocklist match blocks; otherwise an allowlist match allows (rules and score are still
     /// recorded); otherwise the strongest of the rules that fire and the score thresholds.
     public static func decide(_ signals: RiskSignals, policy: RiskPolicy, model: RiskModel, lists: RiskListMatch = RiskListMatch()) -> RiskDecision {
-        let score = model.score(signals)
+        // Six decimals are plenty for a probability, and keep long digit runs out of logs and
+        // stored text (where a PAN scanner would rightly object to 16 random digits).
+        let score = (model.score(signals) * 1_000_000).rounded() / 1_000_000
         var action = RiskAction.allow
         var reasons: [String] = []
         for rule in policy.rules where rule.fires(signals) {

@@ -27,8 +27,9 @@ public struct RiskModel: Sendable, Equatable {
     }
 
     /// Feature names, in order; the training script uses the same list.
+    /// Card velocity is left to rules: test cards are shared by every integration.
     public static let featureNames = [
-        "log_amount", "log_amount_ratio", "log_card_count_1m", "log_card_count_1h", "log_card_count_24h",
+        "log_amount", "log_amount_ratio",
         "log_ip_count_1h", "log_ip_distinct_cards_1h", "log_ip_declines_1h", "log_device_distinct_cards_24h",
         "log_email_distinct_cards_24h", "ip_country_mismatch", "billing_country_mismatch", "first_seen_card",
     ]
@@ -39,17 +40,14 @@ public struct RiskModel: Sendable, Equatable {
         var features = [Double](repeating: 0, count: featureCount)
         features[0] = log1p(signals[.amountMinor])
         features[1] = log(max(signals[.amountRatio], 1e-3))
-        features[2] = log1p(signals[.cardCount1m])
-        features[3] = log1p(signals[.cardCount1h])
-        features[4] = log1p(signals[.cardCount24h])
-        features[5] = log1p(signals[.ipCount1h])
-        features[6] = log1p(signals[.ipDistinctCards1h])
-        features[7] = log1p(signals[.ipDeclines1h])
-        features[8] = log1p(signals[.deviceDistinctCards24h])
-        features[9] = log1p(signals[.emailDistinctCards24h])
-        features[10] = signals[.ipCountryMismatch]
-        features[11] = signals[.billingCountryMismatch]
-        features[12] = signals[.firstSeenCard]
+        features[2] = log1p(signals[.ipCount1h])
+        features[3] = log1p(signals[.ipDistinctCards1h])
+        features[4] = log1p(signals[.ipDeclines1h])
+        features[5] = log1p(signals[.deviceDistinctCards24h])
+        features[6] = log1p(signals[.emailDistinctCards24h])
+        features[7] = signals[.ipCountryMismatch]
+        features[8] = signals[.billingCountryMismatch]
+        features[9] = signals[.firstSeenCard]
         return features
     }
 

@@ -22,6 +22,39 @@ public enum RequestLimits {
 /// Checks shared by every request type. Each returns the validated value or throws a typed
 /// error naming the field; none echoes a card number or secret back.
 public enum FieldRules {
+    /// Checks the buyer signals; returns nil when all are empty.
+    public static func riskContext(_ context: RiskContext) throws(PayrailError) -> RiskContext? {
+        func empty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
+        let checked = RiskContext(clientIP: empty(context.clientIP), deviceID: empty(context.deviceID),
+                                  emailHash: empty(context.emailHash), billingCountry: empty(context.billingCountry))
+        if let ip = checked.clientIP {
+            let isIPv4 = IPCountryTable.parse(ip) != nil
+            let isIPv6 = ip.utf8.count <= 45 && ip.contains(":")
+                && ip.utf8.allSatisfy { ($0 >= 48 && $0 <= 58) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) || $0 == 46 }
+            guard isIPv4 || isIPv6 else {
+                throw PayrailError(.invalidRequest, "client_ip must be an IPv4 or IPv6 address", field: "risk_context.client_ip")
+            }
+        }
+        if let device = checked.deviceID {
+            guard device.utf8.count <= 128, device.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E && $0 != 0x7C }) else {
+                throw PayrailError(.invalidRequest, "device_id must be 1-128 printable ASCII characters without '|'",
+                                   field: "risk_context.device_id")
+            }
+        }
+        if let email = checked.emailHash {
+            guard email.utf8.count == 64, email.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+                throw PayrailError(.invalidRequest, "email_sha256 must be 64 lowercase hex digits (never the address)",
+                                   field: "risk_context.email_sha256")
+            }
+        }
+        if let country = checked.billingCountry {
+            guard country.utf8.count == 2, country.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
+                throw PayrailError(.invalidRequest, "billing_country must be an ISO 3166-1 alpha-2 code", field: "risk_context.billing_country")
+            }
+        }
+        return checked.clientIP == nil && checked.deviceID == nil && checked.emailHash == nil && checked.billingCountry == nil ? nil : checked
+    }
+
     public static func idempotencyKey(_ key: String, field: String = "idempotency_key") throws(PayrailError) -> String {
         guard !key.isEmpty else { throw PayrailError(.missingField, "idempotency_key is required", field: field) }
         guard key.utf8.count <= RequestLimits.idempotencyKeyLengthMax,
@@ -114,9 +147,12 @@ public struct CreatePaymentCommand: Sendable {
     public let metadata: [String: String]
     /// A locked FX quote to settle at, if the merchant settles in another currency.
     public let fxQuoteID: String?
+    /// Buyer signals for the fraud check; nil when the merchant sent none.
+    public let riskContext: RiskContext?
 
     public init(idempotencyKey: String, amountMinor: Int64, currencyCode: String, hasAmount: Bool, captureMethod: CaptureMethod,
-                method: PaymentMethodInput?, description: String, metadata: [String: String], fxQuoteID: String = "") throws(PayrailError) {
+                method: PaymentMethodInput?, description: String, metadata: [String: String], fxQuoteID: String = "",
+                riskContext: RiskContext? = nil) throws(PayrailError) {
         self.idempotencyKey = try FieldRules.idempotencyKey(idempotencyKey)
         guard hasAmount else { throw PayrailError(.missingField, "amount is required", field: "amount") }
         let currency = try FieldRules.currency(currencyCode)
@@ -130,5 +166,6 @@ public struct CreatePaymentCommand: Sendable {
         self.description = try FieldRules.text(description, maxLength: RequestLimits.descriptionLengthMax, field: "description")
         self.metadata = try FieldRules.metadata(metadata)
         self.fxQuoteID = fxQuoteID.isEmpty ? nil : try FieldRules.identifier(fxQuoteID, prefix: "fxq", field: "fx_quote_id")
+        self.riskContext = try riskContext.flatMap { context throws(PayrailError) in try FieldRules.riskContext(context) }
     }
 }

@@ -101,6 +101,58 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ReviewPayment" metadata.
+        public enum ReviewPayment: Sendable {
+            /// Request type for "ReviewPayment".
+            public typealias Input = Payrail_Internal_V1_ReviewPaymentCall
+            /// Response type for "ReviewPayment".
+            public typealias Output = Payrail_V1_Payment
+            /// Descriptor for "ReviewPayment".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ReviewPayment",
+                type: .unary
+            )
+        }
+        /// Namespace for "AddRiskListEntry" metadata.
+        public enum AddRiskListEntry: Sendable {
+            /// Request type for "AddRiskListEntry".
+            public typealias Input = Payrail_Internal_V1_AddRiskListEntryCall
+            /// Response type for "AddRiskListEntry".
+            public typealias Output = Payrail_V1_RiskListEntry
+            /// Descriptor for "AddRiskListEntry".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "AddRiskListEntry",
+                type: .unary
+            )
+        }
+        /// Namespace for "RemoveRiskListEntry" metadata.
+        public enum RemoveRiskListEntry: Sendable {
+            /// Request type for "RemoveRiskListEntry".
+            public typealias Input = Payrail_Internal_V1_RemoveRiskListEntryCall
+            /// Response type for "RemoveRiskListEntry".
+            public typealias Output = Payrail_V1_RemoveRiskListEntryResponse
+            /// Descriptor for "RemoveRiskListEntry".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "RemoveRiskListEntry",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListRiskListEntries" metadata.
+        public enum ListRiskListEntries: Sendable {
+            /// Request type for "ListRiskListEntries".
+            public typealias Input = Payrail_Internal_V1_ListRiskListEntriesCall
+            /// Response type for "ListRiskListEntries".
+            public typealias Output = Payrail_V1_ListRiskListEntriesResponse
+            /// Descriptor for "ListRiskListEntries".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ListRiskListEntries",
+                type: .unary
+            )
+        }
         /// Namespace for "ListPayments" metadata.
         public enum ListPayments: Sendable {
             /// Request type for "ListPayments".
@@ -304,6 +356,10 @@ public enum Payrail_Internal_V1_Core: Sendable {
             ConfirmPayment.descriptor,
             CapturePayment.descriptor,
             CancelPayment.descriptor,
+            ReviewPayment.descriptor,
+            AddRiskListEntry.descriptor,
+            RemoveRiskListEntry.descriptor,
+            ListRiskListEntries.descriptor,
             ListPayments.descriptor,
             CreateRefund.descriptor,
             GetRefund.descriptor,
@@ -433,6 +489,62 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CancelPaymentCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payment>
+
+        /// Handle the "ReviewPayment" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ReviewPaymentCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Payment` messages.
+        func reviewPayment(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ReviewPaymentCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payment>
+
+        /// Handle the "AddRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_AddRiskListEntryCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_RiskListEntry` messages.
+        func addRiskListEntry(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_AddRiskListEntryCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_RiskListEntry>
+
+        /// Handle the "RemoveRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_RemoveRiskListEntryCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_RemoveRiskListEntryResponse` messages.
+        func removeRiskListEntry(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_RemoveRiskListEntryResponse>
+
+        /// Handle the "ListRiskListEntries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ListRiskListEntriesCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_ListRiskListEntriesResponse` messages.
+        func listRiskListEntries(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListRiskListEntriesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRiskListEntriesResponse>
 
         /// Handle the "ListPayments" method.
         ///
@@ -742,6 +854,62 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payment>
 
+        /// Handle the "ReviewPayment" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ReviewPaymentCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Payment` message.
+        func reviewPayment(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ReviewPaymentCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payment>
+
+        /// Handle the "AddRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_AddRiskListEntryCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_RiskListEntry` message.
+        func addRiskListEntry(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_AddRiskListEntryCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_RiskListEntry>
+
+        /// Handle the "RemoveRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_RemoveRiskListEntryCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_RemoveRiskListEntryResponse` message.
+        func removeRiskListEntry(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_RemoveRiskListEntryResponse>
+
+        /// Handle the "ListRiskListEntries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListRiskListEntriesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_ListRiskListEntriesResponse` message.
+        func listRiskListEntries(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListRiskListEntriesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRiskListEntriesResponse>
+
         /// Handle the "ListPayments" method.
         ///
         /// - Parameters:
@@ -1048,6 +1216,62 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_Payment
 
+        /// Handle the "ReviewPayment" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ReviewPaymentCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Payment` to respond with.
+        func reviewPayment(
+            request: Payrail_Internal_V1_ReviewPaymentCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Payment
+
+        /// Handle the "AddRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_AddRiskListEntryCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_RiskListEntry` to respond with.
+        func addRiskListEntry(
+            request: Payrail_Internal_V1_AddRiskListEntryCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_RiskListEntry
+
+        /// Handle the "RemoveRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_RemoveRiskListEntryCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_RemoveRiskListEntryResponse` to respond with.
+        func removeRiskListEntry(
+            request: Payrail_Internal_V1_RemoveRiskListEntryCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_RemoveRiskListEntryResponse
+
+        /// Handle the "ListRiskListEntries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ListRiskListEntriesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_ListRiskListEntriesResponse` to respond with.
+        func listRiskListEntries(
+            request: Payrail_Internal_V1_ListRiskListEntriesCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_ListRiskListEntriesResponse
+
         /// Handle the "ListPayments" method.
         ///
         /// - Parameters:
@@ -1331,6 +1555,50 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ReviewPayment.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ReviewPaymentCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Payment>(),
+            handler: { request, context in
+                try await self.reviewPayment(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.AddRiskListEntry.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_AddRiskListEntryCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_RiskListEntry>(),
+            handler: { request, context in
+                try await self.addRiskListEntry(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.RemoveRiskListEntry.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_RemoveRiskListEntryCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_RemoveRiskListEntryResponse>(),
+            handler: { request, context in
+                try await self.removeRiskListEntry(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ListRiskListEntries.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListRiskListEntriesCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListRiskListEntriesResponse>(),
+            handler: { request, context in
+                try await self.listRiskListEntries(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Payrail_Internal_V1_Core.Method.ListPayments.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListPaymentsCall>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListPaymentsResponse>(),
@@ -1561,6 +1829,50 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payment> {
         let response = try await self.cancelPayment(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func reviewPayment(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ReviewPaymentCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payment> {
+        let response = try await self.reviewPayment(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func addRiskListEntry(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_AddRiskListEntryCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_RiskListEntry> {
+        let response = try await self.addRiskListEntry(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func removeRiskListEntry(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_RemoveRiskListEntryResponse> {
+        let response = try await self.removeRiskListEntry(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listRiskListEntries(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListRiskListEntriesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRiskListEntriesResponse> {
+        let response = try await self.listRiskListEntries(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1807,6 +2119,58 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payment> {
         return GRPCCore.ServerResponse<Payrail_V1_Payment>(
             message: try await self.cancelPayment(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func reviewPayment(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ReviewPaymentCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payment> {
+        return GRPCCore.ServerResponse<Payrail_V1_Payment>(
+            message: try await self.reviewPayment(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func addRiskListEntry(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_AddRiskListEntryCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_RiskListEntry> {
+        return GRPCCore.ServerResponse<Payrail_V1_RiskListEntry>(
+            message: try await self.addRiskListEntry(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func removeRiskListEntry(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_RemoveRiskListEntryResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_RemoveRiskListEntryResponse>(
+            message: try await self.removeRiskListEntry(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listRiskListEntries(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListRiskListEntriesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRiskListEntriesResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_ListRiskListEntriesResponse>(
+            message: try await self.listRiskListEntries(
                 request: request.message,
                 context: context
             ),
@@ -2136,6 +2500,82 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payment>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ReviewPayment" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ReviewPaymentCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ReviewPaymentCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payment` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func reviewPayment<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ReviewPaymentCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ReviewPaymentCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payment>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AddRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_AddRiskListEntryCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_AddRiskListEntryCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_RiskListEntry` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func addRiskListEntry<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_AddRiskListEntryCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_AddRiskListEntryCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_RiskListEntry>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RiskListEntry>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RemoveRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_RemoveRiskListEntryCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_RemoveRiskListEntryCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_RemoveRiskListEntryResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func removeRiskListEntry<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_RemoveRiskListEntryResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RemoveRiskListEntryResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListRiskListEntries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListRiskListEntriesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListRiskListEntriesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListRiskListEntriesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listRiskListEntries<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListRiskListEntriesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListRiskListEntriesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListRiskListEntriesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListRiskListEntriesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ListPayments" method.
@@ -2618,6 +3058,126 @@ extension Payrail_Internal_V1_Core {
             try await self.client.unary(
                 request: request,
                 descriptor: Payrail_Internal_V1_Core.Method.CancelPayment.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ReviewPayment" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ReviewPaymentCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ReviewPaymentCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payment` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func reviewPayment<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ReviewPaymentCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ReviewPaymentCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payment>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ReviewPayment.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "AddRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_AddRiskListEntryCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_AddRiskListEntryCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_RiskListEntry` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func addRiskListEntry<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_AddRiskListEntryCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_AddRiskListEntryCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_RiskListEntry>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RiskListEntry>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.AddRiskListEntry.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RemoveRiskListEntry" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_RemoveRiskListEntryCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_RemoveRiskListEntryCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_RemoveRiskListEntryResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func removeRiskListEntry<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_RemoveRiskListEntryResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RemoveRiskListEntryResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.RemoveRiskListEntry.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListRiskListEntries" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListRiskListEntriesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListRiskListEntriesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListRiskListEntriesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listRiskListEntries<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListRiskListEntriesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListRiskListEntriesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListRiskListEntriesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListRiskListEntriesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ListRiskListEntries.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -3235,6 +3795,106 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
         )
     }
 
+    /// Call the "ReviewPayment" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ReviewPaymentCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reviewPayment<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ReviewPaymentCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.reviewPayment(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ReviewPaymentCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Payment>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AddRiskListEntry" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_AddRiskListEntryCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func addRiskListEntry<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_AddRiskListEntryCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RiskListEntry>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.addRiskListEntry(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_AddRiskListEntryCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_RiskListEntry>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RemoveRiskListEntry" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_RemoveRiskListEntryCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func removeRiskListEntry<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RemoveRiskListEntryResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.removeRiskListEntry(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_RemoveRiskListEntryCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_RemoveRiskListEntryResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListRiskListEntries" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ListRiskListEntriesCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listRiskListEntries<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListRiskListEntriesCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListRiskListEntriesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listRiskListEntries(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ListRiskListEntriesCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListRiskListEntriesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListPayments" method.
     ///
     /// - Parameters:
@@ -3787,6 +4447,122 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.cancelPayment(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReviewPayment" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reviewPayment<Result>(
+        _ message: Payrail_Internal_V1_ReviewPaymentCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ReviewPaymentCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.reviewPayment(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AddRiskListEntry" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func addRiskListEntry<Result>(
+        _ message: Payrail_Internal_V1_AddRiskListEntryCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RiskListEntry>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_AddRiskListEntryCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.addRiskListEntry(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RemoveRiskListEntry" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func removeRiskListEntry<Result>(
+        _ message: Payrail_Internal_V1_RemoveRiskListEntryCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_RemoveRiskListEntryResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_RemoveRiskListEntryCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.removeRiskListEntry(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListRiskListEntries" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listRiskListEntries<Result>(
+        _ message: Payrail_Internal_V1_ListRiskListEntriesCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListRiskListEntriesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ListRiskListEntriesCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listRiskListEntries(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -100,6 +100,19 @@ public enum Payrail_V1_Payments: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ReviewPayment" metadata.
+        public enum ReviewPayment: Sendable {
+            /// Request type for "ReviewPayment".
+            public typealias Input = Payrail_V1_ReviewPaymentRequest
+            /// Response type for "ReviewPayment".
+            public typealias Output = Payrail_V1_Payment
+            /// Descriptor for "ReviewPayment".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.v1.Payments"),
+                method: "ReviewPayment",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "payrail.v1.Payments" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             CreatePayment.descriptor,
@@ -107,7 +120,8 @@ public enum Payrail_V1_Payments: Sendable {
             ConfirmPayment.descriptor,
             CapturePayment.descriptor,
             CancelPayment.descriptor,
-            ListPayments.descriptor
+            ListPayments.descriptor,
+            ReviewPayment.descriptor
         ]
     }
 }
@@ -238,6 +252,24 @@ extension Payrail_V1_Payments {
             request: GRPCCore.StreamingServerRequest<Payrail_V1_ListPaymentsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListPaymentsResponse>
+
+        /// Handle the "ReviewPayment" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Approves or rejects a payment the fraud check held for review.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_V1_ReviewPaymentRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Payment` messages.
+        func reviewPayment(
+            request: GRPCCore.StreamingServerRequest<Payrail_V1_ReviewPaymentRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payment>
     }
 
     /// Service protocol for the "payrail.v1.Payments" service.
@@ -352,6 +384,24 @@ extension Payrail_V1_Payments {
             request: GRPCCore.ServerRequest<Payrail_V1_ListPaymentsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListPaymentsResponse>
+
+        /// Handle the "ReviewPayment" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Approves or rejects a payment the fraud check held for review.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_V1_ReviewPaymentRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Payment` message.
+        func reviewPayment(
+            request: GRPCCore.ServerRequest<Payrail_V1_ReviewPaymentRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payment>
     }
 
     /// Simple service protocol for the "payrail.v1.Payments" service.
@@ -464,6 +514,24 @@ extension Payrail_V1_Payments {
             request: Payrail_V1_ListPaymentsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_ListPaymentsResponse
+
+        /// Handle the "ReviewPayment" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Approves or rejects a payment the fraud check held for review.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_V1_ReviewPaymentRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Payment` to respond with.
+        func reviewPayment(
+            request: Payrail_V1_ReviewPaymentRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Payment
     }
 }
 
@@ -537,6 +605,17 @@ extension Payrail_V1_Payments.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Payrail_V1_Payments.Method.ReviewPayment.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ReviewPaymentRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Payment>(),
+            handler: { request, context in
+                try await self.reviewPayment(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -603,6 +682,17 @@ extension Payrail_V1_Payments.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListPaymentsResponse> {
         let response = try await self.listPayments(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func reviewPayment(
+        request: GRPCCore.StreamingServerRequest<Payrail_V1_ReviewPaymentRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payment> {
+        let response = try await self.reviewPayment(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -684,6 +774,19 @@ extension Payrail_V1_Payments.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListPaymentsResponse> {
         return GRPCCore.ServerResponse<Payrail_V1_ListPaymentsResponse>(
             message: try await self.listPayments(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func reviewPayment(
+        request: GRPCCore.ServerRequest<Payrail_V1_ReviewPaymentRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payment> {
+        return GRPCCore.ServerResponse<Payrail_V1_Payment>(
+            message: try await self.reviewPayment(
                 request: request.message,
                 context: context
             ),
@@ -834,6 +937,29 @@ extension Payrail_V1_Payments {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListPaymentsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListPaymentsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ReviewPayment" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Approves or rejects a payment the fraud check held for review.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_V1_ReviewPaymentRequest` message.
+        ///   - serializer: A serializer for `Payrail_V1_ReviewPaymentRequest` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payment` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func reviewPayment<Result>(
+            request: GRPCCore.ClientRequest<Payrail_V1_ReviewPaymentRequest>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_V1_ReviewPaymentRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payment>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1053,6 +1179,40 @@ extension Payrail_V1_Payments {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ReviewPayment" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Approves or rejects a payment the fraud check held for review.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_V1_ReviewPaymentRequest` message.
+        ///   - serializer: A serializer for `Payrail_V1_ReviewPaymentRequest` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payment` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func reviewPayment<Result>(
+            request: GRPCCore.ClientRequest<Payrail_V1_ReviewPaymentRequest>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_V1_ReviewPaymentRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payment>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_V1_Payments.Method.ReviewPayment.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1225,6 +1385,35 @@ extension Payrail_V1_Payments.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListPaymentsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListPaymentsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReviewPayment" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Approves or rejects a payment the fraud check held for review.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_V1_ReviewPaymentRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reviewPayment<Result>(
+        request: GRPCCore.ClientRequest<Payrail_V1_ReviewPaymentRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.reviewPayment(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ReviewPaymentRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Payment>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1423,6 +1612,39 @@ extension Payrail_V1_Payments.ClientProtocol {
             metadata: metadata
         )
         return try await self.listPayments(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReviewPayment" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Approves or rejects a payment the fraud check held for review.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reviewPayment<Result>(
+        _ message: Payrail_V1_ReviewPaymentRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payment>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_V1_ReviewPaymentRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.reviewPayment(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -31,6 +31,10 @@ public nonisolated enum Payrail_V1_PaymentStatus: SwiftProtobuf.Enum, Swift.Case
   case succeeded // = 4
   case canceled // = 5
   case failed // = 6
+
+  /// Authorized, and held by the fraud check for a person to approve (then captured as the
+  /// capture method says) or reject (voided): Payments.ReviewPayment.
+  case requiresReview // = 7
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -46,6 +50,7 @@ public nonisolated enum Payrail_V1_PaymentStatus: SwiftProtobuf.Enum, Swift.Case
     case 4: self = .succeeded
     case 5: self = .canceled
     case 6: self = .failed
+    case 7: self = .requiresReview
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -59,6 +64,7 @@ public nonisolated enum Payrail_V1_PaymentStatus: SwiftProtobuf.Enum, Swift.Case
     case .succeeded: return 4
     case .canceled: return 5
     case .failed: return 6
+    case .requiresReview: return 7
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -72,6 +78,7 @@ public nonisolated enum Payrail_V1_PaymentStatus: SwiftProtobuf.Enum, Swift.Case
     .succeeded,
     .canceled,
     .failed,
+    .requiresReview,
   ]
 
 }
@@ -160,6 +167,16 @@ public nonisolated struct Payrail_V1_CreatePaymentRequest: Sendable {
   /// a merchant with another settlement currency gets the current rate.
   public var fxQuoteID: String = String()
 
+  /// Signals for the fraud check; all optional, none shown back.
+  public var riskContext: Payrail_V1_RiskContext {
+    get {_riskContext ?? Payrail_V1_RiskContext()}
+    set {_riskContext = newValue}
+  }
+  /// Returns true if `riskContext` has been explicitly set.
+  public var hasRiskContext: Bool {self._riskContext != nil}
+  /// Clears the value of `riskContext`. Subsequent reads from it will return its default value.
+  public mutating func clearRiskContext() {self._riskContext = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_PaymentMethod: Equatable, Sendable {
@@ -172,6 +189,70 @@ public nonisolated struct Payrail_V1_CreatePaymentRequest: Sendable {
   public init() {}
 
   fileprivate var _amount: Payrail_V1_Money? = nil
+  fileprivate var _riskContext: Payrail_V1_RiskContext? = nil
+}
+
+public nonisolated struct Payrail_V1_RiskContext: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The buyer's IP address as the merchant saw it (IPv4 dotted quad).
+  public var clientIp: String = String()
+
+  /// The merchant's device identifier (fingerprinting SDK, cookie).
+  public var deviceID: String = String()
+
+  /// Hex SHA-256 of the buyer's trimmed, lowercased email: never the address itself.
+  public var emailSha256: String = String()
+
+  /// ISO 3166-1 alpha-2 of the billing address.
+  public var billingCountry: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The fraud check's verdict on a payment.
+public nonisolated struct Payrail_V1_RiskAssessment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// allow, review, require_3ds or block.
+  public var action: String = String()
+
+  /// Probability of fraud from the model, 0..1.
+  public var score: Double = 0
+
+  /// Why: reasons of the rules that fired, thresholds, lists.
+  public var reasons: [String] = []
+
+  public var modelVersion: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Payrail_V1_ReviewPaymentRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var idempotencyKey: String = String()
+
+  public var paymentID: String = String()
+
+  /// true: capture (as the capture method says); false: void the authorization.
+  public var approve: Bool = false
+
+  public var note: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Payrail_V1_GetPaymentRequest: Sendable {
@@ -408,6 +489,15 @@ public nonisolated struct Payrail_V1_Payment: @unchecked Sendable {
   /// Clears the value of `settlement`. Subsequent reads from it will return its default value.
   public mutating func clearSettlement() {_uniqueStorage()._settlement = nil}
 
+  public var risk: Payrail_V1_RiskAssessment {
+    get {_storage._risk ?? Payrail_V1_RiskAssessment()}
+    set {_uniqueStorage()._risk = newValue}
+  }
+  /// Returns true if `risk` has been explicitly set.
+  public var hasRisk: Bool {_storage._risk != nil}
+  /// Clears the value of `risk`. Subsequent reads from it will return its default value.
+  public mutating func clearRisk() {_uniqueStorage()._risk = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -438,7 +528,7 @@ public nonisolated struct Payrail_V1_Settlement: Sendable {
 fileprivate nonisolated let _protobuf_package = "payrail.v1"
 
 nonisolated extension Payrail_V1_PaymentStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PAYMENT_STATUS_UNSPECIFIED\0\u{1}PAYMENT_STATUS_REQUIRES_ACTION\0\u{1}PAYMENT_STATUS_REQUIRES_CAPTURE\0\u{1}PAYMENT_STATUS_PROCESSING\0\u{1}PAYMENT_STATUS_SUCCEEDED\0\u{1}PAYMENT_STATUS_CANCELED\0\u{1}PAYMENT_STATUS_FAILED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PAYMENT_STATUS_UNSPECIFIED\0\u{1}PAYMENT_STATUS_REQUIRES_ACTION\0\u{1}PAYMENT_STATUS_REQUIRES_CAPTURE\0\u{1}PAYMENT_STATUS_PROCESSING\0\u{1}PAYMENT_STATUS_SUCCEEDED\0\u{1}PAYMENT_STATUS_CANCELED\0\u{1}PAYMENT_STATUS_FAILED\0\u{1}PAYMENT_STATUS_REQUIRES_REVIEW\0")
 }
 
 nonisolated extension Payrail_V1_CaptureMethod: SwiftProtobuf._ProtoNameProviding {
@@ -447,7 +537,7 @@ nonisolated extension Payrail_V1_CaptureMethod: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreatePaymentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0\u{3}fx_quote_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0\u{3}fx_quote_id\0\u{3}risk_context\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -482,6 +572,7 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
       case 6: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
       case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.fxQuoteID) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._riskContext) }()
       default: break
       }
     }
@@ -521,6 +612,9 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
     if !self.fxQuoteID.isEmpty {
       try visitor.visitSingularStringField(value: self.fxQuoteID, fieldNumber: 8)
     }
+    try { if let v = self._riskContext {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -532,6 +626,142 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
     if lhs.description_p != rhs.description_p {return false}
     if lhs.metadata != rhs.metadata {return false}
     if lhs.fxQuoteID != rhs.fxQuoteID {return false}
+    if lhs._riskContext != rhs._riskContext {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_RiskContext: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RiskContext"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}client_ip\0\u{3}device_id\0\u{3}email_sha256\0\u{3}billing_country\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.clientIp) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.deviceID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.emailSha256) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.billingCountry) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.clientIp.isEmpty {
+      try visitor.visitSingularStringField(value: self.clientIp, fieldNumber: 1)
+    }
+    if !self.deviceID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deviceID, fieldNumber: 2)
+    }
+    if !self.emailSha256.isEmpty {
+      try visitor.visitSingularStringField(value: self.emailSha256, fieldNumber: 3)
+    }
+    if !self.billingCountry.isEmpty {
+      try visitor.visitSingularStringField(value: self.billingCountry, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_RiskContext, rhs: Payrail_V1_RiskContext) -> Bool {
+    if lhs.clientIp != rhs.clientIp {return false}
+    if lhs.deviceID != rhs.deviceID {return false}
+    if lhs.emailSha256 != rhs.emailSha256 {return false}
+    if lhs.billingCountry != rhs.billingCountry {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_RiskAssessment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RiskAssessment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}action\0\u{1}score\0\u{1}reasons\0\u{3}model_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.score) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.reasons) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.modelVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 1)
+    }
+    if self.score.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.score, fieldNumber: 2)
+    }
+    if !self.reasons.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.reasons, fieldNumber: 3)
+    }
+    if !self.modelVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.modelVersion, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_RiskAssessment, rhs: Payrail_V1_RiskAssessment) -> Bool {
+    if lhs.action != rhs.action {return false}
+    if lhs.score != rhs.score {return false}
+    if lhs.reasons != rhs.reasons {return false}
+    if lhs.modelVersion != rhs.modelVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_ReviewPaymentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReviewPaymentRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{3}payment_id\0\u{1}approve\0\u{1}note\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.paymentID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.approve) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 1)
+    }
+    if !self.paymentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.paymentID, fieldNumber: 2)
+    }
+    if self.approve != false {
+      try visitor.visitSingularBoolField(value: self.approve, fieldNumber: 3)
+    }
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_ReviewPaymentRequest, rhs: Payrail_V1_ReviewPaymentRequest) -> Bool {
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.paymentID != rhs.paymentID {return false}
+    if lhs.approve != rhs.approve {return false}
+    if lhs.note != rhs.note {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -808,7 +1038,7 @@ nonisolated extension Payrail_V1_NextAction: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Payment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}amount\0\u{3}amount_capturable_minor\0\u{3}amount_captured_minor\0\u{3}amount_refunded_minor\0\u{3}capture_method\0\u{1}card\0\u{1}failure\0\u{3}next_action\0\u{1}description\0\u{1}metadata\0\u{1}livemode\0\u{3}created_at_unix_ms\0\u{3}updated_at_unix_ms\0\u{1}connector\0\u{1}settlement\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}amount\0\u{3}amount_capturable_minor\0\u{3}amount_captured_minor\0\u{3}amount_refunded_minor\0\u{3}capture_method\0\u{1}card\0\u{1}failure\0\u{3}next_action\0\u{1}description\0\u{1}metadata\0\u{1}livemode\0\u{3}created_at_unix_ms\0\u{3}updated_at_unix_ms\0\u{1}connector\0\u{1}settlement\0\u{1}risk\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -828,6 +1058,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
     var _updatedAtUnixMs: Int64 = 0
     var _connector: String = String()
     var _settlement: Payrail_V1_Settlement? = nil
+    var _risk: Payrail_V1_RiskAssessment? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -855,6 +1086,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
       _updatedAtUnixMs = source._updatedAtUnixMs
       _connector = source._connector
       _settlement = source._settlement
+      _risk = source._risk
     }
   }
 
@@ -890,6 +1122,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
         case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedAtUnixMs) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._connector) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._settlement) }()
+        case 18: try { try decoder.decodeSingularMessageField(value: &_storage._risk) }()
         default: break
         }
       }
@@ -953,6 +1186,9 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
       try { if let v = _storage._settlement {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
       } }()
+      try { if let v = _storage._risk {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -979,6 +1215,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._updatedAtUnixMs != rhs_storage._updatedAtUnixMs {return false}
         if _storage._connector != rhs_storage._connector {return false}
         if _storage._settlement != rhs_storage._settlement {return false}
+        if _storage._risk != rhs_storage._risk {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -8,6 +8,7 @@ public enum ProtoMapping {
         switch status {
         case .requiresAction: .requiresAction
         case .requiresCapture: .requiresCapture
+        case .requiresReview: .requiresReview
         case .processing: .processing
         case .succeeded: .succeeded
         case .canceled: .canceled
@@ -20,6 +21,7 @@ public enum ProtoMapping {
         case .unspecified: return nil
         case .requiresAction: return .requiresAction
         case .requiresCapture: return .requiresCapture
+        case .requiresReview: return .requiresReview
         case .processing: return .processing
         case .succeeded: return .succeeded
         case .canceled: return .canceled
@@ -95,6 +97,14 @@ public enum ProtoMapping {
                     $0.fxQuoteID = settlement.quoteID ?? ""
                 }
             }
+            if let risk = payment.risk {
+                $0.risk = .with {
+                    $0.action = risk.action.rawValue
+                    $0.score = risk.score
+                    $0.reasons = risk.reasons
+                    $0.modelVersion = risk.modelVersion
+                }
+            }
         }
     }
 
@@ -143,6 +153,9 @@ public enum ProtoMapping {
         return try CreatePaymentCommand(
             idempotencyKey: request.idempotencyKey, amountMinor: request.amount.amountMinor, currencyCode: request.amount.currency,
             hasAmount: request.hasAmount, captureMethod: try domain(request.captureMethod), method: method,
-            description: request.description_p, metadata: request.metadata, fxQuoteID: request.fxQuoteID)
+            description: request.description_p, metadata: request.metadata, fxQuoteID: request.fxQuoteID,
+            riskContext: request.hasRiskContext ? RiskContext(
+                clientIP: request.riskContext.clientIp, deviceID: request.riskContext.deviceID,
+                emailHash: request.riskContext.emailSha256, billingCountry: request.riskContext.billingCountry) : nil)
     }
 }

@@ -267,5 +267,18 @@ enum PostgresSchema {
         CREATE TRIGGER traffic_changes_no_truncate BEFORE TRUNCATE ON traffic_changes
             FOR EACH STATEMENT EXECUTE FUNCTION payrail_audit_is_append_only();
         """,
+        """
+        ALTER TABLE payments ADD COLUMN risk TEXT;
+        ALTER TABLE payments ADD COLUMN risk_context TEXT;
+        CREATE INDEX payments_by_created_at ON payments (created_at_ms);
+        CREATE TABLE risk_list_entries (
+            merchant_id TEXT NOT NULL,
+            list TEXT NOT NULL CHECK (list IN ('block', 'allow')),
+            kind TEXT NOT NULL CHECK (kind IN ('card', 'ip', 'device', 'email')),
+            value TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            PRIMARY KEY (merchant_id, list, kind, value)
+        );
+        """,
     ]
 }

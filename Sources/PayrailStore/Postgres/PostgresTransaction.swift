@@ -131,7 +131,7 @@ struct PostgresTransaction: StoreTransaction {
                 settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
-                challenge_id, challenge_attempts_remaining, updated_at_ms, version)
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context)
             VALUES (\(payment.id), \(payment.merchantID), \(payment.livemode), \(payment.amount.amountMinor),
                 \(payment.amount.currency.code), \(payment.captureMethod.rawValue),
                 \(payment.card.token), \(payment.card.brand.rawValue), \(payment.card.last4), \(payment.card.expMonth),
@@ -142,7 +142,8 @@ struct PostgresTransaction: StoreTransaction {
                 \(payment.status.rawValue), \(payment.amountCapturableMinor), \(payment.amountCapturedMinor),
                 \(payment.amountRefundedMinor), \(payment.amountRefundPendingMinor),
                 \(payment.processorReference), \(failure?.reason), \(failure?.declineCode?.rawValue), \(failure?.message),
-                \(payment.challenge?.challengeID), \(payment.challenge?.attemptsRemaining), \(payment.updatedAtMs), \(payment.version))
+                \(payment.challenge?.challengeID), \(payment.challenge?.attemptsRemaining), \(payment.updatedAtMs), \(payment.version),
+                \(RiskColumns.encode(payment.risk)), \(RiskColumns.encode(payment.riskContext)))
             """)
         if !payment.metadata.isEmpty {
             var bindings = PostgresBindings(capacity: payment.metadata.count * 3)
@@ -228,7 +229,9 @@ struct PostgresTransaction: StoreTransaction {
             amountRefundedMinor: try row["amount_refunded_minor"].decode(Int64.self),
             amountRefundPendingMinor: try row["amount_refund_pending_minor"].decode(Int64.self),
             failure: failure, challenge: challenge, processorReference: try row["processor_reference"].decode(String?.self),
-            updatedAtMs: try row["updated_at_ms"].decode(Int64.self), version: try row["version"].decode(Int64.self))
+            updatedAtMs: try row["updated_at_ms"].decode(Int64.self), version: try row["version"].decode(Int64.self),
+            risk: try RiskColumns.decodeRisk(try row["risk"].decode(String?.self)),
+            riskContext: try RiskColumns.decodeContext(try row["risk_context"].decode(String?.self)))
     }
 
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
@@ -713,5 +716,42 @@ struct PostgresTransaction: StoreTransaction {
             return TrafficChange(plan: plan, action: action, actor: try row["actor"].decode(String.self),
                                  reason: try row["reason"].decode(String.self), atMs: try row["at_ms"].decode(Int64.self))
         }
+    }
+
+    // MARK: Risk
+
+    func insertRiskListEntry(_ entry: RiskListEntry) async throws -> Bool {
+        try await run("""
+            INSERT INTO risk_list_entries (merchant_id, list, kind, value, created_at_ms)
+            VALUES (\(entry.merchantID), \(entry.list.rawValue), \(entry.kind.rawValue), \(entry.value), \(entry.createdAtMs))
+            ON CONFLICT DO NOTHING RETURNING value
+            """).count == 1
+    }
+
+    func deleteRiskListEntry(merchantID: String, list: RiskListEntry.List, kind: RiskListEntry.Kind, value: String) async throws -> Bool {
+        try await run("""
+            DELETE FROM risk_list_entries
+            WHERE merchant_id = \(merchantID) AND list = \(list.rawValue) AND kind = \(kind.rawValue) AND value = \(value)
+            RETURNING value
+            """).count == 1
+    }
+
+    func riskListEntries(merchantID: String) async throws -> [RiskListEntry] {
+        try await run("SELECT * FROM risk_list_entries WHERE merchant_id = \(merchantID) ORDER BY created_at_ms, list, kind, value").map { row in
+            guard let list = RiskListEntry.List(rawValue: try row["list"].decode(String.self)),
+                  let kind = RiskListEntry.Kind(rawValue: try row["kind"].decode(String.self)) else {
+                throw StoreError.corrupt("risk list entry")
+            }
+            return RiskListEntry(merchantID: merchantID, list: list, kind: kind, value: try row["value"].decode(String.self),
+                                 createdAtMs: try row["created_at_ms"].decode(Int64.self))
+        }
+    }
+
+    func paymentsCreated(sinceMs: Int64, limit: Int) async throws -> [Payment] {
+        var payments: [Payment] = []
+        for row in try await run("SELECT * FROM payments WHERE created_at_ms >= \(sinceMs) ORDER BY created_at_ms, id LIMIT \(limit)") {
+            payments.append(try await decodePayment(row))
+        }
+        return payments
     }
 }

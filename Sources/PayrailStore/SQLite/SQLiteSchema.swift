@@ -247,5 +247,18 @@ enum SQLiteSchema {
         CREATE TRIGGER traffic_changes_append_only_delete BEFORE DELETE ON traffic_changes
             BEGIN SELECT RAISE(ABORT, 'traffic_changes is append-only'); END;
         """,
+        """
+        ALTER TABLE payments ADD COLUMN risk TEXT;
+        ALTER TABLE payments ADD COLUMN risk_context TEXT;
+        CREATE INDEX payments_by_created_at ON payments (created_at_ms);
+        CREATE TABLE risk_list_entries (
+            merchant_id TEXT NOT NULL,
+            list TEXT NOT NULL CHECK (list IN ('block', 'allow')),
+            kind TEXT NOT NULL CHECK (kind IN ('card', 'ip', 'device', 'email')),
+            value TEXT NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (merchant_id, list, kind, value)
+        );
+        """,
     ]
 }

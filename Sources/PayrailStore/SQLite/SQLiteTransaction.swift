@@ -112,6 +112,8 @@ struct SQLiteTransaction: StoreTransaction {
             payment.settlement.map { .integer($0.markupBasisPoints) } ?? .null, payment.settlement?.quoteID.map { .text($0) } ?? .null,
         ]
         binds.append(contentsOf: mutableColumns(payment))
+        binds.append(RiskColumns.encode(payment.risk).map { .text($0) } ?? .null)
+        binds.append(RiskColumns.encode(payment.riskContext).map { .text($0) } ?? .null)
         try await run("""
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
@@ -119,8 +121,8 @@ struct SQLiteTransaction: StoreTransaction {
                 settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
-                challenge_id, challenge_attempts_remaining, updated_at_ms, version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, binds)
         if !payment.metadata.isEmpty {
             // One statement for all pairs: every statement is a trip to the SQLite thread.
@@ -214,7 +216,8 @@ struct SQLiteTransaction: StoreTransaction {
             amountCapturableMinor: try row.int64("amount_capturable_minor"), amountCapturedMinor: try row.int64("amount_captured_minor"),
             amountRefundedMinor: try row.int64("amount_refunded_minor"), amountRefundPendingMinor: try row.int64("amount_refund_pending_minor"),
             failure: failure, challenge: challenge, processorReference: row.optionalText("processor_reference"),
-            updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"))
+            updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"),
+            risk: try RiskColumns.decodeRisk(row.optionalText("risk")), riskContext: try RiskColumns.decodeContext(row.optionalText("risk_context")))
     }
 
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
@@ -678,5 +681,40 @@ extension SQLiteTransaction {
             return TrafficChange(plan: plan, action: action, actor: try row.text("actor"), reason: try row.text("reason"),
                                  atMs: try row.int64("at_ms"))
         }
+    }
+
+    // MARK: Risk
+
+    func insertRiskListEntry(_ entry: RiskListEntry) async throws -> Bool {
+        try await run("""
+            INSERT INTO risk_list_entries (merchant_id, list, kind, value, created_at_ms) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING RETURNING value
+            """, [.text(entry.merchantID), .text(entry.list.rawValue), .text(entry.kind.rawValue), .text(entry.value),
+                  .integer(Int(entry.createdAtMs))]).count == 1
+    }
+
+    func deleteRiskListEntry(merchantID: String, list: RiskListEntry.List, kind: RiskListEntry.Kind, value: String) async throws -> Bool {
+        try await run("DELETE FROM risk_list_entries WHERE merchant_id = ? AND list = ? AND kind = ? AND value = ? RETURNING value",
+                      [.text(merchantID), .text(list.rawValue), .text(kind.rawValue), .text(value)]).count == 1
+    }
+
+    func riskListEntries(merchantID: String) async throws -> [RiskListEntry] {
+        try await run("SELECT * FROM risk_list_entries WHERE merchant_id = ? ORDER BY created_at_ms, list, kind, value",
+                      [.text(merchantID)]).map { row in
+            guard let list = RiskListEntry.List(rawValue: try row.text("list")), let kind = RiskListEntry.Kind(rawValue: try row.text("kind")) else {
+                throw StoreError.corrupt("risk list entry")
+            }
+            return RiskListEntry(merchantID: merchantID, list: list, kind: kind, value: try row.text("value"),
+                                 createdAtMs: try row.int64("created_at_ms"))
+        }
+    }
+
+    func paymentsCreated(sinceMs: Int64, limit: Int) async throws -> [Payment] {
+        var payments: [Payment] = []
+        for row in try await run("SELECT * FROM payments WHERE created_at_ms >= ? ORDER BY created_at_ms, id LIMIT ?",
+                                 [.integer(Int(sinceMs)), .integer(limit)]) {
+            payments.append(try await decodePayment(row))
+        }
+        return payments
     }
 }
