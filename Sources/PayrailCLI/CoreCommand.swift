@@ -23,6 +23,8 @@ struct CoreCommand: AsyncParsableCommand {
     @Option(help: "Port for Prometheus metrics (GET /metrics on --host); 0 turns the endpoint off.") var metricsPort = 9464
     @Option(help: "Comma-separated regions whose edges this core serves (the traffic control plane's regions).")
     var regions = "local"
+    @Option(help: "Fraud rules file (YAML, docs/fraud.md); reloaded on SIGHUP. Default: the shipped rules.")
+    var riskRules: String?
 
     func run() async throws {
         let logger = Logger(label: "payrail.core")
@@ -40,6 +42,26 @@ struct CoreCommand: AsyncParsableCommand {
         configuration.traffic = TrafficControlPlane.Configuration(regions: regionNames)
         let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
         try await core.prepare()
+        var rulesReloader: RiskRulesReloader?
+        if let riskRules {
+            do { rulesReloader = try RiskRulesReloader(path: riskRules, risk: core.payments.risk) } catch {
+                throw ValidationError("\(error)")
+            }
+            print("fraud rules from \(riskRules) (kill -HUP to reload)")
+        }
+        let reloading = Task {
+            guard let rulesReloader else { return }
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    try rulesReloader.reload()
+                    print("fraud rules reloaded from \(rulesReloader.path)")
+                } catch {
+                    print("fraud rules refused, the previous ones stay in force: \(error)")
+                }
+                fflush(nil)
+            }
+        }
+        defer { reloading.cancel() }
         print("core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
         var services = core.services
         if metricsPort != 0 {

@@ -151,6 +151,47 @@ import Testing
         }
     }
 
+    /// The other shipped rules, each through the edge.
+    @Test func declinesThenANewCardFromOneIPAreBlocked() async throws {
+        try await withCluster { _, client, _, _ in
+            for index in 0..<3 {
+                let declined = try await client.payments.createPayment(request("decl-\(index)", card: TestCards.genericDecline, ip: "192.0.2.20"),
+                                                                       metadata: client.metadata)
+                #expect(declined.status == .failed && declined.failure.reason == "card_declined")
+            }
+            let next = try await client.payments.createPayment(request("decl-new", card: Self.card(40), ip: "192.0.2.20"), metadata: client.metadata)
+            #expect(next.status == .failed && next.failure.reason == "fraud_suspected" && next.risk.reasons.contains("card_testing_declines"))
+        }
+    }
+
+    @Test func manyCardsOnOneEmailRequireThreeDSecure() async throws {
+        try await withCluster { _, client, _, _ in
+            let email = String(repeating: "ab", count: 32)
+            func pay(_ index: Int) async throws -> Payrail_V1_Payment {
+                var request = request("email-\(index)", card: Self.card(50 + index))
+                request.riskContext.emailSha256 = email
+                return try await client.payments.createPayment(request, metadata: client.metadata)
+            }
+            for index in 0..<3 { #expect(try await pay(index).status == .succeeded) }
+            let fourth = try await pay(3)
+            #expect(fourth.status == .requiresAction && fourth.risk.reasons.contains("email_many_cards"))
+        }
+    }
+
+    @Test func largeAmountOnANewCardFromAbroadRequiresThreeDSecure() async throws {
+        try await withCluster { _, client, _, _ in
+            // The merchant's usual amount: 10.00.
+            for index in 0..<3 {
+                #expect(try await client.payments.createPayment(request("usual-\(index)", card: Self.card(60), amount: 1_000),
+                                                                metadata: client.metadata).status == .succeeded)
+            }
+            // Eight times that, a card never seen, from a GB address with a US card.
+            let large = try await client.payments.createPayment(request("large", card: Self.card(61), ip: "198.51.100.9", amount: 8_000),
+                                                                metadata: client.metadata)
+            #expect(large.status == .requiresAction && large.risk.reasons.contains("large_amount_new_card_abroad"), "\(large.risk)")
+        }
+    }
+
     @Test func badRiskContextIsATypedError() async throws {
         try await withCluster { _, client, _, _ in
             for (context, field) in [(Payrail_V1_RiskContext.with { $0.clientIp = "999.1.1.1" }, "risk_context.client_ip"),
