@@ -83,6 +83,18 @@ struct DemoLoad {
         ((try? ProtoMapping.domain(status)) ?? nil)?.rawValue ?? "unknown"
     }
 
+    /// A different Luhn-valid Visa number per index (BIN 400010, which the simulator approves).
+    static func cardTesterCard(_ index: Int) -> String {
+        let body = "400010" + String(String(index).suffix(9)).leftPadded(to: 9)
+        var sum = 0
+        for (position, character) in body.reversed().enumerated() {
+            var value = character.wholeNumberValue ?? 0
+            if position % 2 == 0 { value *= 2; if value > 9 { value -= 9 } }
+            sum += value
+        }
+        return body + String((10 - sum % 10) % 10)
+    }
+
     private func record(_ summary: SummaryBox, _ outcome: String) {
         summary.withLock { $0.outcomes[outcome, default: 0] += 1 }
     }
@@ -98,8 +110,11 @@ struct DemoLoad {
         case 11..<14: card = TestCards.threeDSRequired
         case 14..<29: card = TestCards.mastercardSuccess; manual = true
         case 29..<34: card = TestCards.amexSuccess
+        case 34..<37: card = Self.cardTesterCard(index)
         default: card = TestCards.visaSuccess
         }
+        // A card tester tries many new cards from one address; everyone else has their own.
+        let ip = (34..<37).contains(slot) ? "203.0.113.66" : "10.0.\((index / 250) % 256).\(index % 250)"
         let key = "demo-\(run)-\(index)"
         let request = Payrail_V1_CreatePaymentRequest.with {
             $0.idempotencyKey = key
@@ -112,10 +127,11 @@ struct DemoLoad {
                 $0.cvc = card == TestCards.amexSuccess ? "1234" : "123"
             }
             $0.description_p = "demo order \(index)"
+            $0.riskContext = .with { $0.clientIp = ip }
         }
         do {
             let payment = try await timed(summary) { try await client.call(idempotent: true) { try await $0.payments.createPayment(request, metadata: $0.metadata) } }
-            record(summary, "create -> \(statusName(payment.status))")
+            record(summary, "create -> \(statusName(payment.status))" + (payment.status == .failed ? " (\(payment.failure.reason))" : ""))
             if index % 10 == 0 {
                 // An idempotent retry, as a client would send after a lost response.
                 let again = try await timed(summary) { try await client.call(idempotent: true) { try await $0.payments.createPayment(request, metadata: $0.metadata) } }
@@ -155,4 +171,8 @@ final class SummaryBox: Sendable {
     private let counter = Atomic<Int>(0)
     func nextIndex() -> Int { counter.add(1, ordering: .relaxed).oldValue }
     func withLock<T>(_ body: (inout DemoLoad.Summary) -> T) -> T { state.withLock { body(&$0) } }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }
