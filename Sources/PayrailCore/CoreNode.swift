@@ -48,7 +48,9 @@ public struct CoreNode: Sendable {
 
     /// The long-running parts: the gRPC server, the webhook dispatcher and the traffic control
     /// plane (stopped first, which ends the edges' watches so the server can drain).
-    public var services: [any Service] { [GRPCServerService(server: server), webhooks, traffic] }
+    public var services: [any Service] { [GRPCServerService(server: server), webhooks, vaultRewrapper, traffic] }
+    /// Moves vaulted cards to the current key-encryption key after a rotation.
+    public let vaultRewrapper: VaultRewrapper
 
     public init(configuration: Configuration, store: any PaymentStore, keys: any KeyProvider,
                 connector: (any CardConnector)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
@@ -64,6 +66,7 @@ public struct CoreNode: Sendable {
         webhookEndpoints = WebhookEndpointService(store: store, ids: ids, now: now)
         webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, ids: ids, now: now, logger: logger)
         traffic = TrafficControlPlane(store: store, configuration: configuration.traffic, now: now, logger: logger)
+        vaultRewrapper = VaultRewrapper(store: store, vault: vault, logger: logger)
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: TransportSecurityFactory.internalServer(

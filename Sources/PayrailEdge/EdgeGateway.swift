@@ -338,7 +338,15 @@ public final class EdgeGateway: Sendable {
     func createCardToken(_ request: Payrail_V1_CreateCardTokenRequest, _ metadata: Metadata) async throws -> Payrail_V1_CardSummary {
         try await handle("CreateCardToken", metadata) { context in
             _ = try RequestValidation.createCardToken(request, today: today)
+            _ = try RequestValidation.customerID(request.customerID)
             return try await core.createCardToken(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func eraseCustomer(_ request: Payrail_V1_EraseCustomerRequest, _ metadata: Metadata) async throws -> Payrail_V1_EraseCustomerResponse {
+        try await handle("EraseCustomer", metadata) { context in
+            _ = try RequestValidation.eraseCustomer(request)
+            return try await withFailover { try await core.eraseCustomer(.with { $0.context = context; $0.request = request }, options: options) }
         }
     }
 

@@ -91,6 +91,14 @@ struct TokensService: Payrail_V1_Tokens.ServiceProtocol {
                                Payrail_V1_CardSummary.self) {
             try await self.createCardToken(request: $0, context: $1)
         }
+        router.registerLimited(Payrail_V1_Tokens.Method.EraseCustomer.descriptor, Payrail_V1_EraseCustomerRequest.self,
+                               Payrail_V1_EraseCustomerResponse.self) {
+            try await self.eraseCustomer(request: $0, context: $1)
+        }
+    }
+
+    func eraseCustomer(request: ServerRequest<Payrail_V1_EraseCustomerRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_EraseCustomerResponse> {
+        ServerResponse(message: try await gateway.eraseCustomer(request.message, request.metadata))
     }
 
     func createCardToken(request: ServerRequest<Payrail_V1_CreateCardTokenRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_CardSummary> {

@@ -83,13 +83,38 @@ public struct VaultedCardRecord: Hashable, Sendable {
     public var wrappedDataKey: [UInt8]
     public var keyVersion: Int
     public var createdAtMs: Int64
-    public init(summary: CardSummary, merchantID: String, sealedPAN: [UInt8], wrappedDataKey: [UInt8], keyVersion: Int, createdAtMs: Int64) {
+    /// The merchant's reference for the cardholder, for erasure requests.
+    public var customerRef: String?
+    /// Set when the card was erased (its data key destroyed): the PAN can never be read again.
+    public var erasedAtMs: Int64?
+    public init(summary: CardSummary, merchantID: String, sealedPAN: [UInt8], wrappedDataKey: [UInt8], keyVersion: Int, createdAtMs: Int64,
+                customerRef: String? = nil, erasedAtMs: Int64? = nil) {
         self.summary = summary
         self.merchantID = merchantID
         self.sealedPAN = sealedPAN
         self.wrappedDataKey = wrappedDataKey
         self.keyVersion = keyVersion
         self.createdAtMs = createdAtMs
+        self.customerRef = customerRef
+        self.erasedAtMs = erasedAtMs
+    }
+}
+
+/// One detokenization: who read which card's PAN, when and why. Append-only.
+public struct VaultAccess: Hashable, Sendable {
+    public var token: String
+    public var merchantID: String
+    /// The component that read it, e.g. `connector:cardsim`.
+    public var actor: String
+    /// Why, e.g. `authorize pay_...`.
+    public var purpose: String
+    public var atMs: Int64
+    public init(token: String, merchantID: String, actor: String, purpose: String, atMs: Int64) {
+        self.token = token
+        self.merchantID = merchantID
+        self.actor = actor
+        self.purpose = purpose
+        self.atMs = atMs
     }
 }
 

@@ -145,7 +145,16 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     public func createCardToken(request: Payrail_Internal_V1_CreateCardTokenCall, context: ServerContext) async throws -> Payrail_V1_CardSummary {
         try await mapped("CreateCardToken", request.context) {
             let card = try RequestValidation.createCardToken(request.request, today: CalendarMonth(unixMillis: now()))
-            return ProtoMapping.proto(try await payments.tokenize(try caller(request.context), card))
+            let customer = try RequestValidation.customerID(request.request.customerID)
+            return ProtoMapping.proto(try await payments.tokenize(try caller(request.context), card, customerRef: customer))
+        }
+    }
+
+    public func eraseCustomer(request: Payrail_Internal_V1_EraseCustomerCall, context: ServerContext) async throws -> Payrail_V1_EraseCustomerResponse {
+        try await mapped("EraseCustomer", request.context) {
+            let customer = try RequestValidation.eraseCustomer(request.request)
+            let erased = try await payments.eraseCustomer(try caller(request.context), customerRef: customer)
+            return .with { $0.cardsErased = Int32(erased) }
         }
     }
 

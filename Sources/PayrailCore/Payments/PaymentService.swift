@@ -74,6 +74,7 @@ public final class PaymentService: Sendable {
                   record.merchantID == caller.merchantID else {
                 throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
             }
+            guard record.erasedAtMs == nil else { throw VaultError.erased.payrailError }
             cardFingerprint = record.summary.fingerprint
             cardCountry = record.summary.country
             sealedCard = record
@@ -170,7 +171,20 @@ public final class PaymentService: Sendable {
                 }
                 vaulted = reloaded
             }
-            number = try vault.reveal(vaulted)
+            // Every detokenization is recorded before it happens: who, which card, why.
+            try await store.write { tx in
+                try await tx.appendVaultAccess(VaultAccess(token: vaulted.summary.token, merchantID: caller.merchantID,
+                                                           actor: "connector:\(self.connector.name)", purpose: "authorize \(payment.id)",
+                                                           atMs: self.now()))
+            }
+            do {
+                number = try vault.reveal(vaulted)
+            } catch VaultError.erased {
+                // Erased after the payment was claimed: fail it rather than leave it processing.
+                return .current(try await finish(record, paymentID: payment.id, caller: caller) { _, _ in
+                    [.declined(Failure(reason: "card_erased", declineCode: .genericDecline, message: "The card was erased."))]
+                })
+            }
             expiry = CardExpiry(storedMonth: vaulted.summary.expMonth, year: vaulted.summary.expYear)
         }
         var request = AuthorizationRequest(idempotencyKey: "\(payment.id):authorize", paymentID: payment.id,
@@ -511,11 +525,30 @@ public final class PaymentService: Sendable {
     }
 
     /// Tokenizes a card for later payments.
-    public func tokenize(_ caller: CallerContext, _ card: CardInput) async throws -> CardSummary {
+    public func tokenize(_ caller: CallerContext, _ card: CardInput, customerRef: String? = nil) async throws -> CardSummary {
         let nowMs = now()
-        let record = try vault.seal(card, merchantID: caller.merchantID, nowMs: nowMs)
+        let record = try vault.seal(card, merchantID: caller.merchantID, customerRef: customerRef, nowMs: nowMs)
         try await store.write { tx in try await tx.insertVaultedCard(record) }
         return record.summary
+    }
+
+    /// GDPR erasure by crypto-shredding: destroys the data keys of every card the merchant
+    /// vaulted for this customer. The ciphertexts stay and can never be opened; payments and the
+    /// ledger keep their amounts (they never held the PAN). Returns how many cards were erased.
+    public func eraseCustomer(_ caller: CallerContext, customerRef: String) async throws -> Int {
+        let erased = try await store.write { tx in
+            try await tx.eraseVaultedCards(merchantID: caller.merchantID, customerRef: customerRef, atMs: self.now())
+        }
+        logger.notice("customer erased", metadata: ["merchant": "\(caller.merchantID)", "cards": "\(erased)"])
+        return erased
+    }
+
+    /// The detokenizations of a card, newest first (the merchant's own cards only).
+    public func vaultAccesses(_ caller: CallerContext, token: String, limit: Int = 100) async throws -> [VaultAccess] {
+        guard let card = try await store.read({ try await $0.vaultedCard(token: token) }), card.merchantID == caller.merchantID else {
+            throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
+        }
+        return try await store.read { try await $0.vaultAccesses(token: token, limit: limit) }
     }
 
     // MARK: Idempotency machinery

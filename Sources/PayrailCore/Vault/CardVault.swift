@@ -25,7 +25,7 @@ public struct CardVault: Sendable {
     }
 
     /// Encrypts the card into a vault record with a new token. Nothing is written here.
-    public func seal(_ card: CardInput, merchantID: String, nowMs: Int64) throws -> VaultedCardRecord {
+    public func seal(_ card: CardInput, merchantID: String, customerRef: String? = nil, nowMs: Int64) throws -> VaultedCardRecord {
         let token = ids.make("tok")
         let associatedData = Array(token.utf8)
         let dataKey = SymmetricKey(size: .bits256)
@@ -36,12 +36,13 @@ public struct CardVault: Sendable {
                                   expMonth: card.expiry.month, expYear: card.expiry.year,
                                   fingerprint: fingerprint(of: card.number), country: card.number.issuingCountry)
         return VaultedCardRecord(summary: summary, merchantID: merchantID, sealedPAN: Array(combined),
-                                 wrappedDataKey: wrapped, keyVersion: version, createdAtMs: nowMs)
+                                 wrappedDataKey: wrapped, keyVersion: version, createdAtMs: nowMs, customerRef: customerRef)
     }
 
     /// Decrypts a vaulted PAN. Fails if the ciphertext, the wrapped key or the token was
     /// tampered with.
     public func reveal(_ record: VaultedCardRecord) throws -> CardNumber {
+        guard record.erasedAtMs == nil else { throw VaultError.erased }
         let associatedData = Array(record.summary.token.utf8)
         do {
             let dataKey = try keys.unwrap(record.wrappedDataKey, version: record.keyVersion, associatedData: associatedData)
@@ -51,9 +52,37 @@ public struct CardVault: Sendable {
             throw VaultError.decryptionFailed
         }
     }
+
+    /// The card's data key wrapped again under the current KEK (key rotation); the sealed PAN
+    /// does not change. Nil if it already is, or the card was erased.
+    public func rewrapped(_ record: VaultedCardRecord) throws -> (version: Int, wrapped: [UInt8])? {
+        guard record.erasedAtMs == nil, record.keyVersion < keys.currentVersion else { return nil }
+        let associatedData = Array(record.summary.token.utf8)
+        let dataKey = try keys.unwrap(record.wrappedDataKey, version: record.keyVersion, associatedData: associatedData)
+        return try keys.wrap(dataKey: dataKey, associatedData: associatedData)
+    }
+
+    /// The key provider's current KEK version (new cards are wrapped under it).
+    public var currentKeyVersion: Int { keys.currentVersion }
+
+    /// Re-reads the key provider (a rotation done by another process).
+    public func refreshKeys() throws { try keys.refresh() }
 }
 
 public enum VaultError: Error, Hashable, Sendable {
     case encryptionFailed
     case decryptionFailed
+    /// The card was erased (crypto-shredded): its PAN can never be read again.
+    case erased
+}
+
+extension VaultError {
+    /// The typed API error for a card that cannot be used.
+    public var payrailError: PayrailError {
+        switch self {
+        case .erased: PayrailError(PayrailError.Code("card_erased", .failedPrecondition),
+                                   "this card was erased at the cardholder's request and cannot be charged", field: "card_token")
+        case .encryptionFailed, .decryptionFailed: PayrailError(.internalError, "internal error")
+        }
+    }
 }

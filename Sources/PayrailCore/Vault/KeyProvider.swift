@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// Where key-encryption keys (KEKs) live. The vault never sees a KEK: it hands a data key to
 /// `wrap` and gets back opaque bytes. A file keyring serves dev and tests; an HSM, a cloud
@@ -11,6 +12,12 @@ public protocol KeyProvider: Sendable {
     func unwrap(_ wrapped: [UInt8], version: Int, associatedData: [UInt8]) throws -> SymmetricKey
     /// The platform key for card fingerprints (HMAC-SHA256 of the PAN).
     var fingerprintKey: SymmetricKey { get }
+    /// Picks up new key versions (a rotation done elsewhere).
+    func refresh() throws
+}
+
+extension KeyProvider {
+    public func refresh() throws {}
 }
 
 public enum KeyProviderError: Error, Hashable, Sendable {
@@ -21,10 +28,19 @@ public enum KeyProviderError: Error, Hashable, Sendable {
 /// KEKs in a local file, one line per key: `kek <version> <base64 32 bytes>` and
 /// `fingerprint <base64 32 bytes>`. Created with fresh random keys (mode 0600) if absent.
 /// Data keys are wrapped with AES-256-GCM under the KEK, bound to the card token.
-public struct FileKeyring: KeyProvider {
-    private let keks: [Int: SymmetricKey]
-    public let currentVersion: Int
+///
+/// Rotation: ``rotate(path:)`` appends a new KEK version; every process re-reads the file on
+/// ``refresh()`` (the rewrap job calls it each round) and when asked for a version it does not
+/// know, so new cards move to the new KEK while old ones still open until they are rewrapped.
+public final class FileKeyring: KeyProvider {
+    private struct Keys {
+        var keks: [Int: SymmetricKey]
+        var current: Int
+    }
+
+    public let path: String
     public let fingerprintKey: SymmetricKey
+    private let keys: Mutex<Keys>
 
     public init(path: String) throws {
         let fileManager = FileManager.default
@@ -38,6 +54,13 @@ public struct FileKeyring: KeyProvider {
                 throw KeyProviderError.malformedKeyring("cannot create \(path)")
             }
         }
+        let (keks, fingerprint) = try Self.read(path)
+        self.path = path
+        self.fingerprintKey = fingerprint
+        self.keys = Mutex(Keys(keks: keks, current: keks.keys.max()!))
+    }
+
+    private static func read(_ path: String) throws -> (keks: [Int: SymmetricKey], fingerprint: SymmetricKey) {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         var keks: [Int: SymmetricKey] = [:]
         var fingerprint: SymmetricKey?
@@ -51,21 +74,51 @@ public struct FileKeyring: KeyProvider {
                 throw KeyProviderError.malformedKeyring("unreadable line in \(path)")
             }
         }
-        guard let current = keks.keys.max(), let fingerprint else { throw KeyProviderError.malformedKeyring("\(path) lacks a kek or fingerprint key") }
-        self.keks = keks
-        self.currentVersion = current
-        self.fingerprintKey = fingerprint
+        guard !keks.isEmpty, let fingerprint else { throw KeyProviderError.malformedKeyring("\(path) lacks a kek or fingerprint key") }
+        return (keks, fingerprint)
+    }
+
+    /// Adds a new KEK version to the keyring file (kept 0600) and returns it. Old versions stay
+    /// until every card is rewrapped; removing one is a manual step after `payrail vault rewrap`.
+    @discardableResult
+    public static func rotate(path: String) throws -> Int {
+        let (keks, _) = try read(path)
+        let version = keks.keys.max()! + 1
+        let kek = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let updated = text + (text.hasSuffix("\n") ? "" : "\n") + "kek \(version) \(kek)\n"
+        let temporary = path + ".new"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(updated.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw KeyProviderError.malformedKeyring("cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else { throw KeyProviderError.malformedKeyring("cannot replace \(path)") }
+        return version
+    }
+
+    public var currentVersion: Int { keys.withLock { $0.current } }
+
+    /// Re-reads the file: new KEK versions become known and the newest wraps new cards.
+    public func refresh() throws {
+        let (keks, _) = try Self.read(path)
+        keys.withLock { $0 = Keys(keks: keks, current: keks.keys.max()!) }
     }
 
     public func wrap(dataKey: SymmetricKey, associatedData: [UInt8]) throws -> (version: Int, wrapped: [UInt8]) {
-        guard let kek = keks[currentVersion] else { throw KeyProviderError.unknownKeyVersion(currentVersion) }
+        let (version, kek) = keys.withLock { ($0.current, $0.keks[$0.current]) }
+        guard let kek else { throw KeyProviderError.unknownKeyVersion(version) }
         let sealed = try dataKey.withUnsafeBytes { try AES.GCM.seal(Array($0), using: kek, authenticating: associatedData) }
         guard let combined = sealed.combined else { throw KeyProviderError.malformedKeyring("nonce size") }
-        return (currentVersion, Array(combined))
+        return (version, Array(combined))
     }
 
     public func unwrap(_ wrapped: [UInt8], version: Int, associatedData: [UInt8]) throws -> SymmetricKey {
-        guard let kek = keks[version] else { throw KeyProviderError.unknownKeyVersion(version) }
+        var kek = keys.withLock { $0.keks[version] }
+        if kek == nil {
+            // Another process may have rotated: look at the file once more.
+            try refresh()
+            kek = keys.withLock { $0.keks[version] }
+        }
+        guard let kek else { throw KeyProviderError.unknownKeyVersion(version) }
         let box = try AES.GCM.SealedBox(combined: wrapped)
         return SymmetricKey(data: try AES.GCM.open(box, using: kek, authenticating: associatedData))
     }

@@ -218,6 +218,19 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "EraseCustomer" metadata.
+        public enum EraseCustomer: Sendable {
+            /// Request type for "EraseCustomer".
+            public typealias Input = Payrail_Internal_V1_EraseCustomerCall
+            /// Response type for "EraseCustomer".
+            public typealias Output = Payrail_V1_EraseCustomerResponse
+            /// Descriptor for "EraseCustomer".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "EraseCustomer",
+                type: .unary
+            )
+        }
         /// Namespace for "GetBalance" metadata.
         public enum GetBalance: Sendable {
             /// Request type for "GetBalance".
@@ -365,6 +378,7 @@ public enum Payrail_Internal_V1_Core: Sendable {
             GetRefund.descriptor,
             ListRefunds.descriptor,
             CreateCardToken.descriptor,
+            EraseCustomer.descriptor,
             GetBalance.descriptor,
             CreateFXQuote.descriptor,
             CreateWebhookEndpoint.descriptor,
@@ -615,6 +629,20 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateCardTokenCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_CardSummary>
+
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_EraseCustomerCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_EraseCustomerResponse` messages.
+        func eraseCustomer(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_EraseCustomerCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_EraseCustomerResponse>
 
         /// Handle the "GetBalance" method.
         ///
@@ -980,6 +1008,20 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_CardSummary>
 
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_EraseCustomerCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_EraseCustomerResponse` message.
+        func eraseCustomer(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_EraseCustomerCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_EraseCustomerResponse>
+
         /// Handle the "GetBalance" method.
         ///
         /// - Parameters:
@@ -1342,6 +1384,20 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_CardSummary
 
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_EraseCustomerCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_EraseCustomerResponse` to respond with.
+        func eraseCustomer(
+            request: Payrail_Internal_V1_EraseCustomerCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_EraseCustomerResponse
+
         /// Handle the "GetBalance" method.
         ///
         /// - Parameters:
@@ -1654,6 +1710,17 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.EraseCustomer.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_EraseCustomerCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_EraseCustomerResponse>(),
+            handler: { request, context in
+                try await self.eraseCustomer(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Payrail_Internal_V1_Core.Method.GetBalance.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_GetBalanceCall>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Balance>(),
@@ -1928,6 +1995,17 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_CardSummary> {
         let response = try await self.createCardToken(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func eraseCustomer(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_EraseCustomerCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_EraseCustomerResponse> {
+        let response = try await self.eraseCustomer(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2236,6 +2314,19 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_CardSummary> {
         return GRPCCore.ServerResponse<Payrail_V1_CardSummary>(
             message: try await self.createCardToken(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func eraseCustomer(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_EraseCustomerCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_EraseCustomerResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_EraseCustomerResponse>(
+            message: try await self.eraseCustomer(
                 request: request.message,
                 context: context
             ),
@@ -2671,6 +2762,25 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_CardSummary>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_CardSummary>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "EraseCustomer" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_EraseCustomerCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_EraseCustomerCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_EraseCustomerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func eraseCustomer<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_EraseCustomerCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_EraseCustomerCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_EraseCustomerResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetBalance" method.
@@ -3328,6 +3438,36 @@ extension Payrail_Internal_V1_Core {
             try await self.client.unary(
                 request: request,
                 descriptor: Payrail_Internal_V1_Core.Method.CreateCardToken.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "EraseCustomer" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_EraseCustomerCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_EraseCustomerCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_EraseCustomerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func eraseCustomer<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_EraseCustomerCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_EraseCustomerCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_EraseCustomerResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.EraseCustomer.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -4015,6 +4155,31 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreateCardTokenCall>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_CardSummary>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EraseCustomer" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_EraseCustomerCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func eraseCustomer<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_EraseCustomerCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.eraseCustomer(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_EraseCustomerCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_EraseCustomerResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4708,6 +4873,35 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.createCardToken(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EraseCustomer" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func eraseCustomer<Result>(
+        _ message: Payrail_Internal_V1_EraseCustomerCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_EraseCustomerCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.eraseCustomer(
             request: request,
             options: options,
             onResponse: handleResponse

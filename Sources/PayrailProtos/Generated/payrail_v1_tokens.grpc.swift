@@ -35,9 +35,23 @@ public enum Payrail_V1_Tokens: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "EraseCustomer" metadata.
+        public enum EraseCustomer: Sendable {
+            /// Request type for "EraseCustomer".
+            public typealias Input = Payrail_V1_EraseCustomerRequest
+            /// Response type for "EraseCustomer".
+            public typealias Output = Payrail_V1_EraseCustomerResponse
+            /// Descriptor for "EraseCustomer".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.v1.Tokens"),
+                method: "EraseCustomer",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "payrail.v1.Tokens" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
-            CreateCardToken.descriptor
+            CreateCardToken.descriptor,
+            EraseCustomer.descriptor
         ]
     }
 }
@@ -77,6 +91,25 @@ extension Payrail_V1_Tokens {
             request: GRPCCore.StreamingServerRequest<Payrail_V1_CreateCardTokenRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_CardSummary>
+
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GDPR erasure: crypto-shreds every card tokenized for this customer. Payments and the
+        /// > ledger keep their amounts; the PANs can never be read again.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_V1_EraseCustomerRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_EraseCustomerResponse` messages.
+        func eraseCustomer(
+            request: GRPCCore.StreamingServerRequest<Payrail_V1_EraseCustomerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_EraseCustomerResponse>
     }
 
     /// Service protocol for the "payrail.v1.Tokens" service.
@@ -100,6 +133,25 @@ extension Payrail_V1_Tokens {
             request: GRPCCore.ServerRequest<Payrail_V1_CreateCardTokenRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_CardSummary>
+
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GDPR erasure: crypto-shreds every card tokenized for this customer. Payments and the
+        /// > ledger keep their amounts; the PANs can never be read again.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_V1_EraseCustomerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_EraseCustomerResponse` message.
+        func eraseCustomer(
+            request: GRPCCore.ServerRequest<Payrail_V1_EraseCustomerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_EraseCustomerResponse>
     }
 
     /// Simple service protocol for the "payrail.v1.Tokens" service.
@@ -121,6 +173,25 @@ extension Payrail_V1_Tokens {
             request: Payrail_V1_CreateCardTokenRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_CardSummary
+
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GDPR erasure: crypto-shreds every card tokenized for this customer. Payments and the
+        /// > ledger keep their amounts; the PANs can never be read again.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_V1_EraseCustomerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_EraseCustomerResponse` to respond with.
+        func eraseCustomer(
+            request: Payrail_V1_EraseCustomerRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_EraseCustomerResponse
     }
 }
 
@@ -134,6 +205,17 @@ extension Payrail_V1_Tokens.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_CardSummary>(),
             handler: { request, context in
                 try await self.createCardToken(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_V1_Tokens.Method.EraseCustomer.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_EraseCustomerRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_EraseCustomerResponse>(),
+            handler: { request, context in
+                try await self.eraseCustomer(
                     request: request,
                     context: context
                 )
@@ -155,6 +237,17 @@ extension Payrail_V1_Tokens.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func eraseCustomer(
+        request: GRPCCore.StreamingServerRequest<Payrail_V1_EraseCustomerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_EraseCustomerResponse> {
+        let response = try await self.eraseCustomer(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -166,6 +259,19 @@ extension Payrail_V1_Tokens.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_CardSummary> {
         return GRPCCore.ServerResponse<Payrail_V1_CardSummary>(
             message: try await self.createCardToken(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func eraseCustomer(
+        request: GRPCCore.ServerRequest<Payrail_V1_EraseCustomerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_EraseCustomerResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_EraseCustomerResponse>(
+            message: try await self.eraseCustomer(
                 request: request.message,
                 context: context
             ),
@@ -200,6 +306,30 @@ extension Payrail_V1_Tokens {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_CardSummary>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_CardSummary>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GDPR erasure: crypto-shreds every card tokenized for this customer. Payments and the
+        /// > ledger keep their amounts; the PANs can never be read again.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_V1_EraseCustomerRequest` message.
+        ///   - serializer: A serializer for `Payrail_V1_EraseCustomerRequest` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_EraseCustomerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func eraseCustomer<Result>(
+            request: GRPCCore.ClientRequest<Payrail_V1_EraseCustomerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_V1_EraseCustomerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_EraseCustomerResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -248,6 +378,41 @@ extension Payrail_V1_Tokens {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GDPR erasure: crypto-shreds every card tokenized for this customer. Payments and the
+        /// > ledger keep their amounts; the PANs can never be read again.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_V1_EraseCustomerRequest` message.
+        ///   - serializer: A serializer for `Payrail_V1_EraseCustomerRequest` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_EraseCustomerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func eraseCustomer<Result>(
+            request: GRPCCore.ClientRequest<Payrail_V1_EraseCustomerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_V1_EraseCustomerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_EraseCustomerResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_V1_Tokens.Method.EraseCustomer.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -274,6 +439,36 @@ extension Payrail_V1_Tokens.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_CreateCardTokenRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_CardSummary>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EraseCustomer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > GDPR erasure: crypto-shreds every card tokenized for this customer. Payments and the
+    /// > ledger keep their amounts; the PANs can never be read again.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_V1_EraseCustomerRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func eraseCustomer<Result>(
+        request: GRPCCore.ClientRequest<Payrail_V1_EraseCustomerRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.eraseCustomer(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_EraseCustomerRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_EraseCustomerResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -306,6 +501,40 @@ extension Payrail_V1_Tokens.ClientProtocol {
             metadata: metadata
         )
         return try await self.createCardToken(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EraseCustomer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > GDPR erasure: crypto-shreds every card tokenized for this customer. Payments and the
+    /// > ledger keep their amounts; the PANs can never be read again.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func eraseCustomer<Result>(
+        _ message: Payrail_V1_EraseCustomerRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_EraseCustomerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_V1_EraseCustomerRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.eraseCustomer(
             request: request,
             options: options,
             onResponse: handleResponse

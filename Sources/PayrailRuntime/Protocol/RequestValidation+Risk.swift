@@ -2,6 +2,22 @@ import PayrailDomain
 import PayrailProtos
 
 extension RequestValidation {
+    /// A merchant's customer reference: empty (none) or 1-64 printable ASCII characters.
+    public static func customerID(_ value: String, field: String = "customer_id") throws(PayrailError) -> String? {
+        guard !value.isEmpty else { return nil }
+        guard value.utf8.count <= 64, value.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+            throw PayrailError(.invalidRequest, "customer_id must be 1-64 printable ASCII characters", field: field)
+        }
+        return value
+    }
+
+    public static func eraseCustomer(_ request: Payrail_V1_EraseCustomerRequest) throws(PayrailError) -> String {
+        guard let customer = try customerID(request.customerID) else {
+            throw PayrailError(.missingField, "customer_id is required", field: "customer_id")
+        }
+        return customer
+    }
+
     public struct Review: Sendable {
         public let idempotencyKey: String
         public let paymentID: String

@@ -280,5 +280,24 @@ enum PostgresSchema {
             PRIMARY KEY (merchant_id, list, kind, value)
         );
         """,
+        """
+        ALTER TABLE vault_cards ADD COLUMN customer_ref TEXT;
+        ALTER TABLE vault_cards ADD COLUMN erased_at_ms BIGINT;
+        CREATE INDEX vault_cards_by_key_version ON vault_cards (key_version);
+        CREATE INDEX vault_cards_by_customer ON vault_cards (merchant_id, customer_ref);
+        CREATE TABLE vault_access_log (
+            id BIGSERIAL PRIMARY KEY,
+            token TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            at_ms BIGINT NOT NULL
+        );
+        CREATE INDEX vault_access_log_by_token ON vault_access_log (token, id);
+        CREATE TRIGGER vault_access_log_append_only BEFORE UPDATE OR DELETE ON vault_access_log
+            FOR EACH ROW EXECUTE FUNCTION payrail_audit_is_append_only();
+        CREATE TRIGGER vault_access_log_no_truncate BEFORE TRUNCATE ON vault_access_log
+            FOR EACH STATEMENT EXECUTE FUNCTION payrail_audit_is_append_only();
+        """,
     ]
 }

@@ -667,24 +667,65 @@ struct PostgresTransaction: StoreTransaction {
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {
         try await run("""
             INSERT INTO vault_cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
-                sealed_pan, wrapped_data_key, key_version, created_at_ms)
+                sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
             VALUES (\(card.summary.token), \(card.merchantID), \(card.summary.brand.rawValue), \(card.summary.last4),
                 \(card.summary.expMonth), \(card.summary.expYear), \(card.summary.fingerprint), \(card.summary.country),
-                \(ByteBuffer(bytes: card.sealedPAN)), \(ByteBuffer(bytes: card.wrappedDataKey)), \(card.keyVersion), \(card.createdAtMs))
+                \(ByteBuffer(bytes: card.sealedPAN)), \(ByteBuffer(bytes: card.wrappedDataKey)), \(card.keyVersion), \(card.createdAtMs),
+                \(card.customerRef))
             """)
     }
 
     func vaultedCard(token: String) async throws -> VaultedCardRecord? {
-        try await run("SELECT * FROM vault_cards WHERE token = \(token)").first.map { row in
-            guard let brand = CardBrand(rawValue: try row["brand"].decode(String.self)) else { throw StoreError.corrupt("vault card brand") }
-            return VaultedCardRecord(
-                summary: CardSummary(token: try row["token"].decode(String.self), brand: brand, last4: try row["last4"].decode(String.self),
-                                     expMonth: try row["exp_month"].decode(Int.self), expYear: try row["exp_year"].decode(Int.self),
-                                     fingerprint: try row["fingerprint"].decode(String.self), country: try row["country"].decode(String.self)),
-                merchantID: try row["merchant_id"].decode(String.self),
-                sealedPAN: Array(try row["sealed_pan"].decode(ByteBuffer.self).readableBytesView),
-                wrappedDataKey: Array(try row["wrapped_data_key"].decode(ByteBuffer.self).readableBytesView),
-                keyVersion: try row["key_version"].decode(Int.self), createdAtMs: try row["created_at_ms"].decode(Int64.self))
+        try await run("SELECT * FROM vault_cards WHERE token = \(token)").first.map(Self.vaultedCard)
+    }
+
+    private static func vaultedCard(_ row: PostgresRandomAccessRow) throws -> VaultedCardRecord {
+        guard let brand = CardBrand(rawValue: try row["brand"].decode(String.self)) else { throw StoreError.corrupt("vault card brand") }
+        return VaultedCardRecord(
+            summary: CardSummary(token: try row["token"].decode(String.self), brand: brand, last4: try row["last4"].decode(String.self),
+                                 expMonth: try row["exp_month"].decode(Int.self), expYear: try row["exp_year"].decode(Int.self),
+                                 fingerprint: try row["fingerprint"].decode(String.self), country: try row["country"].decode(String.self)),
+            merchantID: try row["merchant_id"].decode(String.self),
+            sealedPAN: Array(try row["sealed_pan"].decode(ByteBuffer.self).readableBytesView),
+            wrappedDataKey: Array(try row["wrapped_data_key"].decode(ByteBuffer.self).readableBytesView),
+            keyVersion: try row["key_version"].decode(Int.self), createdAtMs: try row["created_at_ms"].decode(Int64.self),
+            customerRef: try row["customer_ref"].decode(String?.self), erasedAtMs: try row["erased_at_ms"].decode(Int64?.self))
+    }
+
+    func vaultedCards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord] {
+        try await run("""
+            SELECT * FROM vault_cards WHERE key_version < \(version) AND erased_at_ms IS NULL
+            ORDER BY key_version, created_at_ms LIMIT \(limit)
+            """).map(Self.vaultedCard)
+    }
+
+    func rewrapVaultedCard(token: String, wrappedDataKey: [UInt8], keyVersion: Int, fromVersion: Int) async throws -> Bool {
+        try await run("""
+            UPDATE vault_cards SET wrapped_data_key = \(ByteBuffer(bytes: wrappedDataKey)), key_version = \(keyVersion)
+            WHERE token = \(token) AND key_version = \(fromVersion) AND erased_at_ms IS NULL RETURNING token
+            """).count == 1
+    }
+
+    func eraseVaultedCards(merchantID: String, customerRef: String, atMs: Int64) async throws -> Int {
+        // The data key goes; the ciphertext stays, unreadable by anyone, with the card's summary.
+        try await run("""
+            UPDATE vault_cards SET wrapped_data_key = ''::bytea, erased_at_ms = \(atMs)
+            WHERE merchant_id = \(merchantID) AND customer_ref = \(customerRef) AND erased_at_ms IS NULL RETURNING token
+            """).count
+    }
+
+    func appendVaultAccess(_ access: VaultAccess) async throws {
+        try await run("""
+            INSERT INTO vault_access_log (token, merchant_id, actor, purpose, at_ms)
+            VALUES (\(access.token), \(access.merchantID), \(access.actor), \(access.purpose), \(access.atMs))
+            """)
+    }
+
+    func vaultAccesses(token: String, limit: Int) async throws -> [VaultAccess] {
+        try await run("SELECT * FROM vault_access_log WHERE token = \(token) ORDER BY id DESC LIMIT \(limit)").map { row in
+            VaultAccess(token: try row["token"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
+                        actor: try row["actor"].decode(String.self), purpose: try row["purpose"].decode(String.self),
+                        atMs: try row["at_ms"].decode(Int64.self))
         }
     }
 

@@ -260,5 +260,24 @@ enum SQLiteSchema {
             PRIMARY KEY (merchant_id, list, kind, value)
         );
         """,
+        """
+        ALTER TABLE vault_cards ADD COLUMN customer_ref TEXT;
+        ALTER TABLE vault_cards ADD COLUMN erased_at_ms INTEGER;
+        CREATE INDEX vault_cards_by_key_version ON vault_cards (key_version);
+        CREATE INDEX vault_cards_by_customer ON vault_cards (merchant_id, customer_ref);
+        CREATE TABLE vault_access_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            token TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            at_ms INTEGER NOT NULL
+        );
+        CREATE INDEX vault_access_log_by_token ON vault_access_log (token, id);
+        CREATE TRIGGER vault_access_log_append_only_update BEFORE UPDATE ON vault_access_log
+            BEGIN SELECT RAISE(ABORT, 'vault_access_log is append-only'); END;
+        CREATE TRIGGER vault_access_log_append_only_delete BEFORE DELETE ON vault_access_log
+            BEGIN SELECT RAISE(ABORT, 'vault_access_log is append-only'); END;
+        """,
     ]
 }

@@ -602,25 +602,59 @@ struct SQLiteTransaction: StoreTransaction {
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {
         try await run("""
             INSERT INTO vault_cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
-                sealed_pan, wrapped_data_key, key_version, created_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(card.summary.token), .text(card.merchantID), .text(card.summary.brand.rawValue), .text(card.summary.last4),
                   .integer(card.summary.expMonth), .integer(card.summary.expYear), .text(card.summary.fingerprint),
                   .text(card.summary.country), .blob(ByteBuffer(bytes: card.sealedPAN)), .blob(ByteBuffer(bytes: card.wrappedDataKey)),
-                  .integer(card.keyVersion), .integer(Int(card.createdAtMs))])
+                  .integer(card.keyVersion), .integer(Int(card.createdAtMs)), card.customerRef.map { .text($0) } ?? .null])
     }
 
     func vaultedCard(token: String) async throws -> VaultedCardRecord? {
-        let rows = try await run("SELECT * FROM vault_cards WHERE token = ?", [.text(token)])
-        return try rows.first.map { row in
-            guard let brand = CardBrand(rawValue: try row.text("brand")) else { throw StoreError.corrupt("vault card brand") }
-            return VaultedCardRecord(
-                summary: CardSummary(token: try row.text("token"), brand: brand, last4: try row.text("last4"),
-                                     expMonth: Int(try row.int64("exp_month")), expYear: Int(try row.int64("exp_year")),
-                                     fingerprint: try row.text("fingerprint"), country: try row.text("country")),
-                merchantID: try row.text("merchant_id"), sealedPAN: try row.bytes("sealed_pan"),
-                wrappedDataKey: try row.bytes("wrapped_data_key"), keyVersion: Int(try row.int64("key_version")),
-                createdAtMs: try row.int64("created_at_ms"))
+        try await run("SELECT * FROM vault_cards WHERE token = ?", [.text(token)]).first.map(Self.vaultedCard)
+    }
+
+    private static func vaultedCard(_ row: SQLiteRow) throws -> VaultedCardRecord {
+        guard let brand = CardBrand(rawValue: try row.text("brand")) else { throw StoreError.corrupt("vault card brand") }
+        return VaultedCardRecord(
+            summary: CardSummary(token: try row.text("token"), brand: brand, last4: try row.text("last4"),
+                                 expMonth: Int(try row.int64("exp_month")), expYear: Int(try row.int64("exp_year")),
+                                 fingerprint: try row.text("fingerprint"), country: try row.text("country")),
+            merchantID: try row.text("merchant_id"), sealedPAN: try row.bytes("sealed_pan"),
+            wrappedDataKey: row.optionalBytes("wrapped_data_key") ?? [], keyVersion: Int(try row.int64("key_version")),
+            createdAtMs: try row.int64("created_at_ms"), customerRef: row.optionalText("customer_ref"),
+            erasedAtMs: row.optionalInt64("erased_at_ms"))
+    }
+
+    func vaultedCards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord] {
+        try await run("SELECT * FROM vault_cards WHERE key_version < ? AND erased_at_ms IS NULL ORDER BY key_version, created_at_ms LIMIT ?",
+                      [.integer(version), .integer(limit)]).map(Self.vaultedCard)
+    }
+
+    func rewrapVaultedCard(token: String, wrappedDataKey: [UInt8], keyVersion: Int, fromVersion: Int) async throws -> Bool {
+        try await run("""
+            UPDATE vault_cards SET wrapped_data_key = ?, key_version = ?
+            WHERE token = ? AND key_version = ? AND erased_at_ms IS NULL RETURNING token
+            """, [.blob(ByteBuffer(bytes: wrappedDataKey)), .integer(keyVersion), .text(token), .integer(fromVersion)]).count == 1
+    }
+
+    func eraseVaultedCards(merchantID: String, customerRef: String, atMs: Int64) async throws -> Int {
+        // The data key goes; the ciphertext stays, unreadable by anyone, with the card's summary.
+        try await run("""
+            UPDATE vault_cards SET wrapped_data_key = X'', erased_at_ms = ?
+            WHERE merchant_id = ? AND customer_ref = ? AND erased_at_ms IS NULL RETURNING token
+            """, [.integer(Int(atMs)), .text(merchantID), .text(customerRef)]).count
+    }
+
+    func appendVaultAccess(_ access: VaultAccess) async throws {
+        try await run("INSERT INTO vault_access_log (token, merchant_id, actor, purpose, at_ms) VALUES (?, ?, ?, ?, ?)",
+                      [.text(access.token), .text(access.merchantID), .text(access.actor), .text(access.purpose), .integer(Int(access.atMs))])
+    }
+
+    func vaultAccesses(token: String, limit: Int) async throws -> [VaultAccess] {
+        try await run("SELECT * FROM vault_access_log WHERE token = ? ORDER BY id DESC LIMIT ?", [.text(token), .integer(limit)]).map { row in
+            VaultAccess(token: try row.text("token"), merchantID: try row.text("merchant_id"), actor: try row.text("actor"),
+                        purpose: try row.text("purpose"), atMs: try row.int64("at_ms"))
         }
     }
 }
