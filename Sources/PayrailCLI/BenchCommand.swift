@@ -13,7 +13,7 @@ import Synchronization
 /// commit (`PostgresLedgerPoster`) in the same run and reports the ratio; it also reports both
 /// stores' general write path (group-commit lanes, what the payment service uses). A benchmark, not a test: numbers depend on the machine.
 struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks.", subcommands: [LedgerBench.self, RiskBench.self])
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks.", subcommands: [LedgerBench.self, RiskBench.self, VaultBench.self])
 }
 
 struct LedgerBench: AsyncParsableCommand {
