@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import PayrailCluster
@@ -9,8 +10,10 @@ import SQLiteNIO
 import Synchronization
 import Testing
 
-/// Card numbers and CVCs never appear in logs, errors, API responses or the database outside
-/// the vault's ciphertext. (The full PCI scan with metrics and dashboards is issue 6.)
+/// The PCI scan: after payments with real-format card numbers (raw cards, tokens charged later,
+/// declines, 3-D Secure, bad numbers, a fraud block, an erasure), no card number (no Luhn-valid
+/// 13-19 digit run) and no CVC appears in logs, error messages, API responses, the Prometheus
+/// metrics, or any database column outside the vault's ciphertext. (No dashboard exists yet.)
 @Suite(.serialized) struct SecretHygieneTests {
     @Test func noPANOrCVCOutsideTheVault() async throws {
         let sink = LogSink()
@@ -20,6 +23,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var options = LocalCluster.Options(dataDirectory: directory)
         options.connector = CardNetworkSimulator(configuration: .instant)
+        options.metricsPort = 0
         let cluster = try await LocalCluster.start(options, logger: logger)
         var observed: [String] = []
         do {
@@ -33,7 +37,24 @@ import Testing
                     $0.card = .with { $0.number = card; $0.expMonth = 12; $0.expYear = 2034; $0.cvc = card.count == 15 ? "9876" : "987" }
                 }, metadata: client.metadata)
                 observed.append(try token.jsonString())
+                // Charging the token later reads the PAN back (and logs the access).
+                let charged = try await client.payments.createPayment(.with {
+                    $0.idempotencyKey = "pci-token-\(index)"
+                    $0.amount = .with { $0.amountMinor = 1_234; $0.currency = "USD" }
+                    $0.cardToken = token.token
+                    $0.riskContext = .with { $0.clientIp = "198.51.100.20"; $0.deviceID = "dev-pci" }
+                }, metadata: client.metadata)
+                observed.append(try charged.jsonString())
             }
+            let erased = try await client.tokens.eraseCustomer(.with { $0.customerID = "cus_nobody" }, metadata: client.metadata)
+            observed.append(try erased.jsonString())
+            // The Prometheus scrape, as a monitoring system would see it.
+            let metricsPort = try #require(cluster.metricsPort)
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"),
+                                                               timeout: .seconds(10))
+            let metrics = String(buffer: try await response.body.collect(upTo: 4 << 20))
+            #expect(metrics.contains("payrail_edge_requests_total"), "the scrape returned the edge's metrics")
+            observed.append(metrics)
             // Errors about cards must not echo them either.
             for bad in ["4242424242424241", "42424242424242424242", "4242-4242-4242-4243"] {
                 var request = createRequest(key: "pci-bad-\(bad)", card: bad)
