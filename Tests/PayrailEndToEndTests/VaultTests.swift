@@ -145,4 +145,39 @@ import Testing
             #expect(bad?.0 == .invalidArgument && bad?.1 == "missing_field")
         }
     }
+
+    /// Regional read replicas come from PostgreSQL's own streaming replication (scripts/test
+    /// runs a standby of the test server): a card vaulted through the primary (one region) is
+    /// read from the standby (another region) and opens with the same KEK.
+    @Test(.timeLimit(.minutes(2)))
+    func aTokenVaultedOnThePrimaryOpensFromAStandby() async throws {
+        guard ClusterStore.available.contains(.postgres) else { return }
+        let environment = ProcessInfo.processInfo.environment
+        guard let standbyURL = environment["PAYRAIL_TEST_POSTGRES_STANDBY_URL"], let standby = PostgresStore.Location(url: standbyURL) else {
+            Issue.record("PAYRAIL_TEST_POSTGRES_STANDBY_URL is not set: run scripts/test, which starts a standby")
+            return
+        }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withPostgresDatabase { primaryLocation in
+            let primary = try await PostgresStore.open(primaryLocation)
+            let vault = CardVault(keys: try FileKeyring(path: directory + "/keyring"), ids: .system)
+            let record = try vault.seal(try card("5555555555554444"), merchantID: "acct_eu", nowMs: 1)
+            try await primary.write { try await $0.insertVaultedCard(record) }
+            try await primary.close()
+            // The test database exists on the standby once replication has carried it over.
+            var replicaLocation = standby
+            replicaLocation.database = primaryLocation.database
+            var seen: VaultedCardRecord?
+            for _ in 0..<150 where seen == nil {
+                if let replica = try? await PostgresStore.openReplica(replicaLocation) {
+                    seen = try? await replica.read { try await $0.vaultedCard(token: record.summary.token) }
+                    try? await replica.close()
+                }
+                if seen == nil { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            let replicated = try #require(seen, "the standby never received the card")
+            #expect(try vault.reveal(replicated).revealDigits() == "5555555555554444", "the other region opens it with the same KEK")
+        }
+    }
 }

@@ -100,6 +100,19 @@ public final class PostgresStore: GroupCommittingStore {
     ///   - batchMembersMax: most writers per batch, bounding the first one's wait.
     public static func open(_ location: Location, maximumConnections: Int = 16, writeLanes: Int = 4, batchMembersMax: Int = 64,
                             logger: Logger = Logger(label: "payrail.store.postgres")) async throws -> PostgresStore {
+        try await open(location, maximumConnections: maximumConnections, writeLanes: writeLanes, batchMembersMax: batchMembersMax,
+                       migrating: true, logger: logger)
+    }
+
+    /// Connects to a read-only streaming standby (a region's replica): no migrations, reads
+    /// only (the server refuses writes). Reads lag the primary by the replication delay.
+    public static func openReplica(_ location: Location, maximumConnections: Int = 8,
+                                   logger: Logger = Logger(label: "payrail.store.postgres.replica")) async throws -> PostgresStore {
+        try await open(location, maximumConnections: maximumConnections, writeLanes: 1, batchMembersMax: 1, migrating: false, logger: logger)
+    }
+
+    private static func open(_ location: Location, maximumConnections: Int, writeLanes: Int, batchMembersMax: Int, migrating: Bool,
+                             logger: Logger) async throws -> PostgresStore {
         var configuration = PostgresClient.Configuration(host: location.host, port: location.port, username: location.username,
                                                          password: location.password, database: location.database, tls: .disable)
         configuration.options.maximumConnections = maximumConnections
@@ -108,8 +121,10 @@ public final class PostgresStore: GroupCommittingStore {
         let store = PostgresStore(client: client, run: run, logger: logger,
                                   writeLanes: min(writeLanes, max(1, maximumConnections - 2)), batchMembersMax: batchMembersMax)
         do {
-            try await store.migrate()
-            while try await store.rollUpBalances() > 0 {}
+            if migrating {
+                try await store.migrate()
+                while try await store.rollUpBalances() > 0 {}
+            }
         } catch {
             try? await store.close()
             throw error
