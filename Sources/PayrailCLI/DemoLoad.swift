@@ -83,18 +83,6 @@ struct DemoLoad {
         ((try? ProtoMapping.domain(status)) ?? nil)?.rawValue ?? "unknown"
     }
 
-    /// A different Luhn-valid Visa number per index (BIN 400010, which the simulator approves).
-    static func cardTesterCard(_ index: Int) -> String {
-        let body = "400010" + String(String(index).suffix(9)).leftPadded(to: 9)
-        var sum = 0
-        for (position, character) in body.reversed().enumerated() {
-            var value = character.wholeNumberValue ?? 0
-            if position % 2 == 0 { value *= 2; if value > 9 { value -= 9 } }
-            sum += value
-        }
-        return body + String((10 - sum % 10) % 10)
-    }
-
     private func record(_ summary: SummaryBox, _ outcome: String) {
         summary.withLock { $0.outcomes[outcome, default: 0] += 1 }
     }
@@ -110,7 +98,7 @@ struct DemoLoad {
         case 11..<14: card = TestCards.threeDSRequired
         case 14..<29: card = TestCards.mastercardSuccess; manual = true
         case 29..<34: card = TestCards.amexSuccess
-        case 34..<37: card = Self.cardTesterCard(index)
+        case 34..<37: card = TestCards.generated(index)
         default: card = TestCards.visaSuccess
         }
         // A card tester tries many new cards from one address; everyone else has their own.
@@ -171,8 +159,4 @@ final class SummaryBox: Sendable {
     private let counter = Atomic<Int>(0)
     func nextIndex() -> Int { counter.add(1, ordering: .relaxed).oldValue }
     func withLock<T>(_ body: (inout DemoLoad.Summary) -> T) -> T { state.withLock { body(&$0) } }
-}
-
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }

@@ -26,6 +26,21 @@ public enum TestCards {
 
     /// The one-time code that passes a simulated 3-D Secure challenge.
     public static let validOTP = "123456"
+
+    /// A different Luhn-valid Visa number for each index (BIN 400010, US, approved by the
+    /// simulator): many distinct cards, as a card tester would try them.
+    public static func generated(_ index: Int) -> String {
+        precondition(index >= 0 && index < 1_000_000_000, "nine digits of index")
+        let digits = String(index)
+        let body = "400010" + String(repeating: "0", count: 9 - digits.count) + digits
+        var sum = 0
+        for (position, character) in body.reversed().enumerated() {
+            var value = character.wholeNumberValue ?? 0
+            if position % 2 == 0 { value *= 2; if value > 9 { value -= 9 } }
+            sum += value
+        }
+        return body + String((10 - sum % 10) % 10)
+    }
     /// Wrong codes allowed before the payment fails.
     public static let challengeAttempts = 3
 

@@ -11,19 +11,6 @@ import Testing
 /// review then approve or reject, allow), lists managed through the API, and counters rebuilt
 /// from the store after a restart.
 @Suite struct FraudTests {
-    /// A Luhn-valid Visa number in a US BIN range the simulator approves, different per index.
-    static func card(_ index: Int) -> String {
-        let body = "400010" + String(format: "%09d", index)
-        let digits = body.compactMap { $0.wholeNumberValue }
-        var sum = 0
-        for (position, digit) in digits.reversed().enumerated() {
-            var value = digit
-            if position % 2 == 0 { value *= 2; if value > 9 { value -= 9 } }
-            sum += value
-        }
-        return body + String((10 - sum % 10) % 10)
-    }
-
     private func request(_ key: String, card: String, ip: String? = nil, device: String? = nil, billing: String? = nil,
                          amount: Int64 = 10_000) -> Payrail_V1_CreatePaymentRequest {
         var request = createRequest(key: key, amount: amount, card: card)
@@ -40,7 +27,7 @@ import Testing
             var statuses: [Payrail_V1_PaymentStatus] = []
             var last = Payrail_V1_Payment()
             for index in 0..<8 {
-                last = try await client.payments.createPayment(request("burst-\(index)", card: Self.card(index), ip: "198.51.100.7", amount: 100),
+                last = try await client.payments.createPayment(request("burst-\(index)", card: TestCards.generated(index), ip: "198.51.100.7", amount: 100),
                                                                metadata: client.metadata)
                 statuses.append(last.status)
             }
@@ -60,7 +47,7 @@ import Testing
                                                  context: RiskContext(clientIP: "198.51.100.7"), nowMs: UnixClock.nowMs())
             #expect(verdict.action == .block && verdict.reasons.contains("card_testing_ip"))
             // Another IP is unaffected.
-            let other = try await client.payments.createPayment(request("other-ip", card: Self.card(99), ip: "192.0.2.10"), metadata: client.metadata)
+            let other = try await client.payments.createPayment(request("other-ip", card: TestCards.generated(99), ip: "192.0.2.10"), metadata: client.metadata)
             #expect(other.status == .succeeded && other.risk.action == "allow")
             #expect(try await cluster.core.ledger.verify().isValid)
         }
@@ -71,14 +58,14 @@ import Testing
             let added = try await client.riskLists.addRiskListEntry(.with { $0.list = .block; $0.kind = .device; $0.value = "dev-evil" },
                                                                     metadata: client.metadata)
             #expect(added.value == "dev-evil")
-            let blocked = try await client.payments.createPayment(request("evil-1", card: Self.card(1), device: "dev-evil"), metadata: client.metadata)
+            let blocked = try await client.payments.createPayment(request("evil-1", card: TestCards.generated(1), device: "dev-evil"), metadata: client.metadata)
             #expect(blocked.status == .failed && blocked.failure.reason == "fraud_suspected" && blocked.risk.reasons == ["blocklisted_device"])
             let listed = try await client.riskLists.listRiskListEntries(.init(), metadata: client.metadata)
             #expect(listed.entries.count == 1)
             let removed = try await client.riskLists.removeRiskListEntry(.with { $0.list = .block; $0.kind = .device; $0.value = "dev-evil" },
                                                                          metadata: client.metadata)
             #expect(removed.removed)
-            let allowed = try await client.payments.createPayment(request("evil-2", card: Self.card(2), device: "dev-evil"), metadata: client.metadata)
+            let allowed = try await client.payments.createPayment(request("evil-2", card: TestCards.generated(2), device: "dev-evil"), metadata: client.metadata)
             #expect(allowed.status == .succeeded)
             // Bad entries are typed errors.
             let bad = await rpcFailure {
@@ -92,11 +79,11 @@ import Testing
     @Test func manyCardsOnOneDeviceRequireThreeDSecure() async throws {
         try await withCluster { _, client, _, _ in
             for index in 0..<4 {
-                let payment = try await client.payments.createPayment(request("dev-\(index)", card: Self.card(10 + index), device: "dev-shared"),
+                let payment = try await client.payments.createPayment(request("dev-\(index)", card: TestCards.generated(10 + index), device: "dev-shared"),
                                                                       metadata: client.metadata)
                 #expect(payment.status == .succeeded)
             }
-            let challenged = try await client.payments.createPayment(request("dev-4", card: Self.card(14), device: "dev-shared"),
+            let challenged = try await client.payments.createPayment(request("dev-4", card: TestCards.generated(14), device: "dev-shared"),
                                                                      metadata: client.metadata)
             #expect(challenged.status == .requiresAction && challenged.risk.action == "require_3ds")
             #expect(challenged.risk.reasons.contains("device_many_cards"))
@@ -159,7 +146,7 @@ import Testing
                                                                        metadata: client.metadata)
                 #expect(declined.status == .failed && declined.failure.reason == "card_declined")
             }
-            let next = try await client.payments.createPayment(request("decl-new", card: Self.card(40), ip: "192.0.2.20"), metadata: client.metadata)
+            let next = try await client.payments.createPayment(request("decl-new", card: TestCards.generated(40), ip: "192.0.2.20"), metadata: client.metadata)
             #expect(next.status == .failed && next.failure.reason == "fraud_suspected" && next.risk.reasons.contains("card_testing_declines"))
         }
     }
@@ -168,7 +155,7 @@ import Testing
         try await withCluster { _, client, _, _ in
             let email = String(repeating: "ab", count: 32)
             func pay(_ index: Int) async throws -> Payrail_V1_Payment {
-                var request = request("email-\(index)", card: Self.card(50 + index))
+                var request = request("email-\(index)", card: TestCards.generated(50 + index))
                 request.riskContext.emailSha256 = email
                 return try await client.payments.createPayment(request, metadata: client.metadata)
             }
@@ -182,11 +169,11 @@ import Testing
         try await withCluster { _, client, _, _ in
             // The merchant's usual amount: 10.00.
             for index in 0..<3 {
-                #expect(try await client.payments.createPayment(request("usual-\(index)", card: Self.card(60), amount: 1_000),
+                #expect(try await client.payments.createPayment(request("usual-\(index)", card: TestCards.generated(60), amount: 1_000),
                                                                 metadata: client.metadata).status == .succeeded)
             }
             // Eight times that, a card never seen, from a GB address with a US card.
-            let large = try await client.payments.createPayment(request("large", card: Self.card(61), ip: "198.51.100.9", amount: 8_000),
+            let large = try await client.payments.createPayment(request("large", card: TestCards.generated(61), ip: "198.51.100.9", amount: 8_000),
                                                                 metadata: client.metadata)
             #expect(large.status == .requiresAction && large.risk.reasons.contains("large_amount_new_card_abroad"), "\(large.risk)")
         }
