@@ -18,6 +18,7 @@ struct CoreCommand: AsyncParsableCommand {
     @Option(help: "Listen address.") var host = "127.0.0.1"
     @Option(help: "PostgreSQL URL (postgres://user@host:port/db); default: the embedded SQLite file in --data-dir.")
     var postgres: String?
+    @OptionGroup var vault: VaultLocationOptions
     @Option(help: "How long a request owns its idempotency key before a retry may take over a crashed request (ms).")
     var idempotencyLeaseMs: Int64 = 30_000
     @Option(help: "Port for Prometheus metrics (GET /metrics on --host); 0 turns the endpoint off.") var metricsPort = 9464
@@ -31,6 +32,7 @@ struct CoreCommand: AsyncParsableCommand {
         if metricsPort != 0 { PayrailMetrics.bootstrap() }
         let pki = try DevPKI(directory: dataDir + "/tls").ensure()
         let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: logger)
+        let vaultStore = try await openVaultStore(beside: store, postgres: postgres, vault, logger: logger)
         var configuration = CoreNode.Configuration(pki: pki)
         configuration.host = host
         configuration.port = port
@@ -40,7 +42,7 @@ struct CoreCommand: AsyncParsableCommand {
             throw ValidationError("--regions must be comma-separated names of a-z, 0-9 and '-'")
         }
         configuration.traffic = TrafficControlPlane.Configuration(regions: regionNames)
-        let core = CoreNode(configuration: configuration, store: store, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
+        let core = CoreNode(configuration: configuration, store: store, vaultStore: vaultStore, keys: try FileKeyring(path: dataDir + "/keyring"), logger: logger)
         try await core.prepare()
         var rulesReloader: RiskRulesReloader?
         if let riskRules {
@@ -71,7 +73,40 @@ struct CoreCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        try await vaultStore.close()
         try await store.close()
+    }
+}
+
+/// Where a PostgreSQL deployment's vault is: its own credentials and the region's replica.
+struct VaultLocationOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The vault's PostgreSQL URL with the vault role's credentials (see `payrail vault provision`).",
+                               discussion: "Default with --postgres: provision the vault schema and role through --postgres and connect as that role."))
+    var vaultPostgres: String?
+    @Option(help: "This region's read replica of the vault (a streaming standby's URL): card reads go there first.")
+    var vaultReplica: String?
+}
+
+/// The vault beside `store`: the attached file on SQLite; the `vault` schema with its own
+/// credentials (and the region's replica) on PostgreSQL.
+func openVaultStore(beside store: any PaymentStore, postgres: String?, _ options: VaultLocationOptions, logger: Logger) async throws -> any VaultStore {
+    func location(_ url: String?, _ flag: String) throws -> PostgresStore.Location? {
+        guard let url else { return nil }
+        guard let location = PostgresStore.Location(url: url) else {
+            throw ValidationError("\(flag) must look like postgres://user[:password]@host[:port]/database")
+        }
+        return location
+    }
+    let locations = VaultStores.Locations(primary: try location(options.vaultPostgres, "--vault-postgres"),
+                                          replica: try location(options.vaultReplica, "--vault-replica"))
+    if postgres == nil, locations.primary != nil || locations.replica != nil {
+        throw ValidationError("--vault-postgres and --vault-replica need --postgres (the embedded store keeps the vault in its own file)")
+    }
+    do {
+        return try await VaultStores.open(beside: store, postgres: try location(postgres, "--postgres"), locations, logger: logger)
+    } catch {
+        try? await store.close()
+        throw error
     }
 }
 

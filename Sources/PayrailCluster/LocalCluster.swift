@@ -27,6 +27,9 @@ public final class LocalCluster: Sendable {
         public var connector: (any CardConnector)?
         /// Use this PostgreSQL database instead of the embedded SQLite file.
         public var postgres: PostgresStore.Location?
+        /// The vault's own PostgreSQL credentials and the region's replica (PostgreSQL only);
+        /// by default the `vault` schema and role are provisioned through ``postgres``.
+        public var vault = VaultStores.Locations()
         public var payments = PaymentService.Configuration()
         public var webhooks = WebhookDispatcher.Configuration()
         /// Rate-limit tiers of every edge.
@@ -38,6 +41,8 @@ public final class LocalCluster: Sendable {
 
     public let pki: DevPKI
     public let store: any PaymentStore
+    /// Vaulted cards, apart from payments.
+    public let vaultStore: any VaultStore
     public let core: CoreNode
     public let corePort: Int
     public let edges: [EdgeNode]
@@ -49,11 +54,12 @@ public final class LocalCluster: Sendable {
     private let groups: [ServiceGroup]
     private let runs: [Task<Void, any Error>]
 
-    private init(pki: DevPKI, store: any PaymentStore, core: CoreNode, corePort: Int, edges: [EdgeNode], edgePorts: [Int],
+    private init(pki: DevPKI, store: any PaymentStore, vaultStore: any VaultStore, core: CoreNode, corePort: Int, edges: [EdgeNode], edgePorts: [Int],
                  metricsPort: Int?, groups: [ServiceGroup], runs: [Task<Void, any Error>]) {
         self.metricsPort = metricsPort
         self.pki = pki
         self.store = store
+        self.vaultStore = vaultStore
         self.core = core
         self.corePort = corePort
         self.edges = edges
@@ -73,6 +79,11 @@ public final class LocalCluster: Sendable {
         } else {
             store = try await SQLiteStore.open(path: options.dataDirectory + "/payrail.sqlite")
         }
+        let vaultStore: any VaultStore
+        do { vaultStore = try await VaultStores.open(beside: store, postgres: options.postgres, options.vault, logger: logger) } catch {
+            try? await store.close()
+            throw error
+        }
         let keys = try FileKeyring(path: options.dataDirectory + "/keyring")
         var coreConfiguration = CoreNode.Configuration(pki: pki)
         coreConfiguration.port = options.corePort
@@ -80,7 +91,7 @@ public final class LocalCluster: Sendable {
         coreConfiguration.payments = options.payments
         coreConfiguration.webhooks = options.webhooks
         coreConfiguration.traffic = TrafficControlPlane.Configuration(regions: options.regions)
-        let core = CoreNode(configuration: coreConfiguration, store: store, keys: keys, connector: options.connector, logger: logger)
+        let core = CoreNode(configuration: coreConfiguration, store: store, vaultStore: vaultStore, keys: keys, connector: options.connector, logger: logger)
         try await core.prepare()
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []
@@ -110,7 +121,7 @@ public final class LocalCluster: Sendable {
             edgePorts.append(try await edge.listeningPort())
           }
         }
-        return LocalCluster(pki: pki, store: store, core: core, corePort: corePort, edges: edges, edgePorts: edgePorts,
+        return LocalCluster(pki: pki, store: store, vaultStore: vaultStore, core: core, corePort: corePort, edges: edges, edgePorts: edgePorts,
                             metricsPort: metrics?.port, groups: groups, runs: runs)
     }
 
@@ -120,6 +131,7 @@ public final class LocalCluster: Sendable {
             await group.triggerGracefulShutdown()
             _ = await run.result
         }
+        try await vaultStore.close()
         try await store.close()
     }
 

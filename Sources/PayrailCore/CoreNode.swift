@@ -52,13 +52,13 @@ public struct CoreNode: Sendable {
     /// Moves vaulted cards to the current key-encryption key after a rotation.
     public let vaultRewrapper: VaultRewrapper
 
-    public init(configuration: Configuration, store: any PaymentStore, keys: any KeyProvider,
+    public init(configuration: Configuration, store: any PaymentStore, vaultStore: any VaultStore, keys: any KeyProvider,
                 connector: (any CardConnector)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
                 logger: Logger = Logger(label: "payrail.core")) {
         let ids = IdentifierGenerator.system
         let vault = CardVault(keys: keys, ids: ids)
         let connector = connector ?? CardNetworkSimulator(configuration: configuration.network, seed: UInt64.random(in: 1...UInt64.max))
-        payments = PaymentService(store: store, connector: connector, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
+        payments = PaymentService(store: store, vaultStore: vaultStore, connector: connector, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
                                   now: now, configuration: configuration.payments, logger: logger)
         apiKeys = APIKeyService(store: store, ids: ids, now: now)
         health = HealthService()
@@ -66,7 +66,7 @@ public struct CoreNode: Sendable {
         webhookEndpoints = WebhookEndpointService(store: store, ids: ids, now: now)
         webhooks = WebhookDispatcher(store: store, configuration: configuration.webhooks, ids: ids, now: now, logger: logger)
         traffic = TrafficControlPlane(store: store, configuration: configuration.traffic, now: now, logger: logger)
-        vaultRewrapper = VaultRewrapper(store: store, vault: vault, logger: logger)
+        vaultRewrapper = VaultRewrapper(store: vaultStore, vault: vault, logger: logger)
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: TransportSecurityFactory.internalServer(

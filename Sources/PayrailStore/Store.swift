@@ -105,10 +105,6 @@ public protocol StoreTransaction {
     /// Pending deliveries and the creation time of the oldest, for the queue metrics.
     func webhookQueue() async throws -> (pending: Int, oldestCreatedAtMs: Int64?)
 
-    // Vault
-    func insertVaultedCard(_ card: VaultedCardRecord) async throws
-    func vaultedCard(token: String) async throws -> VaultedCardRecord?
-
     // MARK: Traffic control plane
     /// Appends a change; its plan's version must be the next one, else `StoreError.conflict`
     /// (another operator changed the plan first). The log is append-only.
@@ -126,16 +122,4 @@ public protocol StoreTransaction {
     /// Payments created at or after `sinceMs`, oldest first, at most `limit` (to rebuild the
     /// fraud check's velocity counters after a restart).
     func paymentsCreated(sinceMs: Int64, limit: Int) async throws -> [Payment]
-
-    // MARK: Vault lifecycle
-    /// Cards wrapped under a KEK version older than `version` (and not erased), oldest first.
-    func vaultedCards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord]
-    /// Replaces a card's wrapped data key if it is still under `fromVersion`; false otherwise.
-    func rewrapVaultedCard(token: String, wrappedDataKey: [UInt8], keyVersion: Int, fromVersion: Int) async throws -> Bool
-    /// Crypto-shreds the merchant's cards of one customer: their wrapped data keys are
-    /// destroyed. Returns how many cards were erased.
-    func eraseVaultedCards(merchantID: String, customerRef: String, atMs: Int64) async throws -> Int
-    func appendVaultAccess(_ access: VaultAccess) async throws
-    /// Newest first.
-    func vaultAccesses(token: String, limit: Int) async throws -> [VaultAccess]
 }

@@ -57,8 +57,12 @@ func withPostgresDatabase(_ body: (PostgresStore.Location) async throws -> Void)
 func withCluster(edges: Int = 1, store: ClusterStore = .sqlite, payments: PaymentService.Configuration = .init(),
                  webhooks: WebhookDispatcher.Configuration = .init(), metricsPort: Int? = nil,
                  rateLimits: EdgeRateLimiter.Configuration = .init(), regions: [String] = ["local"],
+                 postgresLocation: PostgresStore.Location? = nil,
                  _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
-    if store == .postgres {
+    if let postgresLocation {
+        try await runCluster(edges: edges, postgres: postgresLocation, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
+                             rateLimits: rateLimits, regions: regions, body)
+    } else if store == .postgres {
         try await withPostgresDatabase { location in
             try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
                                  rateLimits: rateLimits, regions: regions, body)
@@ -133,4 +137,35 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
         try? await Task.sleep(for: .milliseconds(20))
     }
     return try await condition()
+}
+
+/// Runs one statement on `location` as its user; returns the first column of the first row
+/// as an integer, if there is one.
+@discardableResult
+func adminQuery(_ location: PostgresStore.Location, _ sql: String) async throws -> Int64? {
+    let logger = Logger(label: "payrail.test.sql")
+    let connection = try await PostgresConnection.connect(
+        configuration: .init(host: location.host, port: location.port, username: location.username, password: location.password,
+                             database: location.database, tls: .disable), id: 1, logger: logger)
+    do {
+        var first: Int64?
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) where first == nil {
+            first = try? row.decode(Int64.self)
+        }
+        try await connection.close()
+        return first
+    } catch {
+        try? await connection.close()
+        throw error
+    }
+}
+
+/// The SQLSTATE the server answers `sql` with as `location`'s user, nil if it succeeds.
+func sqlState(_ location: PostgresStore.Location, _ sql: String) async throws -> String? {
+    do {
+        try await adminQuery(location, sql)
+        return nil
+    } catch let error as PSQLError {
+        return error.serverInfo?[.sqlState]
+    }
 }

@@ -56,7 +56,7 @@ final class DyingConnector: CardConnector {
         let command = try ProtoMapping.createPaymentCommand(createRequest(key: "crash-1", amount: 7_700),
                                                             today: CalendarMonth(year: 2026, month: 1))
         func service(_ store: SQLiteStore, _ connector: any CardConnector) -> PaymentService {
-            PaymentService(store: store, connector: connector, vault: CardVault(keys: keys, ids: .system), codec: ProtobufSnapshotCodec(),
+            PaymentService(store: store, vaultStore: store.vault, connector: connector, vault: CardVault(keys: keys, ids: .system), codec: ProtobufSnapshotCodec(),
                            now: UnixClock.nowMs, configuration: configuration)
         }
 

@@ -22,7 +22,7 @@ import Testing
 
         await propertyCheck(count: 25, input: Gen.int(in: 0...5).array(of: 1...14), Gen.int64(in: 1...1_000_000)) { operations, seed in
             let store = try await SQLiteStore.open(path: directory + "/prop-\(UUID().uuidString).sqlite")
-            let service = PaymentService(store: store, connector: CardNetworkSimulator(configuration: .instant, seed: UInt64(seed)),
+            let service = PaymentService(store: store, vaultStore: store.vault, connector: CardNetworkSimulator(configuration: .instant, seed: UInt64(seed)),
                                          vault: CardVault(keys: keys, ids: .system), codec: ProtobufSnapshotCodec(), now: UnixClock.nowMs)
             let caller = CallerContext(merchantID: "acct_prop", livemode: false)
             var payments: [String] = []

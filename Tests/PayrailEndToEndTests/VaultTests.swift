@@ -71,7 +71,7 @@ import Testing
             var tokens: [String] = []
             for _ in 0..<5 {
                 let record = try vault.seal(try card("4242424242424242"), merchantID: "acct_rot", nowMs: 1)
-                try await cluster.store.write { try await $0.insertVaultedCard(record) }
+                try await cluster.vaultStore.insertCard(record)
                 tokens.append(record.summary.token)
             }
             let before = vault.currentKeyVersion
@@ -81,15 +81,15 @@ import Testing
             let fresh = try vault.seal(try card("5555555555554444"), merchantID: "acct_rot", nowMs: 2)
             #expect(fresh.keyVersion == next, "new cards use the new key at once")
             for token in tokens {
-                let record = try #require(try await cluster.store.read { try await $0.vaultedCard(token: token) })
+                let record = try #require(try await cluster.vaultStore.card(token: token))
                 let last4 = try vault.reveal(record).last4
                 #expect(record.keyVersion == before && last4 == "4242", "old cards still open")
             }
-            let rewrapper = VaultRewrapper(store: cluster.store, vault: vault)
+            let rewrapper = VaultRewrapper(store: cluster.vaultStore, vault: vault)
             let moved = try await rewrapper.runToCompletion()
             #expect(moved + cluster.core.vaultRewrapper.rewrapped >= 5, "this rewrapper or the core's moved them")
             for token in tokens {
-                let record = try #require(try await cluster.store.read { try await $0.vaultedCard(token: token) })
+                let record = try #require(try await cluster.vaultStore.card(token: token))
                 let last4 = try vault.reveal(record).last4
                 #expect(record.keyVersion == next && last4 == "4242")
             }
@@ -121,7 +121,7 @@ import Testing
             let bob = try await tokenize("4242424242424242", customer: "cus_bob")
             let paid = try await pay(alice1, "alice-1")
             #expect(paid.status == .succeeded)
-            let log = try await cluster.store.read { try await $0.vaultAccesses(token: alice1, limit: 10) }
+            let log = try await cluster.vaultStore.accesses(token: alice1, limit: 10)
             #expect(log.count == 1 && log[0].actor.hasPrefix("connector:") && log[0].purpose == "authorize \(paid.id)"
                     && log[0].merchantID == merchantID)
             let ledgerBefore = try await cluster.core.ledger.verify()
@@ -131,7 +131,7 @@ import Testing
             for token in [alice1, alice2] {
                 let failure = await rpcFailure { _ = try await pay(token, "after-erase-\(token)") }
                 #expect(failure?.0 == .failedPrecondition && failure?.1 == "card_erased")
-                let record = try #require(try await cluster.store.read { try await $0.vaultedCard(token: token) })
+                let record = try #require(try await cluster.vaultStore.card(token: token))
                 #expect(record.erasedAtMs != nil && record.wrappedDataKey.isEmpty && !record.sealedPAN.isEmpty,
                         "the key is gone, the ciphertext stays unreadable")
             }
@@ -147,37 +147,127 @@ import Testing
     }
 
     /// Regional read replicas come from PostgreSQL's own streaming replication (scripts/test
-    /// runs a standby of the test server): a card vaulted through the primary (one region) is
-    /// read from the standby (another region) and opens with the same KEK.
+    /// runs a standby of the test server): a region's core reads vaulted cards from its standby,
+    /// falls back to the primary for a card the standby has not received yet, and writes (the
+    /// access log, new cards) go to the primary. A token created through one region's edge is
+    /// charged through another region's edge and core, whose vault reads come from the standby.
     @Test(.timeLimit(.minutes(2)))
-    func aTokenVaultedOnThePrimaryOpensFromAStandby() async throws {
+    func aRegionalCoreReadsTheVaultFromItsStandby() async throws {
         guard ClusterStore.available.contains(.postgres) else { return }
         let environment = ProcessInfo.processInfo.environment
         guard let standbyURL = environment["PAYRAIL_TEST_POSTGRES_STANDBY_URL"], let standby = PostgresStore.Location(url: standbyURL) else {
             Issue.record("PAYRAIL_TEST_POSTGRES_STANDBY_URL is not set: run scripts/test, which starts a standby")
             return
         }
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await withPostgresDatabase { primaryLocation in
-            let primary = try await PostgresStore.open(primaryLocation)
-            let vault = CardVault(keys: try FileKeyring(path: directory + "/keyring"), ids: .system)
-            let record = try vault.seal(try card("5555555555554444"), merchantID: "acct_eu", nowMs: 1)
-            try await primary.write { try await $0.insertVaultedCard(record) }
-            try await primary.close()
-            // The test database exists on the standby once replication has carried it over.
-            var replicaLocation = standby
-            replicaLocation.database = primaryLocation.database
-            var seen: VaultedCardRecord?
-            for _ in 0..<150 where seen == nil {
-                if let replica = try? await PostgresStore.openReplica(replicaLocation) {
-                    seen = try? await replica.read { try await $0.vaultedCard(token: record.summary.token) }
-                    try? await replica.close()
-                }
-                if seen == nil { try await Task.sleep(for: .milliseconds(200)) }
+        try await withPostgresDatabase { location in
+            let vaultLocation = try await PostgresVaultStore.provision(admin: location)
+            var replica = standby
+            replica.database = location.database
+            replica.username = vaultLocation.username
+            // Region "us" (the primary's region) creates the token; region "eu" reads its own standby.
+            let home = try temporaryDirectory()
+            let away = try temporaryDirectory()
+            defer {
+                try? FileManager.default.removeItem(atPath: home)
+                try? FileManager.default.removeItem(atPath: away)
             }
-            let replicated = try #require(seen, "the standby never received the card")
-            #expect(try vault.reveal(replicated).revealDigits() == "5555555555554444", "the other region opens it with the same KEK")
+            var homeOptions = LocalCluster.Options(dataDirectory: home)
+            homeOptions.postgres = location
+            homeOptions.vault = .init(primary: vaultLocation)
+            homeOptions.connector = CardNetworkSimulator(configuration: .instant)
+            let us = try await LocalCluster.start(homeOptions)
+            // Both regions share the platform's KEK and fingerprint key (one keyring).
+            try FileManager.default.copyItem(atPath: home + "/keyring", toPath: away + "/keyring")
+            var awayOptions = LocalCluster.Options(dataDirectory: away)
+            awayOptions.postgres = location
+            awayOptions.vault = .init(primary: vaultLocation, replica: replica)
+            awayOptions.connector = CardNetworkSimulator(configuration: .instant)
+            let eu: LocalCluster
+            do { eu = try await LocalCluster.start(awayOptions) } catch {
+                try await us.shutdown()
+                throw error
+            }
+            do {
+                let regional = try #require(eu.vaultStore as? RegionalVaultStore)
+                let merchant = try await us.core.apiKeys.createMerchant(name: "Two regions")
+                let usClient = try EdgeClient(port: us.edgePorts[0], caPath: us.pki.caCertificatePath, apiKey: merchant.apiKey)
+                let euClient = try EdgeClient(port: eu.edgePorts[0], caPath: eu.pki.caCertificatePath, apiKey: merchant.apiKey)
+                defer { Task { await usClient.close(); await euClient.close() } }
+                let token = try await usClient.tokens.createCardToken(.with {
+                    $0.card = .with { $0.number = "5555555555554444"; $0.expMonth = 12; $0.expYear = 2034; $0.cvc = "123" }
+                }, metadata: usClient.metadata).token
+                // Wait for streaming replication to carry the card to the standby.
+                var replicated: VaultedCardRecord?
+                for _ in 0..<150 where replicated == nil {
+                    replicated = try? await regional.replica.card(token: token)
+                    if replicated == nil { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(replicated != nil, "the standby never received the card")
+                let hitsBefore = regional.statistics.replicaHits
+                let paid = try await euClient.payments.createPayment(.with {
+                    $0.idempotencyKey = "eu-1"
+                    $0.amount = .with { $0.amountMinor = 4_200; $0.currency = "EUR" }
+                    $0.cardToken = token
+                }, metadata: euClient.metadata)
+                #expect(paid.status == .succeeded && paid.card.last4 == "4444")
+                #expect(regional.statistics.replicaHits > hitsBefore, "the eu core read the card from its standby")
+                // The detokenization was logged on the primary, readable from the home region.
+                let log = try await us.vaultStore.accesses(token: token, limit: 5)
+                #expect(log.count == 1 && log[0].purpose == "authorize \(paid.id)")
+                // A token charged the moment it is created: the standby may not have it yet, the
+                // primary answers.
+                let fresh = try await usClient.tokens.createCardToken(.with {
+                    $0.card = .with { $0.number = "4242424242424242"; $0.expMonth = 12; $0.expYear = 2034; $0.cvc = "123" }
+                }, metadata: usClient.metadata).token
+                let immediate = try await euClient.payments.createPayment(.with {
+                    $0.idempotencyKey = "eu-2"
+                    $0.amount = .with { $0.amountMinor = 900; $0.currency = "EUR" }
+                    $0.cardToken = fresh
+                }, metadata: euClient.metadata)
+                #expect(immediate.status == .succeeded)
+                #expect(try await eu.core.ledger.verify().isValid)
+            } catch {
+                try? await eu.shutdown()
+                try? await us.shutdown()
+                throw error
+            }
+            try await eu.shutdown()
+            try await us.shutdown()
+        }
+    }
+
+    /// The vault's own schema and credentials: the payments role (not a superuser, as in
+    /// production) cannot read vault tables, and the vault role cannot read payments.
+    @Test func theVaultSchemaIsClosedToThePaymentsRoleAndViceVersa() async throws {
+        guard ClusterStore.available.contains(.postgres) else { return }
+        try await withPostgresDatabase { location in
+            try await withCluster(store: .postgres, postgresLocation: location) { cluster, client, _, _ in
+                let token = try await client.tokens.createCardToken(.with {
+                    $0.card = .with { $0.number = "4242424242424242"; $0.expMonth = 12; $0.expYear = 2034; $0.cvc = "123" }
+                }, metadata: client.metadata).token
+                _ = try await client.payments.createPayment(createRequest(key: "roles-1"), metadata: client.metadata)
+                _ = try await client.payments.createPayment(.with {
+                    $0.idempotencyKey = "roles-2"
+                    $0.amount = .with { $0.amountMinor = 700; $0.currency = "USD" }
+                    $0.cardToken = token
+                }, metadata: client.metadata)
+                // A login role like the payments service's in production: owns nothing in vault.
+                try await adminQuery(location, "DO $$ BEGIN CREATE ROLE payrail_app_probe LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
+                try await adminQuery(location, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO payrail_app_probe")
+                var app = location
+                app.username = "payrail_app_probe"
+                #expect(try await sqlState(app, "SELECT count(*) FROM payments") == nil, "the app role reads payments")
+                #expect(try await sqlState(app, "SELECT sealed_pan FROM vault.cards") == "42501", "permission denied on the vault schema")
+                #expect(try await sqlState(app, "SELECT * FROM vault.access_log") == "42501")
+                var vault = location
+                vault.username = PostgresVaultStore.defaultRole
+                #expect(try await sqlState(vault, "SELECT count(*) FROM vault.cards") == nil, "the vault role reads its cards")
+                #expect(try await sqlState(vault, "SELECT count(*) FROM payments") == "42501", "the vault role cannot read payments")
+                #expect(try await sqlState(vault, "DELETE FROM vault.access_log") == "P0001", "the access log is append-only")
+                let publicVaultTables = try await adminQuery(location, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'vault%'")
+                #expect(publicVaultTables == 0, "no vault table outside the vault schema")
+                _ = cluster
+            }
         }
     }
 }

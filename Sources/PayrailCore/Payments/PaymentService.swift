@@ -30,6 +30,8 @@ public final class PaymentService: Sendable {
     }
 
     private let store: any PaymentStore
+    /// Vaulted cards and the detokenization log, apart from payments (own schema, own credentials).
+    private let vaultStore: any VaultStore
     private let connector: any CardConnector
     private let vault: CardVault
     private let codec: any ResponseSnapshotCodec
@@ -40,11 +42,12 @@ public final class PaymentService: Sendable {
     /// The fraud check every new payment goes through.
     public let risk: RiskService
 
-    public init(store: any PaymentStore, connector: any CardConnector, vault: CardVault, codec: any ResponseSnapshotCodec,
+    public init(store: any PaymentStore, vaultStore: any VaultStore, connector: any CardConnector, vault: CardVault, codec: any ResponseSnapshotCodec,
                 ids: IdentifierGenerator = .system, now: @escaping @Sendable () -> Int64, configuration: Configuration = Configuration(),
                 risk: RiskService? = nil, logger: Logger = Logger(label: "payrail.core.payments")) {
         self.risk = risk ?? RiskService(store: store, logger: logger)
         self.store = store
+        self.vaultStore = vaultStore
         self.connector = connector
         self.vault = vault
         self.codec = codec
@@ -58,7 +61,8 @@ public final class PaymentService: Sendable {
 
     public func createPayment(_ caller: CallerContext, _ command: CreatePaymentCommand) async throws -> IdempotentOutcome<Payment> {
         let nowMs = now()
-        // Resolve the card without writing anything: raw cards are sealed later, in step 1.
+        // Resolve the card without writing anything: raw cards are sealed in step 1 and vaulted
+        // right after it, under the token the payment claimed.
         let cardFingerprint: String
         let cardCountry: String
         var sealedCard: VaultedCardRecord?
@@ -70,8 +74,7 @@ public final class PaymentService: Sendable {
                 throw PayrailError(.invalidExpiry, "card has expired", field: "card.exp_year")
             }
         case .token(let token):
-            guard let record = try await store.read({ try await $0.vaultedCard(token: token) }),
-                  record.merchantID == caller.merchantID else {
+            guard let record = try await vaultStore.card(token: token), record.merchantID == caller.merchantID else {
                 throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
             }
             guard record.erasedAtMs == nil else { throw VaultError.erased.payrailError }
@@ -108,12 +111,13 @@ public final class PaymentService: Sendable {
                                              context: command.riskContext, nowMs: nowMs)
 
         var created: Payment?
+        var newCard: VaultedCardRecord?
         let claim = try await claim(caller, key: command.idempotencyKey, operation: Operation.createPayment,
                                     fingerprint: fingerprint.finalize()) { tx, nowMs in
             let card: CardSummary
             if case .card(let input) = command.method {
                 let record = try vault.seal(input, merchantID: caller.merchantID, nowMs: nowMs)
-                try await tx.insertVaultedCard(record)
+                newCard = record
                 card = record.summary
             } else {
                 card = sealedCard!.summary
@@ -137,6 +141,13 @@ public final class PaymentService: Sendable {
             throw PayrailError(.internalError, "payment vanished")
         }
         if let created { risk.record(created) }
+        if payment.status == .processing, case .card(let input) = command.method {
+            // The vault is a store of its own, so the card is written after the claim commits.
+            // A retry that resumes this payment (a crash came between) seals the card again
+            // under the token the payment already holds; storing a token twice does nothing.
+            let record = try newCard ?? vault.seal(input, merchantID: caller.merchantID, token: payment.card.token, nowMs: now())
+            try await vaultStore.insertCard(record)
+        }
         guard payment.status == .processing else {
             // A previous owner got further than its record says (it crashed after step 3's
             // payment update could not happen without the record: impossible) — or the
@@ -166,17 +177,15 @@ public final class PaymentService: Sendable {
         case .token:
             let vaulted: VaultedCardRecord
             if let sealedCard { vaulted = sealedCard } else {
-                guard let reloaded = try await store.read({ try await $0.vaultedCard(token: payment.card.token) }) else {
+                guard let reloaded = try await vaultStore.card(token: payment.card.token) else {
                     throw PayrailError(.internalError, "vaulted card missing")
                 }
                 vaulted = reloaded
             }
             // Every detokenization is recorded before it happens: who, which card, why.
-            try await store.write { tx in
-                try await tx.appendVaultAccess(VaultAccess(token: vaulted.summary.token, merchantID: caller.merchantID,
-                                                           actor: "connector:\(self.connector.name)", purpose: "authorize \(payment.id)",
-                                                           atMs: self.now()))
-            }
+            try await vaultStore.appendAccess(VaultAccess(token: vaulted.summary.token, merchantID: caller.merchantID,
+                                                          actor: "connector:\(connector.name)", purpose: "authorize \(payment.id)",
+                                                          atMs: now()))
             do {
                 number = try vault.reveal(vaulted)
             } catch VaultError.erased {
@@ -528,7 +537,7 @@ public final class PaymentService: Sendable {
     public func tokenize(_ caller: CallerContext, _ card: CardInput, customerRef: String? = nil) async throws -> CardSummary {
         let nowMs = now()
         let record = try vault.seal(card, merchantID: caller.merchantID, customerRef: customerRef, nowMs: nowMs)
-        try await store.write { tx in try await tx.insertVaultedCard(record) }
+        try await vaultStore.insertCard(record)
         return record.summary
     }
 
@@ -536,19 +545,17 @@ public final class PaymentService: Sendable {
     /// vaulted for this customer. The ciphertexts stay and can never be opened; payments and the
     /// ledger keep their amounts (they never held the PAN). Returns how many cards were erased.
     public func eraseCustomer(_ caller: CallerContext, customerRef: String) async throws -> Int {
-        let erased = try await store.write { tx in
-            try await tx.eraseVaultedCards(merchantID: caller.merchantID, customerRef: customerRef, atMs: self.now())
-        }
+        let erased = try await vaultStore.eraseCards(merchantID: caller.merchantID, customerRef: customerRef, atMs: now())
         logger.notice("customer erased", metadata: ["merchant": "\(caller.merchantID)", "cards": "\(erased)"])
         return erased
     }
 
     /// The detokenizations of a card, newest first (the merchant's own cards only).
     public func vaultAccesses(_ caller: CallerContext, token: String, limit: Int = 100) async throws -> [VaultAccess] {
-        guard let card = try await store.read({ try await $0.vaultedCard(token: token) }), card.merchantID == caller.merchantID else {
+        guard let card = try await vaultStore.card(token: token), card.merchantID == caller.merchantID else {
             throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
         }
-        return try await store.read { try await $0.vaultAccesses(token: token, limit: limit) }
+        return try await vaultStore.accesses(token: token, limit: limit)
     }
 
     // MARK: Idempotency machinery

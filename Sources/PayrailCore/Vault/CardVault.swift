@@ -24,9 +24,11 @@ public struct CardVault: Sendable {
         }.joined()
     }
 
-    /// Encrypts the card into a vault record with a new token. Nothing is written here.
-    public func seal(_ card: CardInput, merchantID: String, customerRef: String? = nil, nowMs: Int64) throws -> VaultedCardRecord {
-        let token = ids.make("tok")
+    /// Encrypts the card into a vault record under a new token (or `token`, to seal a card again
+    /// for a payment that already holds one). Nothing is written here.
+    public func seal(_ card: CardInput, merchantID: String, customerRef: String? = nil, token: String? = nil,
+                     nowMs: Int64) throws -> VaultedCardRecord {
+        let token = token ?? ids.make("tok")
         let associatedData = Array(token.utf8)
         let dataKey = SymmetricKey(size: .bits256)
         let sealed = try AES.GCM.seal(Array(card.number.revealDigits().utf8), using: dataKey, authenticating: associatedData)

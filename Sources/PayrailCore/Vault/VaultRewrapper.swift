@@ -8,14 +8,14 @@ import Synchronization
 /// finds the version moved). Both versions open cards during the move. Re-reads the key
 /// provider each round, so a rotation done by `payrail vault rotate-key` is picked up.
 public final class VaultRewrapper: Service, Sendable {
-    private let store: any PaymentStore
+    private let store: any VaultStore
     private let vault: CardVault
     private let interval: Duration
     private let batchSize: Int
     private let logger: Logger
     private let moved = Atomic<Int>(0)
 
-    public init(store: any PaymentStore, vault: CardVault, interval: Duration = .seconds(5), batchSize: Int = 200,
+    public init(store: any VaultStore, vault: CardVault, interval: Duration = .seconds(5), batchSize: Int = 200,
                 logger: Logger = Logger(label: "payrail.vault")) {
         self.store = store
         self.vault = vault
@@ -32,7 +32,7 @@ public final class VaultRewrapper: Service, Sendable {
     public func round() async throws -> Int {
         try vault.refreshKeys()
         let current = vault.currentKeyVersion
-        let cards = try await store.read { try await $0.vaultedCards(wrappedBelow: current, limit: self.batchSize) }
+        let cards = try await store.cards(wrappedBelow: current, limit: batchSize)
         guard !cards.isEmpty else { return 0 }
         var updates: [(token: String, wrapped: [UInt8], version: Int, from: Int)] = []
         for card in cards {
@@ -40,13 +40,10 @@ public final class VaultRewrapper: Service, Sendable {
                 updates.append((card.summary.token, wrapped, version, card.keyVersion))
             }
         }
-        let done = try await store.write { tx in
-            var count = 0
-            for update in updates where try await tx.rewrapVaultedCard(token: update.token, wrappedDataKey: update.wrapped,
-                                                                      keyVersion: update.version, fromVersion: update.from) {
-                count += 1
-            }
-            return count
+        var done = 0
+        for update in updates where try await store.rewrapCard(token: update.token, wrappedDataKey: update.wrapped,
+                                                               keyVersion: update.version, fromVersion: update.from) {
+            done += 1
         }
         moved.add(done, ordering: .relaxed)
         logger.info("vault cards rewrapped", metadata: ["count": "\(done)", "to_version": "\(current)"])

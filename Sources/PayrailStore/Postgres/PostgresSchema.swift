@@ -299,5 +299,11 @@ enum PostgresSchema {
         CREATE TRIGGER vault_access_log_no_truncate BEFORE TRUNCATE ON vault_access_log
             FOR EACH STATEMENT EXECUTE FUNCTION payrail_audit_is_append_only();
         """,
+        // 11: the vault moved to the `vault` schema, owned by its own role (PostgresVaultStore);
+        // the payments role cannot write there, so the pre-release tables are dropped, not copied.
+        """
+        DROP TABLE vault_access_log;
+        DROP TABLE vault_cards;
+        """,
     ]
 }

@@ -279,5 +279,57 @@ enum SQLiteSchema {
         CREATE TRIGGER vault_access_log_append_only_delete BEFORE DELETE ON vault_access_log
             BEGIN SELECT RAISE(ABORT, 'vault_access_log is append-only'); END;
         """,
+        // 10: the vault moves to a database file of its own (attached as `vault`, migrated
+        // first by SQLiteStore.open); cards and the access log are carried over.
+        """
+        INSERT INTO vault.cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country, sealed_pan,
+            wrapped_data_key, key_version, created_at_ms, customer_ref, erased_at_ms)
+            SELECT token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country, sealed_pan,
+            wrapped_data_key, key_version, created_at_ms, customer_ref, erased_at_ms FROM main.vault_cards WHERE true
+            ON CONFLICT (token) DO NOTHING;
+        INSERT INTO vault.access_log (token, merchant_id, actor, purpose, at_ms)
+            SELECT token, merchant_id, actor, purpose, at_ms FROM main.vault_access_log ORDER BY id;
+        DROP TRIGGER main.vault_access_log_append_only_update;
+        DROP TRIGGER main.vault_access_log_append_only_delete;
+        DROP TABLE main.vault_access_log;
+        DROP TABLE main.vault_cards;
+        """,
+    ]
+
+    /// The vault's own database file (attached as `vault`).
+    static let vaultMigrations = [
+        """
+        CREATE TABLE vault.cards (
+            token TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            last4 TEXT NOT NULL CHECK (length(last4) = 4),
+            exp_month INTEGER NOT NULL,
+            exp_year INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            country TEXT NOT NULL,
+            sealed_pan BLOB NOT NULL,
+            wrapped_data_key BLOB NOT NULL,
+            key_version INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            customer_ref TEXT,
+            erased_at_ms INTEGER
+        );
+        CREATE INDEX vault.cards_by_key_version ON cards (key_version);
+        CREATE INDEX vault.cards_by_customer ON cards (merchant_id, customer_ref);
+        CREATE TABLE vault.access_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            token TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            at_ms INTEGER NOT NULL
+        );
+        CREATE INDEX vault.access_log_by_token ON access_log (token, id);
+        CREATE TRIGGER vault.access_log_append_only_update BEFORE UPDATE ON access_log
+            BEGIN SELECT RAISE(ABORT, 'vault access_log is append-only'); END;
+        CREATE TRIGGER vault.access_log_append_only_delete BEFORE DELETE ON access_log
+            BEGIN SELECT RAISE(ABORT, 'vault access_log is append-only'); END;
+        """,
     ]
 }

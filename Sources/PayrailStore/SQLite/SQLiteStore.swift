@@ -33,20 +33,31 @@ public final class SQLiteStore: GroupCommittingStore {
         self.threadPool = threadPool
     }
 
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// The vault's file for the payments file at `path`: `payrail.sqlite` -> `payrail.vault.sqlite`.
+    public static func vaultPath(for path: String) -> String {
+        path.hasSuffix(".sqlite") ? String(path.dropLast(".sqlite".count)) + ".vault.sqlite" : path + ".vault"
+    }
+
+    /// Opens (creating if needed) the database at `path` and the vault's file beside it
+    /// (``vaultPath(for:)``, attached as schema `vault`), and brings both schemas up to date.
     public static func open(path: String, readerCount: Int = 2, batchMembersMax: Int = 64,
                             logger: Logger = Logger(label: "payrail.store.sqlite")) async throws -> SQLiteStore {
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        let vaultPath = vaultPath(for: path)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+        _ = try await writer.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA vault.journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA vault.synchronous=FULL",
+                       "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
             _ = try await writer.query(pragma)
         }
-        try await migrate(writer)
+        try await migrate(writer, table: "vault.schema_migrations", SQLiteSchema.vaultMigrations)
+        try await migrate(writer, table: "schema_migrations", SQLiteSchema.migrations)
         var readers: [SQLiteConnection] = []
         for _ in 0..<max(1, readerCount) {
             let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+            _ = try await reader.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
             _ = try await reader.query("PRAGMA busy_timeout=10000")
             _ = try await reader.query("PRAGMA query_only=ON")
             readers.append(reader)
@@ -54,17 +65,17 @@ public final class SQLiteStore: GroupCommittingStore {
         return SQLiteStore(writer: writer, readers: readers, threadPool: threadPool, batchMembersMax: max(1, batchMembersMax))
     }
 
-    private static func migrate(_ connection: SQLiteConnection) async throws {
-        _ = try await connection.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)")
-        let applied = try await connection.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+    private static func migrate(_ connection: SQLiteConnection, table: String, _ migrations: [String]) async throws {
+        _ = try await connection.query("CREATE TABLE IF NOT EXISTS \(table) (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)")
+        let applied = try await connection.query("SELECT COALESCE(MAX(version), 0) AS v FROM \(table)")
         let current = applied.first?.column("v")?.integer ?? 0
-        for (index, migration) in SQLiteSchema.migrations.enumerated() where index + 1 > current {
+        for (index, migration) in migrations.enumerated() where index + 1 > current {
             _ = try await connection.query("BEGIN IMMEDIATE")
             do {
                 for statement in SQLiteSchema.statements(of: migration) {
                     _ = try await connection.query(statement)
                 }
-                _ = try await connection.query("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, 0)", [.integer(index + 1)])
+                _ = try await connection.query("INSERT INTO \(table) (version, applied_at_ms) VALUES (?, 0)", [.integer(index + 1)])
                 _ = try await connection.query("COMMIT")
             } catch {
                 _ = try? await connection.query("ROLLBACK")
@@ -91,6 +102,23 @@ public final class SQLiteStore: GroupCommittingStore {
                 throw SQLiteTransaction.translate(error)
             }
         }
+    }
+
+    /// The vault in its own attached file, written through the same group-commit writer.
+    public var vault: any VaultStore { SQLiteVaultStore(store: self) }
+
+    /// Runs a vault write in the group-commit lane (a transaction of its own or shared).
+    func vaultWrite<T: Sendable>(_ body: (SQLiteTransaction) async throws -> T) async throws -> T {
+        try await write { tx in try await body(Self.sqlite(tx)) }
+    }
+
+    func vaultRead<T: Sendable>(_ body: (SQLiteTransaction) async throws -> T) async throws -> T {
+        try await read { tx in try await body(Self.sqlite(tx)) }
+    }
+
+    private static func sqlite(_ tx: any StoreTransaction) throws -> SQLiteTransaction {
+        guard let tx = tx as? SQLiteTransaction else { throw StoreError.database("not a SQLite transaction") }
+        return tx
     }
 
     public func close() async throws {
@@ -163,4 +191,5 @@ struct SQLiteWriter: GroupCommitDatabase, GroupCommitSession {
 final class AtomicCounter: Sendable {
     private let value = Synchronization.Atomic<Int>(0)
     func next() -> Int { value.add(1, ordering: .relaxed).oldValue & Int.max }
+    var current: Int { value.load(ordering: .relaxed) }
 }

@@ -597,13 +597,13 @@ struct SQLiteTransaction: StoreTransaction {
         return (Int(row?.optionalInt64("pending") ?? 0), row?.optionalInt64("oldest"))
     }
 
-    // MARK: Vault
+    // MARK: Vault (the attached `vault` database; see SQLiteVaultStore)
 
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {
         try await run("""
-            INSERT INTO vault_cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
+            INSERT INTO vault.cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
                 sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING
             """, [.text(card.summary.token), .text(card.merchantID), .text(card.summary.brand.rawValue), .text(card.summary.last4),
                   .integer(card.summary.expMonth), .integer(card.summary.expYear), .text(card.summary.fingerprint),
                   .text(card.summary.country), .blob(ByteBuffer(bytes: card.sealedPAN)), .blob(ByteBuffer(bytes: card.wrappedDataKey)),
@@ -611,7 +611,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func vaultedCard(token: String) async throws -> VaultedCardRecord? {
-        try await run("SELECT * FROM vault_cards WHERE token = ?", [.text(token)]).first.map(Self.vaultedCard)
+        try await run("SELECT * FROM vault.cards WHERE token = ?", [.text(token)]).first.map(Self.vaultedCard)
     }
 
     private static func vaultedCard(_ row: SQLiteRow) throws -> VaultedCardRecord {
@@ -627,13 +627,13 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func vaultedCards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord] {
-        try await run("SELECT * FROM vault_cards WHERE key_version < ? AND erased_at_ms IS NULL ORDER BY key_version, created_at_ms LIMIT ?",
+        try await run("SELECT * FROM vault.cards WHERE key_version < ? AND erased_at_ms IS NULL ORDER BY key_version, created_at_ms LIMIT ?",
                       [.integer(version), .integer(limit)]).map(Self.vaultedCard)
     }
 
     func rewrapVaultedCard(token: String, wrappedDataKey: [UInt8], keyVersion: Int, fromVersion: Int) async throws -> Bool {
         try await run("""
-            UPDATE vault_cards SET wrapped_data_key = ?, key_version = ?
+            UPDATE vault.cards SET wrapped_data_key = ?, key_version = ?
             WHERE token = ? AND key_version = ? AND erased_at_ms IS NULL RETURNING token
             """, [.blob(ByteBuffer(bytes: wrappedDataKey)), .integer(keyVersion), .text(token), .integer(fromVersion)]).count == 1
     }
@@ -641,18 +641,18 @@ struct SQLiteTransaction: StoreTransaction {
     func eraseVaultedCards(merchantID: String, customerRef: String, atMs: Int64) async throws -> Int {
         // The data key goes; the ciphertext stays, unreadable by anyone, with the card's summary.
         try await run("""
-            UPDATE vault_cards SET wrapped_data_key = X'', erased_at_ms = ?
+            UPDATE vault.cards SET wrapped_data_key = X'', erased_at_ms = ?
             WHERE merchant_id = ? AND customer_ref = ? AND erased_at_ms IS NULL RETURNING token
             """, [.integer(Int(atMs)), .text(merchantID), .text(customerRef)]).count
     }
 
     func appendVaultAccess(_ access: VaultAccess) async throws {
-        try await run("INSERT INTO vault_access_log (token, merchant_id, actor, purpose, at_ms) VALUES (?, ?, ?, ?, ?)",
+        try await run("INSERT INTO vault.access_log (token, merchant_id, actor, purpose, at_ms) VALUES (?, ?, ?, ?, ?)",
                       [.text(access.token), .text(access.merchantID), .text(access.actor), .text(access.purpose), .integer(Int(access.atMs))])
     }
 
     func vaultAccesses(token: String, limit: Int) async throws -> [VaultAccess] {
-        try await run("SELECT * FROM vault_access_log WHERE token = ? ORDER BY id DESC LIMIT ?", [.text(token), .integer(limit)]).map { row in
+        try await run("SELECT * FROM vault.access_log WHERE token = ? ORDER BY id DESC LIMIT ?", [.text(token), .integer(limit)]).map { row in
             VaultAccess(token: try row.text("token"), merchantID: try row.text("merchant_id"), actor: try row.text("actor"),
                         purpose: try row.text("purpose"), atMs: try row.int64("at_ms"))
         }
