@@ -97,12 +97,12 @@ func openVaultStore(beside store: any PaymentStore, postgres: String?, _ options
         }
         return location
     }
-    let locations = VaultStores.Locations(primary: try location(options.vaultPostgres, "--vault-postgres"),
-                                          replica: try location(options.vaultReplica, "--vault-replica"))
-    if postgres == nil, locations.primary != nil || locations.replica != nil {
-        throw ValidationError("--vault-postgres and --vault-replica need --postgres (the embedded store keeps the vault in its own file)")
-    }
     do {
+        let locations = VaultStores.Locations(primary: try location(options.vaultPostgres, "--vault-postgres"),
+                                              replica: try location(options.vaultReplica, "--vault-replica"))
+        if postgres == nil, locations.primary != nil || locations.replica != nil {
+            throw ValidationError("--vault-postgres and --vault-replica need --postgres (the embedded store keeps the vault in its own file)")
+        }
         return try await VaultStores.open(beside: store, postgres: try location(postgres, "--postgres"), locations, logger: logger)
     } catch {
         try? await store.close()
