@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Money, currencies, cards, the payment state machine, ledger posting rules, the
@@ -152,6 +153,25 @@ let package = Package(
             ]
         ),
 
+        // The load tool (`payrail load`): scenarios, open and closed loops over many TLS
+        // connections, HdrHistogram percentiles, reports; and the echo baseline server.
+        .target(
+            name: "PayrailLoad",
+            dependencies: [
+                "PayrailDomain",
+                "PayrailProtos",
+                "PayrailRuntime",
+                "PayrailSimulators",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         .executableTarget(
             name: "PayrailCLI",
             dependencies: [
@@ -163,6 +183,7 @@ let package = Package(
                 "PayrailRuntime",
                 "PayrailCluster",
                 "PayrailSimulators",
+                "PayrailLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -210,6 +231,8 @@ let package = Package(
                 "PayrailSimulators",
                 "PayrailCluster",
                 "PayrailSDK",
+                "PayrailLoad",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

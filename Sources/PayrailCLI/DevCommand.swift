@@ -31,6 +31,10 @@ struct DevCommand: AsyncParsableCommand {
     var postgres: String?
     @Option(help: "Port for Prometheus metrics (GET /metrics); 0: any free port; -1: none.")
     var metricsPort = 9464
+    @Option(help: "Demo merchants to create (the load tool spreads payments over them).")
+    var merchants = 1
+    @Option(help: "Write the merchants' API keys here, one per line (mode 0600), for `payrail load --api-keys-file`.")
+    var apiKeysFile: String?
     @Option(help: "Comma-separated regions, one edge each (e.g. us-east,eu-west,ap-south); edge ports count up from --edge-port.")
     var regions = "local"
 
@@ -56,6 +60,14 @@ struct DevCommand: AsyncParsableCommand {
         }
         let cluster = try await LocalCluster.start(options)
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Demo Merchant")
+        if let apiKeysFile {
+            var keys = [merchant.apiKey]
+            for index in 1..<max(1, merchants) {
+                keys.append(try await cluster.core.apiKeys.createMerchant(name: "Demo Merchant \(index + 1)").apiKey)
+            }
+            FileManager.default.createFile(atPath: apiKeysFile, contents: Data((keys.joined(separator: "\n") + "\n").utf8),
+                                           attributes: [.posixPermissions: 0o600])
+        }
         let edgeAddresses = cluster.edgePorts.map { "127.0.0.1:\($0)" }
         let edgeLines = zip(cluster.edges, edgeAddresses).map { edge, address in
             let label = "  edge \(edge.gateway.edgeID) (\(edge.gateway.region), TLS):"
