@@ -249,3 +249,20 @@ let package = Package(
         ),
     ]
 )
+
+// Micro-benchmarks of the hot paths (ordo-one/benchmark, with allocation counts). Built only
+// when PAYRAIL_BENCHMARKS is set, by scripts/benchmarks, so tests and CI never build them.
+import class Foundation.ProcessInfo
+if ProcessInfo.processInfo.environment["PAYRAIL_BENCHMARKS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(.executableTarget(
+        name: "PayrailBenchmarks",
+        dependencies: [
+            .product(name: "Benchmark", package: "benchmark"),
+            "PayrailDomain", "PayrailProtos", "PayrailRuntime", "PayrailEdge", "PayrailCore", "PayrailSDK", "PayrailStore",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ],
+        path: "loadtest/Benchmarks/PayrailBenchmarks",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    ))
+}

@@ -18,11 +18,18 @@ import Synchronization
 /// Only final answers are kept (not a payment still `processing`, nor errors): those retries
 /// must reach the core, which resumes or answers them.
 public final class EdgeIdempotencyCache: Sendable {
-    struct Key: Hashable, Sendable {
+    /// One merchant's idempotency key for one operation.
+    public struct Key: Hashable, Sendable {
         let merchantID: String
         let livemode: Bool
         let operation: String
         let idempotencyKey: String
+        public init(merchantID: String, livemode: Bool, operation: String, idempotencyKey: String) {
+            self.merchantID = merchantID
+            self.livemode = livemode
+            self.operation = operation
+            self.idempotencyKey = idempotencyKey
+        }
     }
 
     private enum Slot {
@@ -67,7 +74,7 @@ public final class EdgeIdempotencyCache: Sendable {
     }
 
     /// The request's fingerprint: HMAC over the operation and the request's deterministic bytes.
-    func fingerprint(operation: String, request: [UInt8]) -> [UInt8] {
+    public func fingerprint(operation: String, request: [UInt8]) -> [UInt8] {
         var mac = HMAC<SHA256>(key: fingerprintKey)
         mac.update(data: Array(operation.utf8))
         mac.update(data: [0])
@@ -77,7 +84,7 @@ public final class EdgeIdempotencyCache: Sendable {
 
     /// Answers from the cache, joins an identical request in flight, or runs `send` (and keeps
     /// its answer when `keep` says it is final). Returns the serialized response.
-    func run(_ key: Key, fingerprint: [UInt8], keep: @escaping @Sendable ([UInt8]) -> Bool,
+    public func run(_ key: Key, fingerprint: [UInt8], keep: @escaping @Sendable ([UInt8]) -> Bool,
              send: @escaping @Sendable () async throws -> [UInt8]) async throws -> [UInt8] {
         let shard = shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
         let nowMs = now()

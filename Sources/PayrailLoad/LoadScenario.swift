@@ -108,14 +108,15 @@ public struct LoadScenario: Sendable {
         }
     }
 
-    /// Refuses a scenario that cannot run, with the field at fault.
-    public func validate() throws(LoadScenarioError) {
+    /// Refuses a scenario that cannot run, with the field at fault. A scenario file may leave
+    /// the targets to the command line (`requireTargets: false`).
+    public func validate(requireTargets: Bool = true) throws(LoadScenarioError) {
         if case .open(let rate) = mode, rate < 1 { throw .invalid("rate", "must be at least 1 per second") }
         guard concurrency >= 1 else { throw .invalid("concurrency", "must be at least 1") }
         guard durationSeconds >= 1 else { throw .invalid("duration_seconds", "must be at least 1") }
         guard warmupSeconds >= 0, warmupSeconds < durationSeconds else { throw .invalid("warmup_seconds", "must be below duration_seconds") }
         guard connections >= 1 else { throw .invalid("connections", "must be at least 1") }
-        guard !targets.isEmpty || regionMap != nil else { throw .invalid("targets", "name at least one edge (or region_map)") }
+        guard !requireTargets || !targets.isEmpty || regionMap != nil else { throw .invalid("targets", "name at least one edge (or region_map)") }
         guard targets.allSatisfy({ $0.weight >= 0 && (1...65_535).contains($0.port) }) else { throw .invalid("targets", "ports 1-65535, weights >= 0") }
         guard !targets.isEmpty ? targets.contains(where: { $0.weight > 0 }) : true else { throw .invalid("targets", "some weight must be positive") }
         guard operations.contains(where: { $0.1 > 0 }), operations.allSatisfy({ $0.1 >= 0 }) else {

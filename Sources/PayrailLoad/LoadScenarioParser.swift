@@ -77,7 +77,7 @@ public enum LoadScenarioParser {
             guard low <= high else { throw LoadScenarioError.invalid("amount_minor", "lowest must not exceed highest") }
             scenario.amountMinor = low...high
         }
-        try scenario.validate()
+        try scenario.validate(requireTargets: false)
         return scenario
     }
 

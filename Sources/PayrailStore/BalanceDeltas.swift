@@ -2,29 +2,29 @@ import PayrailDomain
 
 /// The net change per account of a set of ledger entries: what a store adds to each
 /// account's stored balance, once per account, in account key order (the lock order).
-struct BalanceDeltas: Sendable {
-    struct Delta: Sendable {
-        let account: String
-        let currency: String
-        var amountMinor: Int64
-        var entryCount: Int
+public struct BalanceDeltas: Sendable {
+    public struct Delta: Sendable {
+        public let account: String
+        public let currency: String
+        public var amountMinor: Int64
+        public var entryCount: Int
     }
 
     private var byAccount: [String: Delta] = [:]
 
-    init() {}
+    public init() {}
 
-    init(_ entries: some Sequence<LedgerEntry>) {
+    public init(_ entries: some Sequence<LedgerEntry>) {
         add(entries)
     }
 
-    var isEmpty: Bool { byAccount.isEmpty }
+    public var isEmpty: Bool { byAccount.isEmpty }
 
     /// The deltas in account key order: the order in which a writer locks balance rows, so two
     /// batches updating the same accounts cannot deadlock.
-    var sorted: [Delta] { byAccount.values.sorted { $0.account < $1.account } }
+    public var sorted: [Delta] { byAccount.values.sorted { $0.account < $1.account } }
 
-    mutating func add(_ entries: some Sequence<LedgerEntry>) {
+    public mutating func add(_ entries: some Sequence<LedgerEntry>) {
         for entry in entries {
             byAccount[entry.account.key, default: Delta(account: entry.account.key, currency: entry.account.currency.code,
                                                         amountMinor: 0, entryCount: 0)].amountMinor += entry.amountMinor
@@ -32,7 +32,7 @@ struct BalanceDeltas: Sendable {
         }
     }
 
-    mutating func merge(_ other: BalanceDeltas) {
+    public mutating func merge(_ other: BalanceDeltas) {
         for (account, delta) in other.byAccount {
             if var existing = byAccount[account] {
                 existing.amountMinor += delta.amountMinor

@@ -145,6 +145,9 @@ import ServiceLifecycle
             try LoadScenarioParser.parse("mode: open\ntargets: [127.0.0.1:1]\nca: x")
         }
         #expect(throws: LoadScenarioError.invalid("colour", "unknown field")) { try LoadScenarioParser.parse("colour: blue") }
+        #expect(throws: LoadScenarioError.invalid("targets", "name at least one edge (or region_map)")) {
+            try LoadScenarioParser.parse("rate: 5").validate()
+        }
         #expect(throws: LoadScenarioError.self) { try LoadScenarioParser.parse("targets: [127.0.0.1:1]\noperations: {fly: 1}") }
         #expect(throws: LoadScenarioError.invalid("targets[0]", "address must be host:port")) { try LoadScenarioParser.parse("targets: [nowhere]") }
         let parsed = try LoadScenarioParser.parse("rate: 500\ntargets: [{address: 127.0.0.1:9, weight: 3}, 127.0.0.1:10]")
