@@ -23,6 +23,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "HTTP/2 connections.") var connections: Int?
     @Option(help: "Seconds to run.") var duration: Int?
     @Option(help: "Seconds of warm-up left out of the summary.") var warmup: Int?
+    @Option(help: "Stop after this many operations (even if --duration is not over).") var requests: Int?
     @Option(help: "Operation mix, e.g. create_auto_capture=70,get=30.") var operations: String?
     @Option(help: "Echo server (payrail echo) measured first, closed loop with the same workers and connections: the baseline.")
     var baselineTarget: String?
@@ -65,6 +66,7 @@ struct LoadCommand: AsyncParsableCommand {
         if let connections { scenario.connections = connections }
         if let duration { scenario.durationSeconds = duration }
         if let warmup { scenario.warmupSeconds = warmup }
+        if let requests { scenario.maxOperations = requests }
         if warmup == nil, scenario.warmupSeconds >= scenario.durationSeconds { scenario.warmupSeconds = scenario.durationSeconds / 5 }
         do { try scenario.validate() } catch { throw ValidationError("\(error)") }
 

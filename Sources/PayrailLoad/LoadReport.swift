@@ -127,6 +127,16 @@ public enum LoadReport {
                     }
                 }
             }
+            out.array("memory_series") {
+                for series in result.memory {
+                    out.elementObject {
+                        out.field("process", series.name)
+                        out.array("rss_mib_by_second") {
+                            for (second, kib) in series.samples { out.element(pair: second, fixed(Double(kib) / 1024, 1)) }
+                        }
+                    }
+                }
+            }
         }
         return out.text + "\n"
     }
@@ -144,6 +154,11 @@ public enum LoadReport {
                                          ("p90", "#ca8a04", timeline.map { (Double($0.second), Double($0.p90Us) / 1000) }),
                                          ("p99", "#dc2626", timeline.map { (Double($0.second), Double($0.p99Us) / 1000) }),
                                          ("max", "#6b7280", timeline.map { (Double($0.second), Double($0.maxUs) / 1000) })])
+        let colors = ["#7c3aed", "#0891b2", "#6b7280", "#ea580c"]
+        let memoryChart = LineChart(title: "Resident memory (MiB)", unit: "", warmupSecond: warmup,
+                                    series: result.memory.enumerated().map { index, series in
+                                        (series.name, colors[index % colors.count], series.samples.map { (Double($0.0), Double($0.1) / 1024) })
+                                    })
         var rows = ""
         for row in result.operationRows {
             rows += "<tr><td>\(escape(row.name))</td><td>\(row.count)</td><td>\(formatMs(UInt64(row.meanUs)))</td><td>\(formatMs(row.p50))</td>"
@@ -181,6 +196,7 @@ public enum LoadReport {
             <table><tr><th>operation</th><th>status</th><th>reason</th><th>count</th></tr>
             \(errors.isEmpty ? "<tr><td colspan=4>none</td></tr>" : errors)</table>
             <h2>Resident memory (MiB)</h2>
+            \(memoryChart.svg())
             <table><tr><th>process</th><th>max</th><th>after warm-up</th><th>end</th></tr>
             \(memory)</table>
             </body></html>
@@ -292,6 +308,11 @@ final class JSONWriter {
         body()
         needsComma.removeLast()
         text += "]"
+    }
+
+    func element(pair first: Int, _ second: String) {
+        separator()
+        text += "[\(first),\(second)]"
     }
 
     func element(_ value: String) {

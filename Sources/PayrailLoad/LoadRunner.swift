@@ -84,6 +84,7 @@ public final class LoadRunner: Sendable {
         }
         let intervalNs: Int64? = if case .open(let rate) = scenario.mode { 1_000_000_000 / Int64(rate) } else { nil }
         let rateForTicket: Int64 = if case .open(let rate) = scenario.mode { Int64(rate) } else { 0 }
+        let maxOperations = scenario.maxOperations ?? Int.max
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<scenario.concurrency {
                 group.addTask {
@@ -92,6 +93,7 @@ public final class LoadRunner: Sendable {
                     try? await Task.sleep(until: start, clock: clock)
                     while true {
                         let ticket = self.tickets.add(1, ordering: .relaxed).oldValue
+                        if ticket >= maxOperations { return }
                         let intended: ContinuousClock.Instant
                         if intervalNs != nil {
                             // Exact: the n-th request is due n/rate seconds after the start.

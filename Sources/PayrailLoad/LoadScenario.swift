@@ -54,6 +54,8 @@ public struct LoadScenario: Sendable {
     /// Workers: requests in flight in closed loop; the most in flight in open loop.
     public var concurrency = 64
     public var durationSeconds = 30
+    /// Stop after this many operations even if time is left (nil: run for the duration).
+    public var maxOperations: Int?
     /// Measured from the start but left out of the summary percentiles (JIT-free Swift still
     /// warms caches, pools and connections).
     public var warmupSeconds = 5
@@ -114,6 +116,7 @@ public struct LoadScenario: Sendable {
         if case .open(let rate) = mode, rate < 1 { throw .invalid("rate", "must be at least 1 per second") }
         guard concurrency >= 1 else { throw .invalid("concurrency", "must be at least 1") }
         guard durationSeconds >= 1 else { throw .invalid("duration_seconds", "must be at least 1") }
+        if let maxOperations, maxOperations < 1 { throw .invalid("operations_max", "must be at least 1") }
         guard warmupSeconds >= 0, warmupSeconds < durationSeconds else { throw .invalid("warmup_seconds", "must be below duration_seconds") }
         guard connections >= 1 else { throw .invalid("connections", "must be at least 1") }
         guard !requireTargets || !targets.isEmpty || regionMap != nil else { throw .invalid("targets", "name at least one edge (or region_map)") }

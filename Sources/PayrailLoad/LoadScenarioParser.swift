@@ -8,6 +8,7 @@ import Yams
 /// rate: 2000            # open loop: requests per second
 /// concurrency: 64       # closed loop: in flight; open loop: most in flight
 /// duration_seconds: 60
+/// operations_max: 100000  # optional: stop after this many operations
 /// warmup_seconds: 5
 /// connections: 8
 /// targets:              # or region_map: 127.0.0.1:50051
@@ -24,7 +25,7 @@ public enum LoadScenarioParser {
         let loaded: Any?
         do { loaded = try Yams.load(yaml: text) } catch { throw LoadScenarioError.unreadable("not valid YAML: \(error)") }
         guard let root = loaded as? [String: Any] else { throw LoadScenarioError.unreadable("the top level must be a mapping") }
-        let known: Set = ["name", "mode", "rate", "concurrency", "duration_seconds", "warmup_seconds", "connections", "targets",
+        let known: Set = ["name", "mode", "rate", "concurrency", "duration_seconds", "warmup_seconds", "operations_max", "connections", "targets",
                           "region_map", "ca", "operations", "currencies", "cards", "amount_minor", "echo_payload_bytes", "seed"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) { throw LoadScenarioError.invalid(unknown, "unknown field") }
         var scenario = LoadScenario()
@@ -40,6 +41,7 @@ public enum LoadScenarioParser {
         if let value = root["concurrency"] { scenario.concurrency = try int(value, "concurrency") }
         if let value = root["duration_seconds"] { scenario.durationSeconds = try int(value, "duration_seconds") }
         if let value = root["warmup_seconds"] { scenario.warmupSeconds = try int(value, "warmup_seconds") }
+        if let value = root["operations_max"] { scenario.maxOperations = try int(value, "operations_max") }
         if let value = root["connections"] { scenario.connections = try int(value, "connections") }
         if let value = root["ca"] { scenario.caPath = try string(value, "ca") }
         if let value = root["seed"] { scenario.seed = UInt64(max(0, try int(value, "seed"))) }

@@ -84,31 +84,33 @@ import ServiceLifecycle
             let openP99 = open.overall.valueAtPercentile(99)
             let closedP99 = closed.overall.valueAtPercentile(99)
             #expect(open.failed == 0 && closed.failed == 0)
-            #expect(closedP99 >= 250_000 && closedP99 < 600_000, "closed loop sees the service time: \(closedP99) µs")
-            #expect(openP99 > 1_000_000, "open loop sees the backlog: \(openP99) µs")
+            #expect(closedP99 >= 250_000, "closed loop sees the service time: \(closedP99) µs")
+            #expect(openP99 > 1_000_000 && openP99 > 2 * closedP99, "open loop sees the backlog: \(openP99) µs vs \(closedP99) µs")
             #expect(open.throughputPerSecond < 20, "4 workers x 4 calls/s at most")
         }
     }
 
     /// A mixed scenario through a real edge and core: every operation kind, declines and 3-D
     /// Secure, idempotent retries returning the same payment, no errors, and the three reports.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(3)))
     func mixedScenarioThroughAnEdgeProducesConsistentReports() async throws {
         try await withCluster { cluster, _, _, _ in
             let merchant = try await cluster.core.apiKeys.createMerchant(name: "Load")
             let yaml = """
                 name: mixed
-                mode: closed
+                mode: open
+                rate: 30
                 concurrency: 8
-                duration_seconds: 3
-                warmup_seconds: 1
+                duration_seconds: 90
+                warmup_seconds: 0
+                operations_max: 80
                 connections: 2
                 targets:
                   - address: 127.0.0.1:\(cluster.edgePorts[0])
                 ca: \(cluster.pki.caCertificatePath)
-                operations: {create_auto_capture: 50, create_then_capture: 15, refund: 10, get: 15, idempotent_retry: 10}
+                operations: {create_auto_capture: 40, create_then_capture: 20, refund: 20, get: 10, idempotent_retry: 10}
                 currencies: {USD: 3, EUR: 1, JPY: 1}
-                cards: {approve: 80, decline: 10, three_ds: 10}
+                cards: {approve: 45, decline: 45, three_ds: 10}
                 amount_minor: [100, 20000]
                 """
             let scenario = try LoadScenarioParser.parse(yaml)
@@ -117,7 +119,9 @@ import ServiceLifecycle
             options.watchedProcesses = [(pid, "test")]
             let result = try await LoadRunner(options).run()
             #expect(result.failed == 0, "\(LoadReport.text(result))")
-            #expect(result.completed > 20)
+            // A fixed number of operations, however slow the machine (CI runs every suite at once),
+            // due over 2.7 s (80 at 30/s), so the timeline and memory series have several seconds.
+            #expect(result.completed + result.failed == 80)
             #expect(result.retriesMismatched == 0 && result.state.retriesSamePayment > 0)
             let outcomes = Set(result.outcomeRows.map { "\($0.operation) \($0.status)" })
             #expect(outcomes.contains("create_auto_capture succeeded") && outcomes.contains("create_auto_capture failed"),
@@ -134,6 +138,8 @@ import ServiceLifecycle
             #expect(latency["all"] != nil && latency["create_auto_capture"] != nil)
             #expect((json["timeline"] as? [Any])?.count ?? 0 >= 2)
             #expect((json["memory"] as? [[String: Any]])?.contains { ($0["rss_max_mib"] as? Double ?? 0) > 1 } == true)
+            let series = try #require(json["memory_series"] as? [[String: Any]])
+            #expect(series.contains { ($0["rss_mib_by_second"] as? [[Double]])?.count ?? 0 >= 2 }, "RSS sampled every second")
             let html = LoadReport.html(result)
             #expect(html.contains("<svg") && html.contains("polyline") && html.contains("create_auto_capture"))
             #expect(!html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""), "self-contained: no external resources")
