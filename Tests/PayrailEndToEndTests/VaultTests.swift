@@ -97,6 +97,27 @@ import Testing
         }
     }
 
+    /// A payment with a raw card vaults the card under the token it returns (in the claim's
+    /// transaction on SQLite, right after it on PostgreSQL): the token charges again later.
+    @Test(arguments: ClusterStore.available)
+    func aRawCardPaymentVaultsItsCardUnderTheReturnedToken(store kind: ClusterStore) async throws {
+        try await withCluster(store: kind) { cluster, client, _, merchantID in
+            let paid = try await client.payments.createPayment(createRequest(key: "raw-1", card: "5555555555554444"), metadata: client.metadata)
+            #expect(paid.status == .succeeded)
+            let record = try #require(try await cluster.vaultStore.card(token: paid.card.token))
+            #expect(record.merchantID == merchantID && record.summary.last4 == "4444")
+            let again = try await client.payments.createPayment(.with {
+                $0.idempotencyKey = "raw-1-token"
+                $0.amount = .with { $0.amountMinor = 1_500; $0.currency = "USD" }
+                $0.cardToken = paid.card.token
+            }, metadata: client.metadata)
+            #expect(again.status == .succeeded && again.card.last4 == "4444")
+            // A replay of the first request returns the same payment and vaults nothing new.
+            let replay = try await client.payments.createPayment(createRequest(key: "raw-1", card: "5555555555554444"), metadata: client.metadata)
+            #expect(replay.id == paid.id && replay.card.token == paid.card.token)
+        }
+    }
+
     /// Every detokenization is logged (who, which card, why); erasing a customer makes their
     /// tokens unusable with a clear error, other customers' cards keep working, and the ledger
     /// still verifies with its amounts unchanged.

@@ -117,7 +117,8 @@ public final class PaymentService: Sendable {
             let card: CardSummary
             if case .card(let input) = command.method {
                 let record = try vault.seal(input, merchantID: caller.merchantID, nowMs: nowMs)
-                newCard = record
+                // Stored with the claim where the vault can join its transaction (embedded store).
+                newCard = try await vaultStore.insertCard(record, joining: tx) ? nil : record
                 card = record.summary
             } else {
                 card = sealedCard!.summary
@@ -141,10 +142,10 @@ public final class PaymentService: Sendable {
             throw PayrailError(.internalError, "payment vanished")
         }
         if let created { risk.record(created) }
-        if payment.status == .processing, case .card(let input) = command.method {
-            // The vault is a store of its own, so the card is written after the claim commits.
-            // A retry that resumes this payment (a crash came between) seals the card again
-            // under the token the payment already holds; storing a token twice does nothing.
+        if payment.status == .processing, case .card(let input) = command.method, created == nil || newCard != nil {
+            // A vault that commits on its own gets the card after the claim commits. A retry
+            // that resumes this payment (a crash came between) seals the card again under the
+            // token the payment already holds; storing a token twice does nothing.
             let record = try newCard ?? vault.seal(input, merchantID: caller.merchantID, token: payment.card.token, nowMs: now())
             try await vaultStore.insertCard(record)
         }

@@ -179,6 +179,9 @@ public final class PostgresVaultStore: VaultStore {
             """)
     }
 
+    /// The vault's own role and pool commit on their own: never inside a payments transaction.
+    public func insertCard(_ card: VaultedCardRecord, joining transaction: any StoreTransaction) async throws -> Bool { false }
+
     public func card(token: String) async throws -> VaultedCardRecord? {
         try await query("SELECT * FROM vault.cards WHERE token = \(token)").first.map(Self.card)
     }

@@ -10,6 +10,11 @@ final class SQLiteVaultStore: VaultStore {
     init(store: SQLiteStore) { self.store = store }
 
     func insertCard(_ card: VaultedCardRecord) async throws { try await store.vaultWrite { try await $0.insertVaultedCard(card) } }
+    func insertCard(_ card: VaultedCardRecord, joining transaction: any StoreTransaction) async throws -> Bool {
+        guard let transaction = transaction as? SQLiteTransaction else { return false }
+        try await transaction.insertVaultedCard(card)
+        return true
+    }
     func card(token: String) async throws -> VaultedCardRecord? { try await store.vaultRead { try await $0.vaultedCard(token: token) } }
     func cards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord] {
         try await store.vaultRead { try await $0.vaultedCards(wrappedBelow: version, limit: limit) }

@@ -9,6 +9,11 @@ public protocol VaultStore: Sendable {
     /// Stores a card. Storing the same token again does nothing (a resumed payment seals its
     /// card under the token it already claimed).
     func insertCard(_ card: VaultedCardRecord) async throws
+    /// Stores a card inside a payments-store transaction when the vault can join it (the
+    /// embedded store, whose vault file is attached to the same connection): one commit for
+    /// the payment's claim and its card. False when the vault commits on its own (PostgreSQL:
+    /// another schema, another role); the caller then uses ``insertCard(_:)``.
+    func insertCard(_ card: VaultedCardRecord, joining transaction: any StoreTransaction) async throws -> Bool
     func card(token: String) async throws -> VaultedCardRecord?
     /// Cards wrapped under a KEK version older than `version` (and not erased), oldest first.
     func cards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord]
@@ -53,6 +58,9 @@ public final class RegionalVaultStore: VaultStore {
     }
 
     public func insertCard(_ card: VaultedCardRecord) async throws { try await primary.insertCard(card) }
+    public func insertCard(_ card: VaultedCardRecord, joining transaction: any StoreTransaction) async throws -> Bool {
+        try await primary.insertCard(card, joining: transaction)
+    }
     public func cards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord] {
         try await primary.cards(wrappedBelow: version, limit: limit)
     }
