@@ -74,7 +74,8 @@ public final class PostgresVaultStore: VaultStore {
             if !passwordClause.isEmpty {
                 try await connection.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(vaultRole) LOGIN\(passwordClause)"), logger: logger)
             }
-            try await connection.query(PostgresQuery(unsafeSQL: "GRANT CONNECT ON DATABASE \"\(admin.database)\" TO \(vaultRole)"), logger: logger)
+            let database = "\"" + admin.database.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            try await connection.query(PostgresQuery(unsafeSQL: "GRANT CONNECT ON DATABASE \(database) TO \(vaultRole)"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS vault AUTHORIZATION \(vaultRole)"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "ALTER SCHEMA vault OWNER TO \(vaultRole)"), logger: logger)
             try await connection.query("REVOKE ALL ON SCHEMA vault FROM PUBLIC", logger: logger)
