@@ -82,8 +82,7 @@ public final class LoadRunner: Sendable {
                 options.progress(Self.progressLine(sample, total: scenario.durationSeconds, warmup: second <= scenario.warmupSeconds))
             }
         }
-        let intervalNs: Int64? = if case .open(let rate) = scenario.mode { 1_000_000_000 / Int64(rate) } else { nil }
-        let rateForTicket: Int64 = if case .open(let rate) = scenario.mode { Int64(rate) } else { 0 }
+        let openRate: Int64? = if case .open(let rate) = scenario.mode { Int64(rate) } else { nil }
         let maxOperations = scenario.maxOperations ?? Int.max
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<scenario.concurrency {
@@ -95,9 +94,9 @@ public final class LoadRunner: Sendable {
                         let ticket = self.tickets.add(1, ordering: .relaxed).oldValue
                         if ticket >= maxOperations { return }
                         let intended: ContinuousClock.Instant
-                        if intervalNs != nil {
+                        if let openRate {
                             // Exact: the n-th request is due n/rate seconds after the start.
-                            let due = start + .nanoseconds(Int64(ticket) * 1_000_000_000 / rateForTicket)
+                            let due = start + .nanoseconds(Int64(ticket) * 1_000_000_000 / openRate)
                             if due >= end { return }
                             if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
                             intended = due
