@@ -26,6 +26,10 @@ struct CoreCommand: AsyncParsableCommand {
     var regions = "local"
     @Option(help: "Fraud rules file (YAML, docs/fraud.md); reloaded on SIGHUP. Default: the shipped rules.")
     var riskRules: String?
+    @Option(help: "Processors and routing file (YAML, docs/connectors.md). Default: acquirer-a and acquirer-b, simulated.")
+    var routing: String?
+    @Option(help: "How long a payment stays `processing` before the reconciliation job asks its processor (ms).")
+    var reconcileAfterMs: Int64 = 60_000
 
     func run() async throws {
         let logger = Logger(label: "payrail.core")
@@ -37,6 +41,14 @@ struct CoreCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.payments.idempotencyLeaseMs = idempotencyLeaseMs
+        if let routing {
+            do {
+                configuration.routing = try RoutingConfiguration.parse(String(contentsOfFile: routing, encoding: .utf8))
+            } catch {
+                throw ValidationError("\(routing): \(error)")
+            }
+        }
+        configuration.reconciler.stalledAfterMs = reconcileAfterMs
         let regionNames = regions.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
         guard !regionNames.isEmpty, regionNames.allSatisfy(TrafficPlan.isValidName) else {
             throw ValidationError("--regions must be comma-separated names of a-z, 0-9 and '-'")

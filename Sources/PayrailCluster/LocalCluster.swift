@@ -23,8 +23,14 @@ public final class LocalCluster: Sendable {
         public var regions = ["local"]
         public var edgeBasePort = 0
         public var corePort = 0
-        public var network = CardNetworkSimulator.Configuration()
+        /// The processors and routes (simulated acquirers by default).
+        public var routing = RoutingConfiguration.default
+        /// Connectors to use instead of the simulators `routing` describes (tests hold on to
+        /// them to inject faults); they must carry the names `routing` routes to.
+        public var connectors: [any CardConnector]?
+        /// One connector for every payment: replaces `routing` with a single route to it.
         public var connector: (any CardConnector)?
+        public var reconciler = PaymentReconciler.Configuration()
         /// Use this PostgreSQL database instead of the embedded SQLite file.
         public var postgres: PostgresStore.Location?
         /// The vault's own PostgreSQL credentials and the region's replica (PostgreSQL only);
@@ -87,11 +93,17 @@ public final class LocalCluster: Sendable {
         let keys = try FileKeyring(path: options.dataDirectory + "/keyring")
         var coreConfiguration = CoreNode.Configuration(pki: pki)
         coreConfiguration.port = options.corePort
-        coreConfiguration.network = options.network
+        if let connector = options.connector {
+            coreConfiguration.routing = RoutingConfiguration(connectors: [], table: .single(connector.name), retry: options.routing.retry)
+        } else {
+            coreConfiguration.routing = options.routing
+        }
+        coreConfiguration.reconciler = options.reconciler
         coreConfiguration.payments = options.payments
         coreConfiguration.webhooks = options.webhooks
         coreConfiguration.traffic = TrafficControlPlane.Configuration(regions: options.regions)
-        let core = CoreNode(configuration: coreConfiguration, store: store, vaultStore: vaultStore, keys: keys, connector: options.connector, logger: logger)
+        let core = CoreNode(configuration: coreConfiguration, store: store, vaultStore: vaultStore, keys: keys,
+                            connectors: options.connector.map { [$0] } ?? options.connectors, logger: logger)
         try await core.prepare()
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []

@@ -17,7 +17,10 @@ public struct CoreNode: Sendable {
         public var certificatePath: String
         public var keyPath: String
         public var caPath: String
-        public var network = CardNetworkSimulator.Configuration()
+        /// The processors to run and how payments are routed between them.
+        public var routing = RoutingConfiguration.default
+        /// The job that settles payments whose processor outcome is unknown.
+        public var reconciler = PaymentReconciler.Configuration()
         public var payments = PaymentService.Configuration()
         public var webhooks = WebhookDispatcher.Configuration()
         /// The regions whose edges this core serves (the traffic control plane's regions).
@@ -48,18 +51,24 @@ public struct CoreNode: Sendable {
 
     /// The long-running parts: the gRPC server, the webhook dispatcher and the traffic control
     /// plane (stopped first, which ends the edges' watches so the server can drain).
-    public var services: [any Service] { [GRPCServerService(server: server), webhooks, vaultRewrapper, traffic] }
+    public var services: [any Service] { [GRPCServerService(server: server), webhooks, vaultRewrapper, reconciler, traffic] }
+    /// Settles payments left `processing` by asking their processor.
+    public let reconciler: PaymentReconciler
     /// Moves vaulted cards to the current key-encryption key after a rotation.
     public let vaultRewrapper: VaultRewrapper
 
     public init(configuration: Configuration, store: any PaymentStore, vaultStore: any VaultStore, keys: any KeyProvider,
-                connector: (any CardConnector)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
+                connectors: [any CardConnector]? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
                 logger: Logger = Logger(label: "payrail.core")) {
         let ids = IdentifierGenerator.system
         let vault = CardVault(keys: keys, ids: ids)
-        let connector = connector ?? CardNetworkSimulator(configuration: configuration.network, seed: UInt64.random(in: 1...UInt64.max))
-        payments = PaymentService(store: store, vaultStore: vaultStore, connector: connector, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
+        // Without connectors from the caller, the simulated networks the routing file describes.
+        let connectors = connectors ?? configuration.routing.connectors.map { CoreNode.simulator($0) as any CardConnector }
+        let router = ConnectorRouter(connectors: connectors, table: configuration.routing.table, retry: configuration.routing.retry,
+                                     logger: logger)
+        payments = PaymentService(store: store, vaultStore: vaultStore, router: router, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
                                   now: now, configuration: configuration.payments, logger: logger)
+        reconciler = PaymentReconciler(payments: payments, configuration: configuration.reconciler, logger: logger)
         apiKeys = APIKeyService(store: store, ids: ids, now: now)
         health = HealthService()
         ledger = LedgerVerifier(store: store)
@@ -79,6 +88,16 @@ public struct CoreNode: Sendable {
         health.setStatus(.serving)
         health.setStatus(.serving, forService: "payrail.internal.v1.Core")
         health.setStatus(.serving, forService: "payrail.internal.v1.TrafficControl")
+    }
+
+    /// A simulated card network as a routing file describes it.
+    static func simulator(_ spec: RoutingConfiguration.ConnectorSpec) -> CardNetworkSimulator {
+        var network = CardNetworkSimulator.Configuration(latencyMinMs: spec.network.latencyMinMs, latencyMaxMs: spec.network.latencyMaxMs,
+                                                         timeoutMs: spec.network.timeoutMs)
+        network.unavailablePerMille = spec.network.unavailablePerMille
+        network.requestLossPerMille = spec.network.requestLossPerMille
+        network.responseLossPerMille = spec.network.responseLossPerMille
+        return CardNetworkSimulator(name: spec.name, configuration: network, seed: UInt64.random(in: 1...UInt64.max))
     }
 
     private static func transportConfig() -> HTTP2ServerTransport.Posix.Config {

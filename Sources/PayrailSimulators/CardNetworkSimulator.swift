@@ -17,6 +17,15 @@ public final class CardNetworkSimulator: CardConnector {
         public var tailMultiplier: Int
         /// How long the connector waits before it gives up on an answer.
         public var timeoutMs: Int
+        /// Share of authorizations (per mille) refused at the door (HTTP 503): nothing processed.
+        public var unavailablePerMille = 0
+        /// Share of authorizations (per mille) lost on the way in: nothing processed, the caller times out.
+        public var requestLossPerMille = 0
+        /// Share of authorizations (per mille) processed whose answer is lost: the caller times out.
+        public var responseLossPerMille = 0
+        /// How long the status API takes to know an authorization of the test card
+        /// ``TestCards/unknownOutcome`` (it errors until then).
+        public var statusLagMs = 1_500
 
         public init(latencyMinMs: Int = 2, latencyMaxMs: Int = 6, tailPerMille: Int = 10, tailMultiplier: Int = 5, timeoutMs: Int = 1_000) {
             precondition(latencyMinMs >= 0 && latencyMaxMs >= latencyMinMs, "latency range")
@@ -29,6 +38,16 @@ public final class CardNetworkSimulator: CardConnector {
 
         /// No latency at all: for unit tests.
         public static let instant = Configuration(latencyMinMs: 0, latencyMaxMs: 0, tailPerMille: 0, tailMultiplier: 1, timeoutMs: 200)
+    }
+
+    /// What can go wrong with one authorization call on the way to or from the processor.
+    public enum Fault: Hashable, Sendable {
+        /// Refused before processing (503): nothing happened.
+        case unavailable
+        /// Lost on the way in: nothing happened, the caller waits until its timeout.
+        case requestLost
+        /// Processed, and the answer lost: the caller times out not knowing.
+        case responseLost
     }
 
     private struct Authorization {
@@ -49,7 +68,15 @@ public final class CardNetworkSimulator: CardConnector {
         var resultsByKey: [String: ProcessorOutcome] = [:]
         var challengeResultsByKey: [String: ChallengeOutcome] = [:]
         var authorizations: [String: Authorization] = [:]
+        /// The authorization each idempotency key created, for status queries and reversals.
+        var referenceByKey: [String: String] = [:]
+        var reversedKeys: Set<String> = []
+        /// When the status API learns of a lagging key.
+        var statusKnownAt: [String: ContinuousClock.Instant] = [:]
         var challenges: [String: PendingChallenge] = [:]
+        var injectedFaults: [Fault] = []
+        var statusAvailable = true
+        var calls: [String: Int] = [:]
         var sequence = 0
 
         mutating func nextReference(_ prefix: String) -> String {
@@ -68,11 +95,50 @@ public final class CardNetworkSimulator: CardConnector {
         self.state = Mutex(State(random: SplitMix64(seed: seed)))
     }
 
+    /// Makes the next authorization calls fail as listed, one fault per call, in order
+    /// (a test's way to take this acquirer down or lose its answers).
+    public func injectAuthorizationFaults(_ faults: [Fault]) {
+        state.withLock { $0.injectedFaults += faults }
+    }
+
+    /// Turns the status API off (it answers 503) or back on.
+    public func setStatusAvailable(_ available: Bool) {
+        state.withLock { $0.statusAvailable = available }
+    }
+
     public func authorize(_ request: AuthorizationRequest) async throws(ConnectorError) -> AuthorizationOutcome {
         let behaviour = TestCards.behaviour(of: request.card)
+        let fault = state.withLock { state -> Fault? in
+            state.calls["authorize", default: 0] += 1
+            if !state.injectedFaults.isEmpty { return state.injectedFaults.removeFirst() }
+            let roll = Int(state.random.next() % 1000)
+            if roll < configuration.unavailablePerMille { return .unavailable }
+            if roll < configuration.unavailablePerMille + configuration.requestLossPerMille { return .requestLost }
+            if roll < configuration.unavailablePerMille + configuration.requestLossPerMille + configuration.responseLossPerMille {
+                return .responseLost
+            }
+            return nil
+        }
+        switch fault {
+        case .unavailable:
+            try await simulateLatency()
+            throw .unavailable
+        case .requestLost:
+            try await sleep(ms: configuration.timeoutMs)
+            throw .timeout
+        case .responseLost, nil:
+            break
+        }
         let (outcome, repeated) = state.withLock { state -> (AuthorizationOutcome, Bool) in
             if let previous = state.outcomesByKey[request.idempotencyKey] { return (previous, true) }
             let outcome: AuthorizationOutcome
+            if state.reversedKeys.contains(request.idempotencyKey) {
+                // Arrived after its reversal: refused, as a network refuses a reversed message.
+                outcome = .declined(Failure(reason: "processing_error", declineCode: .processingError,
+                                            message: "The authorization was reversed before it arrived."))
+                state.outcomesByKey[request.idempotencyKey] = outcome
+                return (outcome, false)
+            }
             switch behaviour {
             case .approve where request.requestChallenge:
                 // The acquirer asked for authentication: the issuer challenges (a real ACS would too).
@@ -81,6 +147,9 @@ public final class CardNetworkSimulator: CardConnector {
                 outcome = .challengeRequired(ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: TestCards.challengeAttempts))
             case .approve, .timeoutThenApprove:
                 outcome = Self.approve(request, in: &state)
+            case .unknownOutcome:
+                outcome = Self.approve(request, in: &state)
+                state.statusKnownAt[request.idempotencyKey] = .now + .milliseconds(configuration.statusLagMs)
             case .decline(let code):
                 outcome = .declined(.declined(code, TestCards.message(for: code)))
             case .requireThreeDS:
@@ -91,7 +160,7 @@ public final class CardNetworkSimulator: CardConnector {
             state.outcomesByKey[request.idempotencyKey] = outcome
             return (outcome, false)
         }
-        if behaviour == .timeoutThenApprove && !repeated {
+        if !repeated && (fault == .responseLost || behaviour == .timeoutThenApprove || behaviour == .unknownOutcome) {
             // The network did the work; the answer never arrives within our deadline.
             try await sleep(ms: configuration.timeoutMs)
             throw .timeout
@@ -99,6 +168,40 @@ public final class CardNetworkSimulator: CardConnector {
         try await simulateLatency()
         return outcome
     }
+
+    public func authorizationStatus(idempotencyKey: String) async throws(ConnectorError) -> AuthorizationStatus {
+        try await simulateLatency()
+        return try state.withLock { state throws(ConnectorError) -> AuthorizationStatus in
+            state.calls["status", default: 0] += 1
+            guard state.statusAvailable else { throw .unavailable }
+            if let knownAt = state.statusKnownAt[idempotencyKey], ContinuousClock.now < knownAt { throw .unavailable }
+            if state.reversedKeys.contains(idempotencyKey) { return .reversed }
+            guard let outcome = state.outcomesByKey[idempotencyKey] else { return .notReceived }
+            let captured = state.referenceByKey[idempotencyKey].flatMap { state.authorizations[$0] }.map { $0.capturedMinor > 0 } ?? false
+            return .completed(outcome, captured: captured)
+        }
+    }
+
+    public func reverseAuthorization(idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await simulateLatency()
+        return state.withLock { state in
+            state.calls["reverse", default: 0] += 1
+            state.reversedKeys.insert(idempotencyKey)
+            if let reference = state.referenceByKey[idempotencyKey], var auth = state.authorizations[reference] {
+                // A reversal undoes the whole message, a sale's capture included.
+                auth.voided = true
+                auth.refundedMinor = auth.capturedMinor
+                state.authorizations[reference] = auth
+            }
+            return .succeeded(processorReference: state.nextReference("rev"))
+        }
+    }
+
+    /// How many calls of a kind (`authorize`, `status`, `reverse`) this processor received.
+    public func callCount(_ kind: String) -> Int { state.withLock { $0.calls[kind, default: 0] } }
+
+    /// Authorizations this processor holds that were not voided or reversed.
+    public func activeAuthorizationCount() -> Int { state.withLock { $0.authorizations.values.filter { !$0.voided }.count } }
 
     public func completeChallenge(reference: ChallengeReference, otp: String, idempotencyKey: String) async throws(ConnectorError) -> ChallengeOutcome {
         try await simulateLatency()
@@ -184,6 +287,7 @@ public final class CardNetworkSimulator: CardConnector {
 
     private static func approve(_ request: AuthorizationRequest, in state: inout State) -> AuthorizationOutcome {
         let reference = state.nextReference("auth")
+        state.referenceByKey[request.idempotencyKey] = reference
         state.authorizations[reference] = Authorization(
             amount: request.amount, capturedMinor: request.capture ? request.amount.amountMinor : 0,
             refundedMinor: 0, voided: false)

@@ -9,8 +9,12 @@ public enum TestCards {
         /// The issuer asks for 3-D Secure; the one-time code ``TestCards/validOTP`` passes.
         case requireThreeDS
         /// The network accepts the authorization but the answer is lost: the first call
-        /// times out, a repeat with the same idempotency key returns the approval.
+        /// times out; the status query (or a repeat with the same idempotency key) returns the approval.
         case timeoutThenApprove
+        /// As ``timeoutThenApprove``, and the processor's status API does not know the
+        /// authorization for a while (`statusLagMs`): the outcome stays unknown until the
+        /// reconciliation job (or the merchant's retry) asks again.
+        case unknownOutcome
     }
 
     public static let visaSuccess = "4242424242424242"
@@ -23,6 +27,7 @@ public enum TestCards {
     public static let processingError = "4000000000000119"
     public static let threeDSRequired = "4000002500003155"
     public static let timeout = "4000000000006975"
+    public static let unknownOutcome = "4000000000000416"
 
     /// The one-time code that passes a simulated 3-D Secure challenge.
     public static let validOTP = "123456"
@@ -53,6 +58,7 @@ public enum TestCards {
         case processingError: .decline(.processingError)
         case threeDSRequired: .requireThreeDS
         case timeout: .timeoutThenApprove
+        case unknownOutcome: .unknownOutcome
         default: .approve
         }
     }

@@ -31,6 +31,10 @@ public protocol StoreTransaction {
     func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws
     /// Updates the state, lease, resource and response of an existing record.
     func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws
+    /// The record of the request that created `resourceID` with `operation` (e.g. the
+    /// create_payment record of a payment), locked like ``idempotencyRecord(merchantID:key:)``:
+    /// the reconciliation job takes over an abandoned request through it.
+    func idempotencyRecord(merchantID: String, resourceID: String, operation: String) async throws -> IdempotencyRecord?
 
     // Payments
     func insertPayment(_ payment: Payment) async throws
@@ -40,6 +44,9 @@ public protocol StoreTransaction {
     /// The payment; inside a write transaction the row is locked until commit.
     func payment(id: String, merchantID: String) async throws -> Payment?
     func listPayments(merchantID: String, livemode: Bool, status: PaymentStatus?, after cursor: PaymentCursor?, limit: Int) async throws -> [Payment]
+    /// Payments of every merchant in `status` last changed before `updatedBeforeMs`, least
+    /// recently changed first: the reconciliation job's work list.
+    func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment]
 
     /// Takes the per-payment operation lock for `owner` until `untilMs`: true if it was free,
     /// expired, or already held by `owner`. Serializes captures, cancels and refunds of one

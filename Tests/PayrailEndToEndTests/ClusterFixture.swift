@@ -58,24 +58,26 @@ func withCluster(edges: Int = 1, store: ClusterStore = .sqlite, payments: Paymen
                  webhooks: WebhookDispatcher.Configuration = .init(), metricsPort: Int? = nil,
                  rateLimits: EdgeRateLimiter.Configuration = .init(), regions: [String] = ["local"],
                  postgresLocation: PostgresStore.Location? = nil,
+                 configure: @Sendable (inout LocalCluster.Options) -> Void = { _ in },
                  _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     if let postgresLocation {
         try await runCluster(edges: edges, postgres: postgresLocation, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
-                             rateLimits: rateLimits, regions: regions, body)
+                             rateLimits: rateLimits, regions: regions, configure: configure, body)
     } else if store == .postgres {
         try await withPostgresDatabase { location in
             try await runCluster(edges: edges, postgres: location, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
-                                 rateLimits: rateLimits, regions: regions, body)
+                                 rateLimits: rateLimits, regions: regions, configure: configure, body)
         }
     } else {
         try await runCluster(edges: edges, postgres: nil, payments: payments, webhooks: webhooks, metricsPort: metricsPort,
-                             rateLimits: rateLimits, regions: regions, body)
+                             rateLimits: rateLimits, regions: regions, configure: configure, body)
     }
 }
 
 private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments: PaymentService.Configuration,
                         webhooks: WebhookDispatcher.Configuration, metricsPort: Int?, rateLimits: EdgeRateLimiter.Configuration,
-                        regions: [String], _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
+                        regions: [String], configure: @Sendable (inout LocalCluster.Options) -> Void,
+                        _ body: (LocalCluster, EdgeClient, CardNetworkSimulator, String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-e2e-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let network = CardNetworkSimulator(configuration: .init(latencyMinMs: 1, latencyMaxMs: 3, tailPerMille: 0, tailMultiplier: 1, timeoutMs: 300))
@@ -88,6 +90,7 @@ private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments:
     options.metricsPort = metricsPort
     options.rateLimits = rateLimits
     options.regions = regions
+    configure(&options)
     let cluster = try await LocalCluster.start(options)
     do {
         let merchant = try await cluster.core.apiKeys.createMerchant(name: "Test Merchant")

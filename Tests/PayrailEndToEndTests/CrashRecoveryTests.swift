@@ -40,6 +40,12 @@ final class DyingConnector: CardConnector {
     func refund(processorReference: String, amount: Money, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
         try await network.refund(processorReference: processorReference, amount: amount, idempotencyKey: idempotencyKey)
     }
+    func authorizationStatus(idempotencyKey: String) async throws(ConnectorError) -> AuthorizationStatus {
+        try await network.authorizationStatus(idempotencyKey: idempotencyKey)
+    }
+    func reverseAuthorization(idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await network.reverseAuthorization(idempotencyKey: idempotencyKey)
+    }
 }
 
 @Suite(.serialized) struct CrashRecoveryTests {

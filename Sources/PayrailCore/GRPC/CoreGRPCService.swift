@@ -45,7 +45,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
         guard !context.merchantID.isEmpty else {
             throw PayrailError(.authenticationFailed, "call context lacks a merchant")
         }
-        return CallerContext(merchantID: context.merchantID, livemode: context.livemode)
+        return CallerContext(merchantID: context.merchantID, livemode: context.livemode, region: context.region)
     }
 
     func paymentResponse(_ outcome: IdempotentOutcome<Payment>) throws -> Payrail_V1_Payment { try payment(outcome) }

@@ -4,9 +4,13 @@ import PayrailDomain
 public struct CallerContext: Sendable, Hashable {
     public var merchantID: String
     public var livemode: Bool
-    public init(merchantID: String, livemode: Bool) {
+    /// The region of the edge the call came through (routing may depend on it); empty when
+    /// the call did not come through an edge.
+    public var region: String
+    public init(merchantID: String, livemode: Bool, region: String = "") {
         self.merchantID = merchantID
         self.livemode = livemode
+        self.region = region
     }
 }
 

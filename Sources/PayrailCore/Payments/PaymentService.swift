@@ -32,7 +32,8 @@ public final class PaymentService: Sendable {
     private let store: any PaymentStore
     /// Vaulted cards and the detokenization log, apart from payments (own schema, own credentials).
     private let vaultStore: any VaultStore
-    private let connector: any CardConnector
+    /// Chooses the processor for each payment and carries every call to it (retries, failover).
+    public let router: ConnectorRouter
     private let vault: CardVault
     private let codec: any ResponseSnapshotCodec
     private let ids: IdentifierGenerator
@@ -42,19 +43,28 @@ public final class PaymentService: Sendable {
     /// The fraud check every new payment goes through.
     public let risk: RiskService
 
-    public init(store: any PaymentStore, vaultStore: any VaultStore, connector: any CardConnector, vault: CardVault, codec: any ResponseSnapshotCodec,
+    public init(store: any PaymentStore, vaultStore: any VaultStore, router: ConnectorRouter, vault: CardVault, codec: any ResponseSnapshotCodec,
                 ids: IdentifierGenerator = .system, now: @escaping @Sendable () -> Int64, configuration: Configuration = Configuration(),
                 risk: RiskService? = nil, logger: Logger = Logger(label: "payrail.core.payments")) {
         self.risk = risk ?? RiskService(store: store, logger: logger)
         self.store = store
         self.vaultStore = vaultStore
-        self.connector = connector
+        self.router = router
         self.vault = vault
         self.codec = codec
         self.ids = ids
         self.now = now
         self.configuration = configuration
         self.logger = logger
+    }
+
+    /// A service with one processor for every payment.
+    public convenience init(store: any PaymentStore, vaultStore: any VaultStore, connector: any CardConnector, vault: CardVault,
+                            codec: any ResponseSnapshotCodec, ids: IdentifierGenerator = .system, now: @escaping @Sendable () -> Int64,
+                            configuration: Configuration = Configuration(), risk: RiskService? = nil,
+                            logger: Logger = Logger(label: "payrail.core.payments")) {
+        self.init(store: store, vaultStore: vaultStore, router: ConnectorRouter(single: connector), vault: vault, codec: codec, ids: ids,
+                  now: now, configuration: configuration, risk: risk, logger: logger)
     }
 
     // MARK: Create
@@ -65,11 +75,13 @@ public final class PaymentService: Sendable {
         // right after it, under the token the payment claimed.
         let cardFingerprint: String
         let cardCountry: String
+        let cardBrand: CardBrand
         var sealedCard: VaultedCardRecord?
         switch command.method {
         case .card(let card):
             cardFingerprint = vault.fingerprint(of: card.number)
             cardCountry = card.number.issuingCountry
+            cardBrand = card.number.brand
             if card.expiry.isExpired(on: CalendarMonth(unixMillis: nowMs)) {
                 throw PayrailError(.invalidExpiry, "card has expired", field: "card.exp_year")
             }
@@ -80,8 +92,12 @@ public final class PaymentService: Sendable {
             guard record.erasedAtMs == nil else { throw VaultError.erased.payrailError }
             cardFingerprint = record.summary.fingerprint
             cardCountry = record.summary.country
+            cardBrand = record.summary.brand
             sealedCard = record
         }
+        // Which processors take it, first choice first (a configuration question: no I/O).
+        let route = try router.route(for: RoutingTable.RoutingInput(method: "card", currency: command.amount.currency,
+                                                                    region: caller.region, brand: cardBrand))
 
         var fingerprint = RequestFingerprint(operation: Operation.createPayment)
         fingerprint.add(command.amount.amountMinor)
@@ -125,7 +141,7 @@ public final class PaymentService: Sendable {
             }
             let payment = Payment(id: ids.make("pay"), merchantID: caller.merchantID, livemode: caller.livemode,
                                   amount: command.amount, captureMethod: command.captureMethod, card: card,
-                                  connector: connector.name, description: command.description, metadata: command.metadata,
+                                  connector: route.connectors[0], description: command.description, metadata: command.metadata,
                                   createdAtMs: nowMs, settlement: settlement, risk: decision, riskContext: command.riskContext)
             try await tx.insertPayment(payment)
             created = payment
@@ -159,9 +175,7 @@ public final class PaymentService: Sendable {
         // Blocked by the fraud check: declined here, the processor never sees it. The cardholder
         // gets a generic decline; the merchant sees `fraud_suspected` and the reasons.
         if payment.risk?.action == .block {
-            let declined = try await finish(record, paymentID: payment.id, caller: caller) { _, _ in
-                [.declined(Failure(reason: "fraud_suspected", declineCode: .genericDecline, message: "The payment was declined."))]
-            }
+            let declined = try await finish(record, paymentID: payment.id, caller: caller) { _, _ in [.declined(Self.fraudFailure)] }
             risk.recordDecline(declined, atMs: now())
             return .current(declined)
         }
@@ -185,7 +199,7 @@ public final class PaymentService: Sendable {
             }
             // Every detokenization is recorded before it happens: who, which card, why.
             try await vaultStore.appendAccess(VaultAccess(token: vaulted.summary.token, merchantID: caller.merchantID,
-                                                          actor: "connector:\(connector.name)", purpose: "authorize \(payment.id)",
+                                                          actor: "connector:\(payment.connector)", purpose: "authorize \(payment.id)",
                                                           atMs: now()))
             do {
                 number = try vault.reveal(vaulted)
@@ -202,13 +216,19 @@ public final class PaymentService: Sendable {
                                            securityCode: securityCode,
                                            capture: payment.captureMethod == .automatic && payment.risk?.action != .review)
         request.requestChallenge = payment.risk?.action == .requireThreeDS
+        let routed = await router.authorize(request, candidates: router.remainingConnectors(for: payment, route: route)) { next in
+            // Durable before the next processor sees the payment: a crash must not forget
+            // where the authorization is.
+            try await self.reroute(record, paymentID: payment.id, caller: caller, to: next)
+        }
         let outcome: AuthorizationOutcome
-        do {
-            outcome = try await connector.authorize(request)
-        } catch {
-            logger.warning("authorization outcome unknown", metadata: ["payment": "\(payment.id)", "error": "\(error)"])
+        switch routed {
+        case .answered(_, let answer):
+            outcome = answer
+        case .unknown(let connector):
+            logger.warning("authorization outcome unknown", metadata: ["payment": "\(payment.id)", "connector": "\(connector)"])
             try await releaseForRetry(record)
-            return .current(payment)
+            return .current(try await loadPayment(caller, payment.id))
         }
         let finished = try await finish(record, paymentID: payment.id, caller: caller) { payment, nowMs in
             try Self.events(for: outcome, payment: payment)
@@ -219,7 +239,7 @@ public final class PaymentService: Sendable {
 
     /// The events an authorization outcome produces; automatic capture is a sale, so an
     /// approval also captures, unless the fraud check holds the payment for review.
-    private static func events(for outcome: AuthorizationOutcome, payment: Payment) throws -> [PaymentEvent] {
+    static func events(for outcome: AuthorizationOutcome, payment: Payment) throws -> [PaymentEvent] {
         switch outcome {
         case .approved(let reference):
             if payment.risk?.action == .review { return [.authorized(processorReference: reference), .heldForReview] }
@@ -240,9 +260,10 @@ public final class PaymentService: Sendable {
                                   fingerprint: [paymentID, otp],
                                   validate: { try $0.validate(.challengeFailed) },
                                   ready: { $0.status == .requiresAction && $0.challenge != nil }) { payment in
-            let outcome = try await self.connector.completeChallenge(
-                reference: ChallengeReference(challengeID: payment.challenge!.challengeID), otp: otp,
-                idempotencyKey: "\(payment.id):challenge:\(idempotencyKey)")
+            let reference = ChallengeReference(challengeID: payment.challenge!.challengeID)
+            let outcome = try await self.router.call(payment.connector) { connector throws(ConnectorError) in
+                try await connector.completeChallenge(reference: reference, otp: otp, idempotencyKey: "\(payment.id):challenge:\(idempotencyKey)")
+            }
             return .apply { payment in
                 switch outcome {
                 case .wrongCode: return [.challengeFailed]
@@ -259,8 +280,10 @@ public final class PaymentService: Sendable {
                                   validate: { try $0.validate(.captured(amountMinor: amountMinor ?? $0.amountCapturableMinor)) },
                                   ready: { $0.status == .requiresCapture && $0.processorReference != nil }) { payment in
             let amount = Money(amountMinor: amountMinor ?? payment.amountCapturableMinor, currency: payment.amount.currency)
-            switch try await self.connector.capture(processorReference: payment.processorReference!, amount: amount,
-                                                    idempotencyKey: "\(payment.id):capture") {
+            let reference = payment.processorReference!
+            switch try await self.router.call(payment.connector, { connector throws(ConnectorError) in
+                try await connector.capture(processorReference: reference, amount: amount, idempotencyKey: "\(payment.id):capture")
+            }) {
             case .failed(let failure):
                 return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message, declineCode: failure.declineCode))
             case .succeeded:
@@ -276,7 +299,9 @@ public final class PaymentService: Sendable {
                                   ready: { [.requiresCapture, .requiresAction, .requiresReview].contains($0.status) }) { payment in
             // Only an authorization needs voiding at the processor; a pending challenge has none.
             if payment.status == .requiresCapture || payment.status == .requiresReview, let reference = payment.processorReference,
-               case .failed(let failure) = try await self.connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void") {
+               case .failed(let failure) = try await self.router.call(payment.connector, { connector throws(ConnectorError) in
+                   try await connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void")
+               }) {
                 return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message))
             }
             return .apply { _ in [.canceled] }
@@ -298,14 +323,18 @@ public final class PaymentService: Sendable {
                                   ready: { $0.status == .requiresReview }) { payment in
             guard let reference = payment.processorReference else { throw PayrailError(.internalError, "held payment without authorization") }
             if !approve {
-                if case .failed(let failure) = try await self.connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void") {
+                if case .failed(let failure) = try await self.router.call(payment.connector, { connector throws(ConnectorError) in
+                    try await connector.void(processorReference: reference, idempotencyKey: "\(payment.id):void")
+                }) {
                     return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message))
                 }
                 return .apply { _ in [.canceled] }
             }
             guard payment.captureMethod == .automatic else { return .apply { _ in [.reviewApproved] } }
             let amount = payment.amount
-            switch try await self.connector.capture(processorReference: reference, amount: amount, idempotencyKey: "\(payment.id):capture") {
+            switch try await self.router.call(payment.connector, { connector throws(ConnectorError) in
+                try await connector.capture(processorReference: reference, amount: amount, idempotencyKey: "\(payment.id):capture")
+            }) {
             case .failed(let failure):
                 return .refused(PayrailError(PayrailError.Code(failure.reason, .failedPrecondition), failure.message, declineCode: failure.declineCode))
             case .succeeded:
@@ -395,7 +424,10 @@ public final class PaymentService: Sendable {
         }
         let outcome: ProcessorOutcome
         do {
-            outcome = try await connector.refund(processorReference: reference, amount: refund.amount, idempotencyKey: refund.id)
+            let amount = refund.amount
+            outcome = try await router.call(payment.connector) { connector throws(ConnectorError) in
+                try await connector.refund(processorReference: reference, amount: amount, idempotencyKey: refundID)
+            }
         } catch {
             try await releaseForRetry(record)
             return .current(refund)
@@ -557,6 +589,93 @@ public final class PaymentService: Sendable {
             throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
         }
         return try await vaultStore.accesses(token: token, limit: limit)
+    }
+
+    // MARK: Routing and reconciliation
+
+    /// What a blocked payment tells the cardholder (generic) and the merchant (the reason).
+    static let fraudFailure = Failure(reason: "fraud_suspected", declineCode: .genericDecline, message: "The payment was declined.")
+
+    /// Records that the payment now goes to `next`, if this request still holds its claim.
+    private func reroute(_ record: IdempotencyRecord, paymentID: String, caller: CallerContext, to next: String) async throws {
+        try await store.write { tx in
+            guard try await owns(tx, record) else { throw PayrailError(.internalError, "the claim on the payment was taken over") }
+            guard var payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
+                throw PayrailError(.internalError, "payment vanished")
+            }
+            let expectedVersion = payment.version
+            try payment.apply(.rerouted(to: next), at: now())
+            try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+        }
+    }
+
+    /// What the reconciliation job did with one payment.
+    public enum Reconciliation: Sendable, Hashable {
+        /// The processor's answer settled it; the payment as it is now.
+        case settled(PaymentStatus)
+        /// The processor still cannot say; the payment stays `processing` for the next round.
+        case stillUnknown
+        /// A request is working on it (its lease is live), or it is no longer `processing`.
+        case skipped
+    }
+
+    /// Settles a payment left `processing` by a request that never learned the processor's
+    /// answer (a timeout after sending, a crash): takes over the request's idempotency claim
+    /// once its lease has run out (fencing the original out), asks the processor for the
+    /// authorization's status, and applies it exactly as the request would have: state,
+    /// ledger entries, outbox event and the finished idempotency record, in one transaction.
+    /// An authorization the processor never received is reversed first, so it can never land
+    /// after the payment was failed. The merchant's retry with the same key then replays it.
+    public func reconcile(paymentID: String, merchantID: String) async throws -> Reconciliation {
+        let nowMs = now()
+        let claimed = try await store.write { tx -> (IdempotencyRecord, Payment)? in
+            guard let payment = try await tx.payment(id: paymentID, merchantID: merchantID), payment.status == .processing,
+                  var record = try await tx.idempotencyRecord(merchantID: merchantID, resourceID: paymentID, operation: Operation.createPayment),
+                  record.state == .inProgress, record.lockedUntilMs <= nowMs else { return nil }
+            record.lockedUntilMs = nowMs + configuration.idempotencyLeaseMs
+            record.updatedAtMs = nowMs
+            try await tx.updateIdempotencyRecord(record)
+            return (record, payment)
+        }
+        guard let (record, payment) = claimed else { return .skipped }
+        let caller = CallerContext(merchantID: merchantID, livemode: payment.livemode)
+        let events: [PaymentEvent]
+        if payment.risk?.action == .block {
+            events = [.declined(Self.fraudFailure)]
+        } else {
+            guard let connector = router.connector(payment.connector) else {
+                try await releaseForRetry(record)
+                return .stillUnknown
+            }
+            let key = "\(payment.id):authorize"
+            switch await router.status(connector, idempotencyKey: key) {
+            case .completed(let outcome, _)?:
+                events = try Self.events(for: outcome, payment: payment)
+            case .reversed?:
+                events = [.declined(ConnectorRouter.reversedFailure)]
+            case .notReceived?:
+                // Never arrived: make sure it never will, then fail it.
+                guard await router.reverse(connector, idempotencyKey: key) else {
+                    try await releaseForRetry(record)
+                    return .stillUnknown
+                }
+                events = [.declined(ConnectorRouter.unavailableFailure)]
+            case nil:
+                try await releaseForRetry(record)
+                return .stillUnknown
+            }
+        }
+        let settled = try await finish(record, paymentID: paymentID, caller: caller) { _, _ in events }
+        if settled.status == .failed { risk.recordDecline(settled, atMs: now()) }
+        logger.notice("payment reconciled", metadata: ["payment": "\(paymentID)", "status": "\(settled.status.rawValue)",
+                                                       "connector": "\(settled.connector)"])
+        return .settled(settled.status)
+    }
+
+    /// Payments `processing` for longer than `olderThanMs`: the reconciliation job's candidates.
+    public func stalledPayments(olderThanMs: Int64, limit: Int) async throws -> [Payment] {
+        let before = now() - olderThanMs
+        return try await store.read { try await $0.payments(status: .processing, updatedBeforeMs: before, limit: limit) }
     }
 
     // MARK: Idempotency machinery

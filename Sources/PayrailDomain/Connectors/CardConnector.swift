@@ -11,6 +11,25 @@ public protocol CardConnector: Sendable {
     func capture(processorReference: String, amount: Money, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome
     func void(processorReference: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome
     func refund(processorReference: String, amount: Money, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome
+    /// What the processor did with the authorization sent under `idempotencyKey`: asked after a
+    /// timeout (is the outcome known there?) and by the reconciliation job.
+    func authorizationStatus(idempotencyKey: String) async throws(ConnectorError) -> AuthorizationStatus
+    /// A timeout reversal (ISO 8583 0400 in the card world): whatever the authorization sent under
+    /// `idempotencyKey` did is undone, and if that authorization reaches the processor later it
+    /// is refused. Sent before giving up on a processor, so failing over never leaves a second
+    /// authorization behind.
+    func reverseAuthorization(idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome
+}
+
+/// The processor's answer to a status query.
+public enum AuthorizationStatus: Hashable, Sendable {
+    /// The processor has no authorization under that key: it never arrived (or was reversed
+    /// before it did).
+    case notReceived
+    /// The processor handled it; `captured` says whether funds were captured with it (a sale).
+    case completed(AuthorizationOutcome, captured: Bool)
+    /// Reversed: any authorization under the key was released.
+    case reversed
 }
 
 /// What a connector needs to authorize a card. Holds the PAN and CVC only in memory, for
@@ -66,9 +85,12 @@ public enum ProcessorOutcome: Hashable, Sendable {
     case failed(Failure)
 }
 
-/// The processor could not be reached or did not answer in time: the outcome is unknown,
-/// and the call must be repeated with the same idempotency key (or its status queried).
+/// A call that did not produce an answer. The two cases differ in what we know:
 public enum ConnectorError: Error, Hashable, Sendable {
+    /// Sent, and no answer in time: the processor may have acted. Repeat with the same
+    /// idempotency key or query the status; never send it elsewhere before a reversal.
     case timeout
+    /// Refused before any processing (connection refused, HTTP 503, rate limited): nothing
+    /// happened, so a retry, here or at another processor, is safe.
     case unavailable
 }

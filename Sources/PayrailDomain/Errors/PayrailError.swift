@@ -41,6 +41,8 @@ public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let amountExceedsRefundable = Code("amount_exceeds_refundable", .failedPrecondition)
         public static let currencyMismatch = Code("currency_mismatch", .invalidArgument)
         public static let processorUnavailable = Code("processor_unavailable", .unavailable)
+        /// No processor in the routing configuration takes this method, currency, region and brand.
+        public static let paymentMethodUnsupported = Code("payment_method_unsupported", .failedPrecondition)
         public static let fxRateUnavailable = Code("fx_rate_unavailable", .failedPrecondition)
         public static let fxQuoteExpired = Code("fx_quote_expired", .failedPrecondition)
         public static let rateLimited = Code("rate_limited", .resourceExhausted)

@@ -29,7 +29,11 @@ public struct Payment: Hashable, Sendable {
     public let amount: Money
     public let captureMethod: CaptureMethod
     public let card: CardSummary
-    public let connector: String
+    /// The processor handling the payment: the route's first choice, then whichever it failed
+    /// over to (only while `processing`, before any processor accepted it).
+    public private(set) var connector: String
+    /// Processors tried before `connector` and given up on after a reversal, oldest first.
+    public private(set) var connectorsTried: [String]
     public let description: String
     public let metadata: [String: String]
     public let createdAtMs: Int64
@@ -72,7 +76,8 @@ public struct Payment: Hashable, Sendable {
                 card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
                 settlement: SettlementTerms? = nil, status: PaymentStatus, amountCapturableMinor: Int64, amountCapturedMinor: Int64, amountRefundedMinor: Int64,
                 amountRefundPendingMinor: Int64, failure: Failure?, challenge: ThreeDSChallenge?, processorReference: String?,
-                updatedAtMs: Int64, version: Int64, risk: RiskDecision? = nil, riskContext: RiskContext? = nil) {
+                updatedAtMs: Int64, version: Int64, risk: RiskDecision? = nil, riskContext: RiskContext? = nil,
+                connectorsTried: [String] = []) {
         self.id = id
         self.merchantID = merchantID
         self.livemode = livemode
@@ -80,6 +85,7 @@ public struct Payment: Hashable, Sendable {
         self.captureMethod = captureMethod
         self.card = card
         self.connector = connector
+        self.connectorsTried = connectorsTried
         self.description = description
         self.metadata = metadata
         self.createdAtMs = createdAtMs
@@ -138,6 +144,12 @@ public struct Payment: Hashable, Sendable {
         case .declined(let failure):
             updated.failure = failure
             updated.challenge = nil
+        case .rerouted(let next):
+            guard next != connector, !connectorsTried.contains(next) else {
+                throw PayrailError(.unexpectedState, "payment \(id) was already sent to \(next)")
+            }
+            updated.connectorsTried.append(connector)
+            updated.connector = next
         case .captured(let amountMinor):
             guard amountMinor > 0 else {
                 throw PayrailError(.invalidAmount, "capture amount must be positive", field: "amount_minor")
@@ -201,5 +213,7 @@ public struct Payment: Hashable, Sendable {
         precondition(status == .failed || failure == nil, "payment \(id): failure recorded on a \(status) payment")
         precondition(settlement.map { $0.currency != amount.currency } ?? true, "payment \(id): settles in its own currency through FX")
         precondition((status == .requiresAction) == (challenge != nil), "payment \(id): challenge iff requires_action")
+        precondition(!connectorsTried.contains(connector) && Set(connectorsTried).count == connectorsTried.count,
+                     "payment \(id): a processor tried twice")
     }
 }

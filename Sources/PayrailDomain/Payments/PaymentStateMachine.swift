@@ -11,6 +11,9 @@ public enum PaymentEvent: Hashable, Sendable {
     case challengeFailed
     /// The processor or issuer refused the payment.
     case declined(Failure)
+    /// The processor did not take the payment (unavailable, or timed out and reversed): it goes
+    /// to the route's next processor. Only before any processor accepted it.
+    case rerouted(to: String)
     /// Funds captured: `amountMinor` of the authorized amount; the rest is released.
     case captured(amountMinor: Int64)
     /// The payment was voided before capture.
@@ -35,6 +38,7 @@ public enum PaymentEvent: Hashable, Sendable {
         case .challengePassed: "pass_challenge"
         case .challengeFailed: "fail_challenge"
         case .declined: "decline"
+        case .rerouted: "reroute"
         case .captured: "capture"
         case .canceled: "cancel"
         case .heldForReview: "hold_for_review"
@@ -66,6 +70,7 @@ public enum PaymentStateMachine {
         case (.processing, .authorized): .requiresCapture
         case (.processing, .challengeRequired): .requiresAction
         case (.processing, .declined): .failed
+        case (.processing, .rerouted): .processing
         case (.requiresAction, .challengePassed): .processing
         case (.requiresAction, .challengeFailed): attemptsRemainingAfterFailure > 0 ? .requiresAction : .failed
         case (.requiresCapture, .captured): .succeeded
@@ -81,7 +86,7 @@ public enum PaymentStateMachine {
     public static func allowedEventNames(in status: PaymentStatus) -> [String] {
         let probes: [PaymentEvent] = [
             .authorized(processorReference: ""), .challengeRequired(ThreeDSChallenge(challengeID: "", attemptsRemaining: 1)),
-            .challengePassed, .challengeFailed, .declined(.declined(.genericDecline, "")), .captured(amountMinor: 1),
+            .challengePassed, .challengeFailed, .declined(.declined(.genericDecline, "")), .rerouted(to: ""), .captured(amountMinor: 1),
             .canceled, .heldForReview, .reviewApproved, .refundRequested(amountMinor: 1), .refundSucceeded(amountMinor: 1), .refundFailed(amountMinor: 1),
         ]
         return probes.filter { next(status, $0) != nil }.map(\.name)

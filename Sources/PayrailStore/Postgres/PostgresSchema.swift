@@ -305,5 +305,12 @@ enum PostgresSchema {
         DROP TABLE vault_access_log;
         DROP TABLE vault_cards;
         """,
+        // 12: routing with failover (the processors a payment was tried at before its current
+        // one) and the reconciliation job's work list (payments stuck in `processing`).
+        """
+        ALTER TABLE payments ADD COLUMN connectors_tried TEXT NOT NULL DEFAULT '';
+        CREATE INDEX payments_by_status_updated ON payments (status, updated_at_ms);
+        CREATE INDEX idempotency_keys_by_resource ON idempotency_keys (resource_id);
+        """,
     ]
 }

@@ -81,18 +81,29 @@ struct PostgresTransaction: StoreTransaction {
     func idempotencyRecord(merchantID: String, key: String) async throws -> IdempotencyRecord? {
         var query: PostgresQuery = "SELECT * FROM idempotency_keys WHERE merchant_id = \(merchantID) AND key = \(key)"
         query.sql += lockClause
-        return try await run(query).first.map { row in
-            guard let state = IdempotencyRecord.State(rawValue: try row["state"].decode(String.self)) else {
-                throw StoreError.corrupt("idempotency_keys.state")
-            }
-            return IdempotencyRecord(
-                merchantID: try row["merchant_id"].decode(String.self), key: try row["key"].decode(String.self),
-                operation: try row["operation"].decode(String.self), fingerprint: try row["fingerprint"].decode(String.self),
-                state: state, lockedUntilMs: try row["locked_until_ms"].decode(Int64.self),
-                resourceID: try row["resource_id"].decode(String?.self),
-                response: try row["response"].decode(ByteBuffer?.self).map { Array($0.readableBytesView) },
-                createdAtMs: try row["created_at_ms"].decode(Int64.self), updatedAtMs: try row["updated_at_ms"].decode(Int64.self))
+        return try await run(query).first.map(Self.idempotencyRecord)
+    }
+
+    func idempotencyRecord(merchantID: String, resourceID: String, operation: String) async throws -> IdempotencyRecord? {
+        var query: PostgresQuery = """
+            SELECT * FROM idempotency_keys
+            WHERE resource_id = \(resourceID) AND merchant_id = \(merchantID) AND operation = \(operation) LIMIT 1
+            """
+        query.sql += lockClause
+        return try await run(query).first.map(Self.idempotencyRecord)
+    }
+
+    private static func idempotencyRecord(_ row: PostgresRandomAccessRow) throws -> IdempotencyRecord {
+        guard let state = IdempotencyRecord.State(rawValue: try row["state"].decode(String.self)) else {
+            throw StoreError.corrupt("idempotency_keys.state")
         }
+        return IdempotencyRecord(
+            merchantID: try row["merchant_id"].decode(String.self), key: try row["key"].decode(String.self),
+            operation: try row["operation"].decode(String.self), fingerprint: try row["fingerprint"].decode(String.self),
+            state: state, lockedUntilMs: try row["locked_until_ms"].decode(Int64.self),
+            resourceID: try row["resource_id"].decode(String?.self),
+            response: try row["response"].decode(ByteBuffer?.self).map { Array($0.readableBytesView) },
+            createdAtMs: try row["created_at_ms"].decode(Int64.self), updatedAtMs: try row["updated_at_ms"].decode(Int64.self))
     }
 
     func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws {
@@ -131,7 +142,7 @@ struct PostgresTransaction: StoreTransaction {
                 settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
-                challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context)
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context, connectors_tried)
             VALUES (\(payment.id), \(payment.merchantID), \(payment.livemode), \(payment.amount.amountMinor),
                 \(payment.amount.currency.code), \(payment.captureMethod.rawValue),
                 \(payment.card.token), \(payment.card.brand.rawValue), \(payment.card.last4), \(payment.card.expMonth),
@@ -143,7 +154,8 @@ struct PostgresTransaction: StoreTransaction {
                 \(payment.amountRefundedMinor), \(payment.amountRefundPendingMinor),
                 \(payment.processorReference), \(failure?.reason), \(failure?.declineCode?.rawValue), \(failure?.message),
                 \(payment.challenge?.challengeID), \(payment.challenge?.attemptsRemaining), \(payment.updatedAtMs), \(payment.version),
-                \(RiskColumns.encode(payment.risk)), \(RiskColumns.encode(payment.riskContext)))
+                \(RiskColumns.encode(payment.risk)), \(RiskColumns.encode(payment.riskContext)),
+                \(ConnectorColumns.encode(payment.connectorsTried)))
             """)
         if !payment.metadata.isEmpty {
             var bindings = PostgresBindings(capacity: payment.metadata.count * 3)
@@ -169,7 +181,8 @@ struct PostgresTransaction: StoreTransaction {
                 failure_reason = \(failure?.reason), failure_decline_code = \(failure?.declineCode?.rawValue),
                 failure_message = \(failure?.message), challenge_id = \(payment.challenge?.challengeID),
                 challenge_attempts_remaining = \(payment.challenge?.attemptsRemaining), updated_at_ms = \(payment.updatedAtMs),
-                version = \(payment.version)
+                version = \(payment.version), connector = \(payment.connector),
+                connectors_tried = \(ConnectorColumns.encode(payment.connectorsTried))
             WHERE id = \(payment.id) AND version = \(expectedVersion)
             RETURNING id
             """)
@@ -231,7 +244,18 @@ struct PostgresTransaction: StoreTransaction {
             failure: failure, challenge: challenge, processorReference: try row["processor_reference"].decode(String?.self),
             updatedAtMs: try row["updated_at_ms"].decode(Int64.self), version: try row["version"].decode(Int64.self),
             risk: try RiskColumns.decodeRisk(try row["risk"].decode(String?.self)),
-            riskContext: try RiskColumns.decodeContext(try row["risk_context"].decode(String?.self)))
+            riskContext: try RiskColumns.decodeContext(try row["risk_context"].decode(String?.self)),
+            connectorsTried: ConnectorColumns.decode(try row["connectors_tried"].decode(String.self)))
+    }
+
+    func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment] {
+        let rows = try await run("""
+            SELECT * FROM payments WHERE status = \(status.rawValue) AND updated_at_ms < \(updatedBeforeMs)
+            ORDER BY updated_at_ms, id LIMIT \(limit)
+            """)
+        var payments: [Payment] = []
+        for row in rows { payments.append(try await decodePayment(row)) }
+        return payments
     }
 
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {

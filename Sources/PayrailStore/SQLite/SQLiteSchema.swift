@@ -294,6 +294,13 @@ enum SQLiteSchema {
         DROP TABLE main.vault_access_log;
         DROP TABLE main.vault_cards;
         """,
+        // 11: routing with failover (the processors a payment was tried at before its current
+        // one) and the reconciliation job's work list (payments stuck in `processing`).
+        """
+        ALTER TABLE payments ADD COLUMN connectors_tried TEXT NOT NULL DEFAULT '';
+        CREATE INDEX payments_by_status_updated ON payments (status, updated_at_ms);
+        CREATE INDEX idempotency_keys_by_resource ON idempotency_keys (resource_id);
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).

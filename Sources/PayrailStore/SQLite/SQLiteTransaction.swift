@@ -61,16 +61,24 @@ struct SQLiteTransaction: StoreTransaction {
 
     func idempotencyRecord(merchantID: String, key: String) async throws -> IdempotencyRecord? {
         let rows = try await run("SELECT * FROM idempotency_keys WHERE merchant_id = ? AND key = ?", [.text(merchantID), .text(key)])
-        return try rows.first.map { row in
-            guard let state = IdempotencyRecord.State(rawValue: try row.text("state")) else {
-                throw StoreError.corrupt("idempotency_keys.state")
-            }
-            return IdempotencyRecord(
-                merchantID: try row.text("merchant_id"), key: try row.text("key"), operation: try row.text("operation"),
-                fingerprint: try row.text("fingerprint"), state: state, lockedUntilMs: try row.int64("locked_until_ms"),
-                resourceID: row.optionalText("resource_id"), response: row.optionalBytes("response"),
-                createdAtMs: try row.int64("created_at_ms"), updatedAtMs: try row.int64("updated_at_ms"))
+        return try rows.first.map(Self.idempotencyRecord)
+    }
+
+    func idempotencyRecord(merchantID: String, resourceID: String, operation: String) async throws -> IdempotencyRecord? {
+        let rows = try await run("SELECT * FROM idempotency_keys WHERE resource_id = ? AND merchant_id = ? AND operation = ? LIMIT 1",
+                                 [.text(resourceID), .text(merchantID), .text(operation)])
+        return try rows.first.map(Self.idempotencyRecord)
+    }
+
+    private static func idempotencyRecord(_ row: SQLiteRow) throws -> IdempotencyRecord {
+        guard let state = IdempotencyRecord.State(rawValue: try row.text("state")) else {
+            throw StoreError.corrupt("idempotency_keys.state")
         }
+        return IdempotencyRecord(
+            merchantID: try row.text("merchant_id"), key: try row.text("key"), operation: try row.text("operation"),
+            fingerprint: try row.text("fingerprint"), state: state, lockedUntilMs: try row.int64("locked_until_ms"),
+            resourceID: row.optionalText("resource_id"), response: row.optionalBytes("response"),
+            createdAtMs: try row.int64("created_at_ms"), updatedAtMs: try row.int64("updated_at_ms"))
     }
 
     func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws {
@@ -107,7 +115,7 @@ struct SQLiteTransaction: StoreTransaction {
             .integer(Int(payment.amount.amountMinor)), .text(payment.amount.currency.code), .text(payment.captureMethod.rawValue),
             .text(payment.card.token), .text(payment.card.brand.rawValue), .text(payment.card.last4),
             .integer(payment.card.expMonth), .integer(payment.card.expYear), .text(payment.card.fingerprint),
-            .text(payment.card.country), .text(payment.connector), .text(payment.description), .integer(Int(payment.createdAtMs)),
+            .text(payment.card.country), .text(payment.description), .integer(Int(payment.createdAtMs)),
             payment.settlement.map { .text($0.currency.code) } ?? .null, payment.settlement.map { .integer(Int($0.rateScaled)) } ?? .null,
             payment.settlement.map { .integer($0.markupBasisPoints) } ?? .null, payment.settlement?.quoteID.map { .text($0) } ?? .null,
         ]
@@ -117,12 +125,12 @@ struct SQLiteTransaction: StoreTransaction {
         try await run("""
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
-                connector, description, created_at_ms,
+                description, created_at_ms,
                 settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
-                challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version, connector, connectors_tried, risk, risk_context)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, binds)
         if !payment.metadata.isEmpty {
             // One statement for all pairs: every statement is a trip to the SQLite thread.
@@ -136,7 +144,8 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     /// The columns that change over a payment's life, in the order `updatePayment` sets them:
-    /// status, 4 amounts, processor_reference, 3 failure fields, 2 challenge fields, updated_at_ms, version.
+    /// status, 4 amounts, processor_reference, 3 failure fields, 2 challenge fields, updated_at_ms, version,
+    /// connector, connectors_tried.
     private func mutableColumns(_ payment: Payment) -> [SQLiteData] {
         [.text(payment.status.rawValue),
          .integer(Int(payment.amountCapturableMinor)), .integer(Int(payment.amountCapturedMinor)),
@@ -147,7 +156,8 @@ struct SQLiteTransaction: StoreTransaction {
          payment.failure.map { .text($0.message) } ?? .null,
          payment.challenge.map { .text($0.challengeID) } ?? .null,
          payment.challenge.map { .integer($0.attemptsRemaining) } ?? .null,
-         .integer(Int(payment.updatedAtMs)), .integer(Int(payment.version))]
+         .integer(Int(payment.updatedAtMs)), .integer(Int(payment.version)),
+         .text(payment.connector), .text(ConnectorColumns.encode(payment.connectorsTried))]
     }
 
     func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws {
@@ -155,7 +165,8 @@ struct SQLiteTransaction: StoreTransaction {
         let rows = try await run("""
             UPDATE payments SET status = ?, amount_capturable_minor = ?, amount_captured_minor = ?, amount_refunded_minor = ?,
                 amount_refund_pending_minor = ?, processor_reference = ?, failure_reason = ?, failure_decline_code = ?,
-                failure_message = ?, challenge_id = ?, challenge_attempts_remaining = ?, updated_at_ms = ?, version = ?
+                failure_message = ?, challenge_id = ?, challenge_attempts_remaining = ?, updated_at_ms = ?, version = ?,
+                connector = ?, connectors_tried = ?
             WHERE id = ? AND version = ?
             RETURNING id
             """, mutableColumns(payment) + [.text(payment.id), .integer(Int(expectedVersion))])
@@ -217,7 +228,17 @@ struct SQLiteTransaction: StoreTransaction {
             amountRefundedMinor: try row.int64("amount_refunded_minor"), amountRefundPendingMinor: try row.int64("amount_refund_pending_minor"),
             failure: failure, challenge: challenge, processorReference: row.optionalText("processor_reference"),
             updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"),
-            risk: try RiskColumns.decodeRisk(row.optionalText("risk")), riskContext: try RiskColumns.decodeContext(row.optionalText("risk_context")))
+            risk: try RiskColumns.decodeRisk(row.optionalText("risk")), riskContext: try RiskColumns.decodeContext(row.optionalText("risk_context")),
+            connectorsTried: ConnectorColumns.decode(try row.text("connectors_tried")))
+    }
+
+    func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment] {
+        var payments: [Payment] = []
+        for row in try await run("SELECT * FROM payments WHERE status = ? AND updated_at_ms < ? ORDER BY updated_at_ms, id LIMIT ?",
+                                 [.text(status.rawValue), .integer(Int(updatedBeforeMs)), .integer(limit)]) {
+            payments.append(try await decodePayment(row))
+        }
+        return payments
     }
 
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
