@@ -37,6 +37,8 @@ struct DevCommand: AsyncParsableCommand {
     var apiKeysFile: String?
     @Option(help: "Comma-separated regions, one edge each (e.g. us-east,eu-west,ap-south); edge ports count up from --edge-port.")
     var regions = "local"
+    @Option(help: "Processors and routing file (YAML, docs/connectors.md). Default: acquirer-a and acquirer-b, simulated.")
+    var routing: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -47,6 +49,13 @@ struct DevCommand: AsyncParsableCommand {
         var options = LocalCluster.Options(dataDirectory: dataDir)
         options.edgeBasePort = edgePort
         options.corePort = corePort
+        if let routing {
+            do {
+                options.routing = try RoutingConfiguration.parse(String(contentsOfFile: routing, encoding: .utf8))
+            } catch {
+                throw ValidationError("\(routing): \(error)")
+            }
+        }
         options.metricsPort = metricsPort >= 0 ? metricsPort : nil
         options.regions = regions.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }
         guard !options.regions.isEmpty, options.regions.allSatisfy(TrafficPlan.isValidName) else {
@@ -81,6 +90,7 @@ struct DevCommand: AsyncParsableCommand {
               traffic:                      swift run payrail traffic status --core 127.0.0.1:\(cluster.corePort) --tls-dir \(dataDir)/tls
               metrics (Prometheus):         \(cluster.metricsPort.map { "http://127.0.0.1:\($0)/metrics" } ?? "off")
               webhooks:                     dispatcher running; add endpoints with payrail.v1.WebhookEndpoints
+              processors:                   \(options.routing.connectors.map(\.name).joined(separator: ", ")) (simulated; routes: \(options.routing.table.routes.map(\.id).joined(separator: ", ")); reconciliation job on)
               dashboard:                    not built yet (see README)
               CA certificate for clients:   \(cluster.pki.caCertificatePath)
               demo merchant:                \(merchant.merchantID)
