@@ -159,6 +159,7 @@ public final class EdgeClient: Sendable {
     public let grpc: GRPCClient<HTTP2ClientTransport.Posix>
     public let payments: Payrail_V1_Payments.Client<HTTP2ClientTransport.Posix>
     public let refunds: Payrail_V1_Refunds.Client<HTTP2ClientTransport.Posix>
+    public let disputes: Payrail_V1_Disputes.Client<HTTP2ClientTransport.Posix>
     public let tokens: Payrail_V1_Tokens.Client<HTTP2ClientTransport.Posix>
     public let balances: Payrail_V1_Balances.Client<HTTP2ClientTransport.Posix>
     public let fx: Payrail_V1_FXQuotes.Client<HTTP2ClientTransport.Posix>
@@ -176,6 +177,7 @@ public final class EdgeClient: Sendable {
         self.grpc = grpc
         payments = Payrail_V1_Payments.Client(wrapping: grpc)
         refunds = Payrail_V1_Refunds.Client(wrapping: grpc)
+        disputes = Payrail_V1_Disputes.Client(wrapping: grpc)
         tokens = Payrail_V1_Tokens.Client(wrapping: grpc)
         balances = Payrail_V1_Balances.Client(wrapping: grpc)
         fx = Payrail_V1_FXQuotes.Client(wrapping: grpc)

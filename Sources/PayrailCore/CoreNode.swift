@@ -51,7 +51,13 @@ public struct CoreNode: Sendable {
 
     /// The long-running parts: the gRPC server, the webhook dispatcher and the traffic control
     /// plane (stopped first, which ends the edges' watches so the server can drain).
-    public var services: [any Service] { [GRPCServerService(server: server), webhooks, vaultRewrapper, reconciler, traffic] }
+    public var services: [any Service] {
+        [GRPCServerService(server: server), webhooks, vaultRewrapper, reconciler, notifications, traffic]
+    }
+    /// Chargebacks from the networks and the merchant's answers.
+    public let disputes: DisputeService
+    /// Brings the processors' own reports (chargebacks) in.
+    public let notifications: ConnectorNotificationPoller
     /// Settles payments left `processing` by asking their processor.
     public let reconciler: PaymentReconciler
     /// Moves vaulted cards to the current key-encryption key after a rotation.
@@ -69,6 +75,8 @@ public struct CoreNode: Sendable {
         payments = PaymentService(store: store, vaultStore: vaultStore, router: router, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
                                   now: now, configuration: configuration.payments, logger: logger)
         reconciler = PaymentReconciler(payments: payments, configuration: configuration.reconciler, logger: logger)
+        disputes = DisputeService(store: store, router: router, codec: ProtobufSnapshotCodec(), ids: ids, now: now, logger: logger)
+        notifications = ConnectorNotificationPoller(router: router, disputes: disputes, logger: logger)
         apiKeys = APIKeyService(store: store, ids: ids, now: now)
         health = HealthService()
         ledger = LedgerVerifier(store: store)
@@ -82,7 +90,7 @@ public struct CoreNode: Sendable {
                 certificatePath: configuration.certificatePath, keyPath: configuration.keyPath, caPath: configuration.caPath),
             config: CoreNode.transportConfig())
         server = GRPCServer(transport: transport, services: [
-            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, now: now, logger: logger),
+            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, disputes: disputes, now: now, logger: logger),
             TrafficControlService(plane: traffic, logger: logger), health,
         ])
         health.setStatus(.serving)

@@ -312,6 +312,41 @@ public final class EdgeGateway: Sendable {
         }
     }
 
+    // MARK: Disputes
+
+    func listDisputes(_ request: Payrail_V1_ListDisputesRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListDisputesResponse {
+        try await handle("ListDisputes", metadata) { context in
+            _ = try RequestValidation.listDisputes(request)
+            return try await withFailover { try await core.listDisputes(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
+    func getDispute(_ request: Payrail_V1_GetDisputeRequest, _ metadata: Metadata) async throws -> Payrail_V1_Dispute {
+        try await handle("GetDispute", metadata) { context in
+            _ = try RequestValidation.disputeID(request.disputeID)
+            return try await withFailover { try await core.getDispute(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
+    /// Answering a dispute is idempotent by itself (the same evidence again returns the
+    /// dispute), so it may fail over like a read.
+    func submitDisputeEvidence(_ request: Payrail_V1_SubmitDisputeEvidenceRequest, _ metadata: Metadata) async throws -> Payrail_V1_Dispute {
+        try await handle("SubmitDisputeEvidence", metadata) { context in
+            _ = try RequestValidation.disputeID(request.disputeID)
+            _ = try RequestValidation.disputeEvidence(request.evidence)
+            return try await withFailover {
+                try await core.submitDisputeEvidence(.with { $0.context = context; $0.request = request }, options: options)
+            }
+        }
+    }
+
+    func acceptDispute(_ request: Payrail_V1_AcceptDisputeRequest, _ metadata: Metadata) async throws -> Payrail_V1_Dispute {
+        try await handle("AcceptDispute", metadata) { context in
+            _ = try RequestValidation.disputeID(request.disputeID)
+            return try await withFailover { try await core.acceptDispute(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
     func createRefund(_ request: Payrail_V1_CreateRefundRequest, _ metadata: Metadata) async throws -> Payrail_V1_Refund {
         try await handle("CreateRefund", metadata) { context in
             _ = try RequestValidation.createRefund(request)

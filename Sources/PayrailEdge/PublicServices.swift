@@ -83,6 +83,39 @@ struct RefundsService: Payrail_V1_Refunds.ServiceProtocol {
     }
 }
 
+struct DisputesService: Payrail_V1_Disputes.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = Payrail_V1_Disputes.Method
+        router.registerLimited(M.ListDisputes.descriptor, Payrail_V1_ListDisputesRequest.self, Payrail_V1_ListDisputesResponse.self) {
+            try await self.listDisputes(request: $0, context: $1)
+        }
+        router.registerLimited(M.GetDispute.descriptor, Payrail_V1_GetDisputeRequest.self, Payrail_V1_Dispute.self) {
+            try await self.getDispute(request: $0, context: $1)
+        }
+        router.registerLimited(M.SubmitDisputeEvidence.descriptor, Payrail_V1_SubmitDisputeEvidenceRequest.self, Payrail_V1_Dispute.self) {
+            try await self.submitDisputeEvidence(request: $0, context: $1)
+        }
+        router.registerLimited(M.AcceptDispute.descriptor, Payrail_V1_AcceptDisputeRequest.self, Payrail_V1_Dispute.self) {
+            try await self.acceptDispute(request: $0, context: $1)
+        }
+    }
+
+    func listDisputes(request: ServerRequest<Payrail_V1_ListDisputesRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_ListDisputesResponse> {
+        ServerResponse(message: try await gateway.listDisputes(request.message, request.metadata))
+    }
+    func getDispute(request: ServerRequest<Payrail_V1_GetDisputeRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Dispute> {
+        ServerResponse(message: try await gateway.getDispute(request.message, request.metadata))
+    }
+    func submitDisputeEvidence(request: ServerRequest<Payrail_V1_SubmitDisputeEvidenceRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Dispute> {
+        ServerResponse(message: try await gateway.submitDisputeEvidence(request.message, request.metadata))
+    }
+    func acceptDispute(request: ServerRequest<Payrail_V1_AcceptDisputeRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Dispute> {
+        ServerResponse(message: try await gateway.acceptDispute(request.message, request.metadata))
+    }
+}
+
 struct TokensService: Payrail_V1_Tokens.ServiceProtocol {
     let gateway: EdgeGateway
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PayrailDomain
 import Synchronization
 
@@ -26,6 +31,13 @@ public final class CardNetworkSimulator: CardConnector {
         /// How long the status API takes to know an authorization of the test card
         /// ``TestCards/unknownOutcome`` (it errors until then).
         public var statusLagMs = 1_500
+        /// How long after the capture the network opens a chargeback on the test card
+        /// ``TestCards/disputed``.
+        public var disputeDelayMs = 200
+        /// How long the network takes to decide a dispute after the evidence arrives.
+        public var disputeDecisionMs = 200
+        /// How long the merchant has to answer a dispute.
+        public var evidenceWindowMs: Int64 = 7 * 24 * 3_600_000
 
         public init(latencyMinMs: Int = 2, latencyMaxMs: Int = 6, tailPerMille: Int = 10, tailMultiplier: Int = 5, timeoutMs: Int = 1_000) {
             precondition(latencyMinMs >= 0 && latencyMaxMs >= latencyMinMs, "latency range")
@@ -55,6 +67,21 @@ public final class CardNetworkSimulator: CardConnector {
         var capturedMinor: Int64
         var refundedMinor: Int64
         var voided: Bool
+        var paymentID: String
+        var merchantID: String
+        var disputeOnCapture: Bool
+    }
+
+    private struct NetworkDispute {
+        var reference: String
+        var closed: Bool
+        var answered: Bool
+    }
+
+    /// A notification and when it becomes deliverable (networks report with a delay).
+    private struct Queued {
+        var notification: ConnectorNotification
+        var visibleAt: ContinuousClock.Instant
     }
 
     private struct PendingChallenge {
@@ -75,6 +102,8 @@ public final class CardNetworkSimulator: CardConnector {
         var statusKnownAt: [String: ContinuousClock.Instant] = [:]
         var challenges: [String: PendingChallenge] = [:]
         var injectedFaults: [Fault] = []
+        var disputes: [String: NetworkDispute] = [:]
+        var notifications: [Queued] = []
         var statusAvailable = true
         var calls: [String: Int] = [:]
         var sequence = 0
@@ -88,11 +117,15 @@ public final class CardNetworkSimulator: CardConnector {
     public let name: String
     private let configuration: Configuration
     private let state: Mutex<State>
+    /// Wall-clock Unix ms, for the dates the network reports (evidence due dates).
+    private let now: @Sendable () -> Int64
 
-    public init(name: String = "cardsim", configuration: Configuration = Configuration(), seed: UInt64 = 0x5EED) {
+    public init(name: String = "cardsim", configuration: Configuration = Configuration(), seed: UInt64 = 0x5EED,
+                now: @escaping @Sendable () -> Int64 = SimulatorClock.wallMs) {
         self.name = name
         self.configuration = configuration
         self.state = Mutex(State(random: SplitMix64(seed: seed)))
+        self.now = now
     }
 
     /// Makes the next authorization calls fail as listed, one fault per call, in order
@@ -146,9 +179,9 @@ public final class CardNetworkSimulator: CardConnector {
                 state.challenges[challengeID] = PendingChallenge(request: request, attemptsRemaining: TestCards.challengeAttempts)
                 outcome = .challengeRequired(ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: TestCards.challengeAttempts))
             case .approve, .timeoutThenApprove:
-                outcome = Self.approve(request, in: &state)
+                outcome = self.approve(request, in: &state)
             case .unknownOutcome:
-                outcome = Self.approve(request, in: &state)
+                outcome = self.approve(request, in: &state)
                 state.statusKnownAt[request.idempotencyKey] = .now + .milliseconds(configuration.statusLagMs)
             case .decline(let code):
                 outcome = .declined(.declined(code, TestCards.message(for: code)))
@@ -197,6 +230,94 @@ public final class CardNetworkSimulator: CardConnector {
         }
     }
 
+    // MARK: Disputes and notifications
+
+    /// The network opens a chargeback on a captured payment (what a cardholder's bank does);
+    /// the notification is deliverable at once. Returns the network's dispute id, or nil when
+    /// nothing was captured under `processorReference`.
+    @discardableResult
+    public func openDispute(processorReference: String, amountMinor: Int64? = nil, reason: String = "fraudulent") -> String? {
+        state.withLock { state in Self.openDispute(processorReference, amountMinor: amountMinor, reason: reason, after: .zero, in: &state,
+                                                   dueAtMs: now() + configuration.evidenceWindowMs) }
+    }
+
+    private func scheduleAutomaticDispute(_ reference: String, in state: inout State) {
+        guard let auth = state.authorizations[reference], auth.disputeOnCapture else { return }
+        Self.openDispute(reference, amountMinor: nil, reason: "fraudulent", after: .milliseconds(configuration.disputeDelayMs), in: &state,
+                         dueAtMs: now() + configuration.evidenceWindowMs)
+    }
+
+    @discardableResult
+    private static func openDispute(_ reference: String, amountMinor: Int64?, reason: String, after delay: Duration, in state: inout State,
+                                    dueAtMs: Int64) -> String? {
+        guard let auth = state.authorizations[reference], auth.capturedMinor > 0 else { return nil }
+        let amount = min(amountMinor ?? auth.capturedMinor, auth.capturedMinor - auth.refundedMinor)
+        guard amount > 0 else { return nil }
+        let disputeID = state.nextReference("chb")
+        state.disputes[disputeID] = NetworkDispute(reference: reference, closed: false, answered: false)
+        let notice = DisputeNotice(networkDisputeID: disputeID, paymentID: auth.paymentID, merchantID: auth.merchantID,
+                                   processorReference: reference, amount: Money(amountMinor: amount, currency: auth.amount.currency),
+                                   reason: reason, evidenceDueAtMs: dueAtMs)
+        state.notifications.append(Queued(notification: ConnectorNotification(id: state.nextReference("ntf"), event: .disputeOpened(notice)),
+                                          visibleAt: .now + delay))
+        return disputeID
+    }
+
+    public func submitDisputeEvidence(networkDisputeID: String, evidence: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await simulateLatency()
+        return state.withLock { state in
+            if let previous = state.resultsByKey[idempotencyKey] { return previous }
+            let result: ProcessorOutcome
+            if var dispute = state.disputes[networkDisputeID], !dispute.closed, !dispute.answered {
+                dispute.answered = true
+                // The network's decision, reported later: evidence naming `winning_evidence` wins.
+                let won = evidence.contains(TestCards.winningEvidence)
+                dispute.closed = true
+                state.disputes[networkDisputeID] = dispute
+                state.notifications.append(Queued(
+                    notification: ConnectorNotification(id: state.nextReference("ntf"), event: .disputeClosed(networkDisputeID: networkDisputeID, won: won)),
+                    visibleAt: .now + .milliseconds(configuration.disputeDecisionMs)))
+                result = .succeeded(processorReference: state.nextReference("evd"))
+            } else {
+                result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
+                                         message: "The dispute is unknown or no longer accepts evidence."))
+            }
+            state.resultsByKey[idempotencyKey] = result
+            return result
+        }
+    }
+
+    public func acceptDispute(networkDisputeID: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await simulateLatency()
+        return state.withLock { state in
+            if let previous = state.resultsByKey[idempotencyKey] { return previous }
+            let result: ProcessorOutcome
+            if var dispute = state.disputes[networkDisputeID], !dispute.closed, !dispute.answered {
+                dispute.answered = true
+                dispute.closed = true
+                state.disputes[networkDisputeID] = dispute
+                result = .succeeded(processorReference: state.nextReference("acc"))
+            } else {
+                result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
+                                         message: "The dispute is unknown or already answered."))
+            }
+            state.resultsByKey[idempotencyKey] = result
+            return result
+        }
+    }
+
+    public func pendingNotifications(limit: Int) async throws(ConnectorError) -> [ConnectorNotification] {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            return Array(state.notifications.filter { $0.visibleAt <= now }.prefix(limit).map(\.notification))
+        }
+    }
+
+    public func acknowledgeNotifications(ids: [String]) async throws(ConnectorError) {
+        let acknowledged = Set(ids)
+        state.withLock { state in state.notifications.removeAll { acknowledged.contains($0.notification.id) } }
+    }
+
     /// How many calls of a kind (`authorize`, `status`, `reverse`) this processor received.
     public func callCount(_ kind: String) -> Int { state.withLock { $0.calls[kind, default: 0] } }
 
@@ -214,7 +335,7 @@ public final class CardNetworkSimulator: CardConnector {
             let result: ChallengeOutcome
             if otp == TestCards.validOTP {
                 state.challenges[reference.challengeID] = nil
-                result = .authenticated(Self.approve(pending.request, in: &state))
+                result = .authenticated(self.approve(pending.request, in: &state))
             } else {
                 pending.attemptsRemaining -= 1
                 state.challenges[reference.challengeID] = pending.attemptsRemaining > 0 ? pending : nil
@@ -234,6 +355,7 @@ public final class CardNetworkSimulator: CardConnector {
                auth.amount.currency == amount.currency, amount.amountMinor > 0, amount.amountMinor <= auth.amount.amountMinor {
                 auth.capturedMinor = amount.amountMinor
                 state.authorizations[processorReference] = auth
+                scheduleAutomaticDispute(processorReference, in: &state)
                 result = .succeeded(processorReference: state.nextReference("cap"))
             } else {
                 result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
@@ -285,12 +407,14 @@ public final class CardNetworkSimulator: CardConnector {
     /// side never saw a double charge.
     public func authorizationCount() -> Int { state.withLock { $0.authorizations.count } }
 
-    private static func approve(_ request: AuthorizationRequest, in state: inout State) -> AuthorizationOutcome {
+    private func approve(_ request: AuthorizationRequest, in state: inout State) -> AuthorizationOutcome {
         let reference = state.nextReference("auth")
         state.referenceByKey[request.idempotencyKey] = reference
         state.authorizations[reference] = Authorization(
             amount: request.amount, capturedMinor: request.capture ? request.amount.amountMinor : 0,
-            refundedMinor: 0, voided: false)
+            refundedMinor: 0, voided: false, paymentID: request.paymentID, merchantID: request.merchantID,
+            disputeOnCapture: TestCards.behaviour(of: request.card) == .approve && request.card.revealDigits() == TestCards.disputed)
+        if request.capture { scheduleAutomaticDispute(reference, in: &state) }
         return .approved(processorReference: reference)
     }
 
@@ -317,6 +441,15 @@ public final class CardNetworkSimulator: CardConnector {
         } catch {
             throw .unavailable
         }
+    }
+}
+
+/// The wall clock, read by a simulator only for the dates it reports.
+public enum SimulatorClock {
+    @Sendable public static func wallMs() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 }
 

@@ -28,6 +28,10 @@ public enum TestCards {
     public static let threeDSRequired = "4000002500003155"
     public static let timeout = "4000000000006975"
     public static let unknownOutcome = "4000000000000416"
+    /// Approved, and disputed by the cardholder (`fraudulent`) shortly after the capture.
+    public static let disputed = "4000000000000259"
+    /// Dispute evidence containing this text wins; any other evidence loses.
+    public static let winningEvidence = "winning_evidence"
 
     /// The one-time code that passes a simulated 3-D Secure challenge.
     public static let validOTP = "123456"

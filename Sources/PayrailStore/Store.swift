@@ -54,6 +54,19 @@ public protocol StoreTransaction {
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool
     func releasePaymentLock(paymentID: String, owner: String) async throws
 
+    // Disputes
+    /// Records a dispute; false when the connector's dispute id is already recorded (processors
+    /// repeat notifications).
+    func insertDispute(_ dispute: Dispute) async throws -> Bool
+    /// Replaces status, evidence and version if the stored version is `expectedVersion`;
+    /// ``StoreError/conflict(_:)`` otherwise.
+    func updateDispute(_ dispute: Dispute, expectedVersion: Int64) async throws
+    /// The dispute; inside a write transaction the row is locked until commit.
+    func dispute(id: String, merchantID: String) async throws -> Dispute?
+    func dispute(connector: String, networkDisputeID: String) async throws -> Dispute?
+    /// The merchant's disputes, newest first, optionally of one payment.
+    func disputes(merchantID: String, livemode: Bool, paymentID: String?, limit: Int) async throws -> [Dispute]
+
     // Refunds
     func insertRefund(_ refund: Refund) async throws
     func updateRefund(_ refund: Refund) async throws

@@ -46,6 +46,18 @@ final class DyingConnector: CardConnector {
     func reverseAuthorization(idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
         try await network.reverseAuthorization(idempotencyKey: idempotencyKey)
     }
+    func submitDisputeEvidence(networkDisputeID: String, evidence: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await network.submitDisputeEvidence(networkDisputeID: networkDisputeID, evidence: evidence, idempotencyKey: idempotencyKey)
+    }
+    func acceptDispute(networkDisputeID: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await network.acceptDispute(networkDisputeID: networkDisputeID, idempotencyKey: idempotencyKey)
+    }
+    func pendingNotifications(limit: Int) async throws(ConnectorError) -> [ConnectorNotification] {
+        try await network.pendingNotifications(limit: limit)
+    }
+    func acknowledgeNotifications(ids: [String]) async throws(ConnectorError) {
+        try await network.acknowledgeNotifications(ids: ids)
+    }
 }
 
 @Suite(.serialized) struct CrashRecoveryTests {

@@ -11,14 +11,16 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     let payments: PaymentService
     private let apiKeys: APIKeyService
     let webhookEndpoints: WebhookEndpointService
+    let disputes: DisputeService
     let now: @Sendable () -> Int64
     private let logger: Logger
 
-    public init(payments: PaymentService, apiKeys: APIKeyService, webhookEndpoints: WebhookEndpointService,
+    public init(payments: PaymentService, apiKeys: APIKeyService, webhookEndpoints: WebhookEndpointService, disputes: DisputeService,
                 now: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "payrail.core.grpc")) {
         self.payments = payments
         self.apiKeys = apiKeys
         self.webhookEndpoints = webhookEndpoints
+        self.disputes = disputes
         self.now = now
         self.logger = logger
     }

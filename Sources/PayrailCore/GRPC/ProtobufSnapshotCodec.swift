@@ -14,4 +14,8 @@ public struct ProtobufSnapshotCodec: ResponseSnapshotCodec {
     public func snapshot(_ refund: Refund) -> [UInt8] {
         try! ProtoMapping.proto(refund).serializedBytes()
     }
+
+    public func snapshot(_ dispute: Dispute) -> [UInt8] {
+        try! ProtoMapping.proto(dispute).serializedBytes()
+    }
 }

@@ -27,4 +27,5 @@ public enum IdempotentOutcome<Resource: Sendable>: Sendable {
 public protocol ResponseSnapshotCodec: Sendable {
     func snapshot(_ payment: Payment) -> [UInt8]
     func snapshot(_ refund: Refund) -> [UInt8]
+    func snapshot(_ dispute: Dispute) -> [UInt8]
 }

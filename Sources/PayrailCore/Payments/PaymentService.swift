@@ -400,6 +400,11 @@ public final class PaymentService: Sendable {
             guard var payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
                 throw PayrailError(.resourceMissing, "no such payment", field: "payment_id")
             }
+            // The network took the funds of a disputed payment (unless the merchant won them back).
+            let disputes = try await tx.disputes(merchantID: caller.merchantID, livemode: payment.livemode, paymentID: payment.id, limit: 10)
+            guard !disputes.contains(where: { $0.status != .won }) else {
+                throw PayrailError(.paymentDisputed, "the payment is disputed; answer the dispute instead of refunding", field: "payment_id")
+            }
             let expectedVersion = payment.version
             let amount = amountMinor ?? payment.amountRefundableMinor
             // Reserving inside the transaction serializes refunds of one payment: concurrent

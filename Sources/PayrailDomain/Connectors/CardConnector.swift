@@ -19,6 +19,52 @@ public protocol CardConnector: Sendable {
     /// is refused. Sent before giving up on a processor, so failing over never leaves a second
     /// authorization behind.
     func reverseAuthorization(idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome
+
+    /// Sends the merchant's evidence for a chargeback; the network decides later (a notification).
+    func submitDisputeEvidence(networkDisputeID: String, evidence: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome
+    /// The merchant concedes the chargeback.
+    func acceptDispute(networkDisputeID: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome
+    /// What the processor reported on its own (its webhooks), oldest first, until acknowledged:
+    /// delivered at least once, so handling must be idempotent.
+    func pendingNotifications(limit: Int) async throws(ConnectorError) -> [ConnectorNotification]
+    func acknowledgeNotifications(ids: [String]) async throws(ConnectorError)
+}
+
+/// Something a processor tells us without being asked: a chargeback opened or decided.
+public struct ConnectorNotification: Hashable, Sendable {
+    public enum Event: Hashable, Sendable {
+        case disputeOpened(DisputeNotice)
+        case disputeClosed(networkDisputeID: String, won: Bool)
+    }
+    /// The processor's id for the notification (acknowledged by it).
+    public let id: String
+    public let event: Event
+    public init(id: String, event: Event) {
+        self.id = id
+        self.event = event
+    }
+}
+
+/// A chargeback as the network reports it.
+public struct DisputeNotice: Hashable, Sendable {
+    public var networkDisputeID: String
+    /// Our payment id, which we sent with the authorization (the merchant reference).
+    public var paymentID: String
+    public var merchantID: String
+    public var processorReference: String
+    public var amount: Money
+    public var reason: String
+    public var evidenceDueAtMs: Int64
+    public init(networkDisputeID: String, paymentID: String, merchantID: String, processorReference: String, amount: Money,
+                reason: String, evidenceDueAtMs: Int64) {
+        self.networkDisputeID = networkDisputeID
+        self.paymentID = paymentID
+        self.merchantID = merchantID
+        self.processorReference = processorReference
+        self.amount = amount
+        self.reason = reason
+        self.evidenceDueAtMs = evidenceDueAtMs
+    }
 }
 
 /// The processor's answer to a status query.

@@ -43,6 +43,10 @@ public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let processorUnavailable = Code("processor_unavailable", .unavailable)
         /// No processor in the routing configuration takes this method, currency, region and brand.
         public static let paymentMethodUnsupported = Code("payment_method_unsupported", .failedPrecondition)
+        /// The dispute's lifecycle does not allow the call now (already answered, closed, past due).
+        public static let disputeUnexpectedState = Code("dispute_unexpected_state", .failedPrecondition)
+        /// The payment is disputed: refunds are refused (the network already took the funds).
+        public static let paymentDisputed = Code("payment_disputed", .failedPrecondition)
         public static let fxRateUnavailable = Code("fx_rate_unavailable", .failedPrecondition)
         public static let fxQuoteExpired = Code("fx_quote_expired", .failedPrecondition)
         public static let rateLimited = Code("rate_limited", .resourceExhausted)

@@ -16,6 +16,12 @@ public struct DomainEvent: Hashable, Sendable {
         public static let paymentCanceled = EventType("payment.canceled")
         public static let refundSucceeded = EventType("refund.succeeded")
         public static let refundFailed = EventType("refund.failed")
+        /// The network opened a chargeback; the funds and the fee were withdrawn.
+        public static let disputeCreated = EventType("dispute.created")
+        /// The merchant's evidence was submitted (or the dispute accepted).
+        public static let disputeUpdated = EventType("dispute.updated")
+        /// The network decided (won: funds reinstated; lost: final).
+        public static let disputeClosed = EventType("dispute.closed")
         /// Payrail turned an endpoint off after it failed for the whole retry period.
         public static let webhookEndpointDisabled = EventType("webhook_endpoint.disabled")
 
@@ -37,7 +43,7 @@ public struct DomainEvent: Hashable, Sendable {
     public let type: EventType
     public let merchantID: String
     public let livemode: Bool
-    /// The payment or refund the event is about.
+    /// The payment, refund or dispute the event is about.
     public let resourceID: String
     /// The resource's state at the time of the event, serialized by the API layer.
     public let payload: [UInt8]

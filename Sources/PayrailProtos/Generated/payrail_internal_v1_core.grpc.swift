@@ -205,6 +205,58 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListDisputes" metadata.
+        public enum ListDisputes: Sendable {
+            /// Request type for "ListDisputes".
+            public typealias Input = Payrail_Internal_V1_ListDisputesCall
+            /// Response type for "ListDisputes".
+            public typealias Output = Payrail_V1_ListDisputesResponse
+            /// Descriptor for "ListDisputes".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ListDisputes",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetDispute" metadata.
+        public enum GetDispute: Sendable {
+            /// Request type for "GetDispute".
+            public typealias Input = Payrail_Internal_V1_GetDisputeCall
+            /// Response type for "GetDispute".
+            public typealias Output = Payrail_V1_Dispute
+            /// Descriptor for "GetDispute".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "GetDispute",
+                type: .unary
+            )
+        }
+        /// Namespace for "SubmitDisputeEvidence" metadata.
+        public enum SubmitDisputeEvidence: Sendable {
+            /// Request type for "SubmitDisputeEvidence".
+            public typealias Input = Payrail_Internal_V1_SubmitDisputeEvidenceCall
+            /// Response type for "SubmitDisputeEvidence".
+            public typealias Output = Payrail_V1_Dispute
+            /// Descriptor for "SubmitDisputeEvidence".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "SubmitDisputeEvidence",
+                type: .unary
+            )
+        }
+        /// Namespace for "AcceptDispute" metadata.
+        public enum AcceptDispute: Sendable {
+            /// Request type for "AcceptDispute".
+            public typealias Input = Payrail_Internal_V1_AcceptDisputeCall
+            /// Response type for "AcceptDispute".
+            public typealias Output = Payrail_V1_Dispute
+            /// Descriptor for "AcceptDispute".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "AcceptDispute",
+                type: .unary
+            )
+        }
         /// Namespace for "CreateCardToken" metadata.
         public enum CreateCardToken: Sendable {
             /// Request type for "CreateCardToken".
@@ -377,6 +429,10 @@ public enum Payrail_Internal_V1_Core: Sendable {
             CreateRefund.descriptor,
             GetRefund.descriptor,
             ListRefunds.descriptor,
+            ListDisputes.descriptor,
+            GetDispute.descriptor,
+            SubmitDisputeEvidence.descriptor,
+            AcceptDispute.descriptor,
             CreateCardToken.descriptor,
             EraseCustomer.descriptor,
             GetBalance.descriptor,
@@ -615,6 +671,62 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListRefundsCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRefundsResponse>
+
+        /// Handle the "ListDisputes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ListDisputesCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_ListDisputesResponse` messages.
+        func listDisputes(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListDisputesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListDisputesResponse>
+
+        /// Handle the "GetDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_GetDisputeCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Dispute` messages.
+        func getDispute(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetDisputeCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Dispute>
+
+        /// Handle the "SubmitDisputeEvidence" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_SubmitDisputeEvidenceCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Dispute` messages.
+        func submitDisputeEvidence(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Dispute>
+
+        /// Handle the "AcceptDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_AcceptDisputeCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Dispute` messages.
+        func acceptDispute(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_AcceptDisputeCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Dispute>
 
         /// Handle the "CreateCardToken" method.
         ///
@@ -994,6 +1106,62 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse>
 
+        /// Handle the "ListDisputes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListDisputesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_ListDisputesResponse` message.
+        func listDisputes(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListDisputesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListDisputesResponse>
+
+        /// Handle the "GetDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetDisputeCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Dispute` message.
+        func getDispute(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetDisputeCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Dispute>
+
+        /// Handle the "SubmitDisputeEvidence" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_SubmitDisputeEvidenceCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Dispute` message.
+        func submitDisputeEvidence(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Dispute>
+
+        /// Handle the "AcceptDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_AcceptDisputeCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Dispute` message.
+        func acceptDispute(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_AcceptDisputeCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Dispute>
+
         /// Handle the "CreateCardToken" method.
         ///
         /// - Parameters:
@@ -1370,6 +1538,62 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_ListRefundsResponse
 
+        /// Handle the "ListDisputes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ListDisputesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_ListDisputesResponse` to respond with.
+        func listDisputes(
+            request: Payrail_Internal_V1_ListDisputesCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_ListDisputesResponse
+
+        /// Handle the "GetDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_GetDisputeCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Dispute` to respond with.
+        func getDispute(
+            request: Payrail_Internal_V1_GetDisputeCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Dispute
+
+        /// Handle the "SubmitDisputeEvidence" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_SubmitDisputeEvidenceCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Dispute` to respond with.
+        func submitDisputeEvidence(
+            request: Payrail_Internal_V1_SubmitDisputeEvidenceCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Dispute
+
+        /// Handle the "AcceptDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_AcceptDisputeCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Dispute` to respond with.
+        func acceptDispute(
+            request: Payrail_Internal_V1_AcceptDisputeCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Dispute
+
         /// Handle the "CreateCardToken" method.
         ///
         /// - Parameters:
@@ -1699,6 +1923,50 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ListDisputes.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListDisputesCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListDisputesResponse>(),
+            handler: { request, context in
+                try await self.listDisputes(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.GetDispute.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_GetDisputeCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Dispute>(),
+            handler: { request, context in
+                try await self.getDispute(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.SubmitDisputeEvidence.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_SubmitDisputeEvidenceCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Dispute>(),
+            handler: { request, context in
+                try await self.submitDisputeEvidence(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.AcceptDispute.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_AcceptDisputeCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Dispute>(),
+            handler: { request, context in
+                try await self.acceptDispute(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Payrail_Internal_V1_Core.Method.CreateCardToken.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CreateCardTokenCall>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_CardSummary>(),
@@ -1984,6 +2252,50 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRefundsResponse> {
         let response = try await self.listRefunds(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listDisputes(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListDisputesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListDisputesResponse> {
+        let response = try await self.listDisputes(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getDispute(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetDisputeCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Dispute> {
+        let response = try await self.getDispute(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func submitDisputeEvidence(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Dispute> {
+        let response = try await self.submitDisputeEvidence(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func acceptDispute(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_AcceptDisputeCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Dispute> {
+        let response = try await self.acceptDispute(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2301,6 +2613,58 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse> {
         return GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse>(
             message: try await self.listRefunds(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listDisputes(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListDisputesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListDisputesResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_ListDisputesResponse>(
+            message: try await self.listDisputes(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getDispute(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetDisputeCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Dispute> {
+        return GRPCCore.ServerResponse<Payrail_V1_Dispute>(
+            message: try await self.getDispute(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func submitDisputeEvidence(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Dispute> {
+        return GRPCCore.ServerResponse<Payrail_V1_Dispute>(
+            message: try await self.submitDisputeEvidence(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func acceptDispute(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_AcceptDisputeCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Dispute> {
+        return GRPCCore.ServerResponse<Payrail_V1_Dispute>(
+            message: try await self.acceptDispute(
                 request: request.message,
                 context: context
             ),
@@ -2743,6 +3107,82 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListRefundsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListRefundsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListDisputes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListDisputesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListDisputesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListDisputesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listDisputes<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListDisputesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListDisputesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListDisputesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListDisputesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetDisputeCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetDisputeCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Dispute` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getDispute<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetDisputeCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetDisputeCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Dispute>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SubmitDisputeEvidence" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_SubmitDisputeEvidenceCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_SubmitDisputeEvidenceCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Dispute` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func submitDisputeEvidence<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Dispute>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AcceptDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_AcceptDisputeCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_AcceptDisputeCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Dispute` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func acceptDispute<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_AcceptDisputeCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_AcceptDisputeCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Dispute>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "CreateCardToken" method.
@@ -3408,6 +3848,126 @@ extension Payrail_Internal_V1_Core {
             try await self.client.unary(
                 request: request,
                 descriptor: Payrail_Internal_V1_Core.Method.ListRefunds.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListDisputes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListDisputesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListDisputesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListDisputesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listDisputes<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListDisputesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListDisputesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListDisputesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListDisputesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ListDisputes.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetDisputeCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetDisputeCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Dispute` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getDispute<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetDisputeCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetDisputeCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Dispute>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.GetDispute.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SubmitDisputeEvidence" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_SubmitDisputeEvidenceCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_SubmitDisputeEvidenceCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Dispute` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func submitDisputeEvidence<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Dispute>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.SubmitDisputeEvidence.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "AcceptDispute" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_AcceptDisputeCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_AcceptDisputeCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Dispute` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func acceptDispute<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_AcceptDisputeCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_AcceptDisputeCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Dispute>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.AcceptDispute.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -4135,6 +4695,106 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
         )
     }
 
+    /// Call the "ListDisputes" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ListDisputesCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listDisputes<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListDisputesCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListDisputesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listDisputes(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ListDisputesCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListDisputesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetDispute" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_GetDisputeCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getDispute<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetDisputeCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getDispute(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_GetDisputeCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Dispute>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SubmitDisputeEvidence" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_SubmitDisputeEvidenceCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func submitDisputeEvidence<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.submitDisputeEvidence(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_SubmitDisputeEvidenceCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Dispute>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AcceptDispute" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_AcceptDisputeCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func acceptDispute<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_AcceptDisputeCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.acceptDispute(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_AcceptDisputeCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Dispute>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "CreateCardToken" method.
     ///
     /// - Parameters:
@@ -4844,6 +5504,122 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.listRefunds(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListDisputes" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listDisputes<Result>(
+        _ message: Payrail_Internal_V1_ListDisputesCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListDisputesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ListDisputesCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listDisputes(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetDispute" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getDispute<Result>(
+        _ message: Payrail_Internal_V1_GetDisputeCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_GetDisputeCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getDispute(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SubmitDisputeEvidence" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func submitDisputeEvidence<Result>(
+        _ message: Payrail_Internal_V1_SubmitDisputeEvidenceCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_SubmitDisputeEvidenceCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.submitDisputeEvidence(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AcceptDispute" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func acceptDispute<Result>(
+        _ message: Payrail_Internal_V1_AcceptDisputeCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Dispute>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_AcceptDisputeCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.acceptDispute(
             request: request,
             options: options,
             onResponse: handleResponse

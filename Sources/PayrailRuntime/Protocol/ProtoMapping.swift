@@ -124,6 +124,27 @@ public enum ProtoMapping {
         }
     }
 
+    public static func proto(_ dispute: Dispute) -> Payrail_V1_Dispute {
+        .with {
+            $0.id = dispute.id
+            $0.paymentID = dispute.paymentID
+            $0.amount = proto(dispute.amount)
+            $0.fee = proto(dispute.fee)
+            switch dispute.status {
+            case .needsResponse: $0.status = .needsResponse
+            case .underReview: $0.status = .underReview
+            case .won: $0.status = .won
+            case .lost: $0.status = .lost
+            }
+            $0.reason = dispute.reason
+            $0.evidence = dispute.evidence
+            $0.evidenceDueAtUnixMs = dispute.evidenceDueAtMs
+            $0.livemode = dispute.livemode
+            $0.createdAtUnixMs = dispute.createdAtMs
+            $0.updatedAtUnixMs = dispute.updatedAtMs
+        }
+    }
+
     public static func proto(_ quote: FXQuote) -> Payrail_V1_FXQuote {
         .with {
             $0.id = quote.id

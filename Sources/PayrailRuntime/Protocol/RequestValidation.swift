@@ -44,6 +44,25 @@ public enum RequestValidation {
         try FieldRules.identifier(id, prefix: "re", field: "refund_id")
     }
 
+    public static func disputeID(_ id: String) throws(PayrailError) -> String {
+        try FieldRules.identifier(id, prefix: "dp", field: "dispute_id")
+    }
+
+    /// Evidence for a dispute: 1 to 4,000 characters of text.
+    public static func disputeEvidence(_ text: String) throws(PayrailError) -> String {
+        guard !text.isEmpty else { throw PayrailError(.missingField, "evidence is required", field: "evidence") }
+        return try FieldRules.text(text, maxLength: 4_000, field: "evidence")
+    }
+
+    /// The payment filter and page size of ListDisputes.
+    public static func listDisputes(_ request: Payrail_V1_ListDisputesRequest) throws(PayrailError) -> (paymentID: String?, limit: Int) {
+        let limit = request.limit == 0 ? RequestLimits.pageSizeDefault : Int(request.limit)
+        guard (1...RequestLimits.pageSizeMax).contains(limit) else {
+            throw PayrailError(.invalidRequest, "limit must be 1 to \(RequestLimits.pageSizeMax)", field: "limit")
+        }
+        return (request.paymentID.isEmpty ? nil : try paymentID(request.paymentID), limit)
+    }
+
     public static func capture(_ request: Payrail_V1_CapturePaymentRequest) throws(PayrailError) -> Capture {
         Capture(idempotencyKey: try FieldRules.idempotencyKey(request.idempotencyKey), paymentID: try paymentID(request.paymentID),
                 amountMinor: request.hasAmountMinor ? try FieldRules.positiveAmount(request.amountMinor, field: "amount_minor") : nil)

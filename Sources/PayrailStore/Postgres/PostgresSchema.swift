@@ -312,5 +312,29 @@ enum PostgresSchema {
         CREATE INDEX payments_by_status_updated ON payments (status, updated_at_ms);
         CREATE INDEX idempotency_keys_by_resource ON idempotency_keys (resource_id);
         """,
+        // 13: chargebacks reported by the processors (one row per network dispute).
+        """
+        CREATE TABLE disputes (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode BOOLEAN NOT NULL,
+            payment_id TEXT NOT NULL REFERENCES payments(id),
+            connector TEXT NOT NULL,
+            network_dispute_id TEXT NOT NULL,
+            amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+            fee_minor BIGINT NOT NULL CHECK (fee_minor >= 0),
+            currency TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('needs_response', 'under_review', 'won', 'lost')),
+            evidence TEXT NOT NULL,
+            evidence_due_at_ms BIGINT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            version BIGINT NOT NULL,
+            UNIQUE (connector, network_dispute_id)
+        );
+        CREATE INDEX disputes_by_merchant ON disputes (merchant_id, livemode, created_at_ms DESC, id DESC);
+        CREATE INDEX disputes_by_payment ON disputes (payment_id);
+        """,
     ]
 }

@@ -258,6 +258,71 @@ struct PostgresTransaction: StoreTransaction {
         return payments
     }
 
+    // MARK: Disputes
+
+    func insertDispute(_ dispute: Dispute) async throws -> Bool {
+        dispute.checkInvariants()
+        return try await run("""
+            INSERT INTO disputes (id, merchant_id, livemode, payment_id, connector, network_dispute_id, amount_minor, fee_minor, currency,
+                reason, status, evidence, evidence_due_at_ms, created_at_ms, updated_at_ms, version)
+            VALUES (\(dispute.id), \(dispute.merchantID), \(dispute.livemode), \(dispute.paymentID), \(dispute.connector),
+                \(dispute.networkDisputeID), \(dispute.amount.amountMinor), \(dispute.fee.amountMinor), \(dispute.amount.currency.code),
+                \(dispute.reason), \(dispute.status.rawValue), \(dispute.evidence), \(dispute.evidenceDueAtMs), \(dispute.createdAtMs),
+                \(dispute.updatedAtMs), \(dispute.version))
+            ON CONFLICT (connector, network_dispute_id) DO NOTHING
+            RETURNING id
+            """).count == 1
+    }
+
+    func updateDispute(_ dispute: Dispute, expectedVersion: Int64) async throws {
+        dispute.checkInvariants()
+        let rows = try await run("""
+            UPDATE disputes SET status = \(dispute.status.rawValue), evidence = \(dispute.evidence), updated_at_ms = \(dispute.updatedAtMs),
+                version = \(dispute.version)
+            WHERE id = \(dispute.id) AND version = \(expectedVersion)
+            RETURNING id
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("dispute \(dispute.id) changed concurrently") }
+    }
+
+    func dispute(id: String, merchantID: String) async throws -> Dispute? {
+        var query: PostgresQuery = "SELECT * FROM disputes WHERE id = \(id) AND merchant_id = \(merchantID)"
+        query.sql += lockClause
+        return try await run(query).first.map(Self.dispute)
+    }
+
+    func dispute(connector: String, networkDisputeID: String) async throws -> Dispute? {
+        var query: PostgresQuery = "SELECT * FROM disputes WHERE connector = \(connector) AND network_dispute_id = \(networkDisputeID)"
+        query.sql += lockClause
+        return try await run(query).first.map(Self.dispute)
+    }
+
+    func disputes(merchantID: String, livemode: Bool, paymentID: String?, limit: Int) async throws -> [Dispute] {
+        try await run("""
+            SELECT * FROM disputes
+            WHERE merchant_id = \(merchantID) AND livemode = \(livemode) AND (\(paymentID)::TEXT IS NULL OR payment_id = \(paymentID))
+            ORDER BY created_at_ms DESC, id DESC
+            LIMIT \(limit)
+            """).map(Self.dispute)
+    }
+
+    private static func dispute(_ row: PostgresRandomAccessRow) throws -> Dispute {
+        let id = try row["id"].decode(String.self)
+        guard let currency = Currency(code: try row["currency"].decode(String.self)),
+              let status = DisputeStatus(rawValue: try row["status"].decode(String.self)) else {
+            throw StoreError.corrupt("dispute \(id)")
+        }
+        return Dispute(id: id, paymentID: try row["payment_id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
+                       livemode: try row["livemode"].decode(Bool.self), connector: try row["connector"].decode(String.self),
+                       networkDisputeID: try row["network_dispute_id"].decode(String.self),
+                       amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency),
+                       fee: Money(amountMinor: try row["fee_minor"].decode(Int64.self), currency: currency),
+                       reason: try row["reason"].decode(String.self), evidenceDueAtMs: try row["evidence_due_at_ms"].decode(Int64.self),
+                       createdAtMs: try row["created_at_ms"].decode(Int64.self), status: status,
+                       evidence: try row["evidence"].decode(String.self), updatedAtMs: try row["updated_at_ms"].decode(Int64.self),
+                       version: try row["version"].decode(Int64.self))
+    }
+
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
         try await run("""
             INSERT INTO payment_locks (payment_id, owner, locked_until_ms) VALUES (\(paymentID), \(owner), \(untilMs))

@@ -241,6 +241,69 @@ struct SQLiteTransaction: StoreTransaction {
         return payments
     }
 
+    // MARK: Disputes
+
+    func insertDispute(_ dispute: Dispute) async throws -> Bool {
+        dispute.checkInvariants()
+        let rows = try await run("""
+            INSERT INTO disputes (id, merchant_id, livemode, payment_id, connector, network_dispute_id, amount_minor, fee_minor, currency,
+                reason, status, evidence, evidence_due_at_ms, created_at_ms, updated_at_ms, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (connector, network_dispute_id) DO NOTHING
+            RETURNING id
+            """, [.text(dispute.id), .text(dispute.merchantID), .integer(dispute.livemode ? 1 : 0), .text(dispute.paymentID),
+                  .text(dispute.connector), .text(dispute.networkDisputeID), .integer(Int(dispute.amount.amountMinor)),
+                  .integer(Int(dispute.fee.amountMinor)), .text(dispute.amount.currency.code), .text(dispute.reason),
+                  .text(dispute.status.rawValue), .text(dispute.evidence), .integer(Int(dispute.evidenceDueAtMs)),
+                  .integer(Int(dispute.createdAtMs)), .integer(Int(dispute.updatedAtMs)), .integer(Int(dispute.version))])
+        return rows.count == 1
+    }
+
+    func updateDispute(_ dispute: Dispute, expectedVersion: Int64) async throws {
+        dispute.checkInvariants()
+        let rows = try await run("""
+            UPDATE disputes SET status = ?, evidence = ?, updated_at_ms = ?, version = ? WHERE id = ? AND version = ? RETURNING id
+            """, [.text(dispute.status.rawValue), .text(dispute.evidence), .integer(Int(dispute.updatedAtMs)), .integer(Int(dispute.version)),
+                  .text(dispute.id), .integer(Int(expectedVersion))])
+        guard rows.count == 1 else { throw StoreError.conflict("dispute \(dispute.id) changed concurrently") }
+    }
+
+    func dispute(id: String, merchantID: String) async throws -> Dispute? {
+        try await run("SELECT * FROM disputes WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.dispute)
+    }
+
+    func dispute(connector: String, networkDisputeID: String) async throws -> Dispute? {
+        try await run("SELECT * FROM disputes WHERE connector = ? AND network_dispute_id = ?", [.text(connector), .text(networkDisputeID)])
+            .first.map(Self.dispute)
+    }
+
+    func disputes(merchantID: String, livemode: Bool, paymentID: String?, limit: Int) async throws -> [Dispute] {
+        var sql = "SELECT * FROM disputes WHERE merchant_id = ? AND livemode = ?"
+        var binds: [SQLiteData] = [.text(merchantID), .integer(livemode ? 1 : 0)]
+        if let paymentID {
+            sql += " AND payment_id = ?"
+            binds.append(.text(paymentID))
+        }
+        sql += " ORDER BY created_at_ms DESC, id DESC LIMIT ?"
+        binds.append(.integer(limit))
+        return try await run(sql, binds).map(Self.dispute)
+    }
+
+    private static func dispute(_ row: SQLiteRow) throws -> Dispute {
+        let id = try row.text("id")
+        guard let currency = Currency(code: try row.text("currency")), let status = DisputeStatus(rawValue: try row.text("status")) else {
+            throw StoreError.corrupt("dispute \(id)")
+        }
+        return Dispute(id: id, paymentID: try row.text("payment_id"), merchantID: try row.text("merchant_id"),
+                       livemode: try row.int64("livemode") != 0, connector: try row.text("connector"),
+                       networkDisputeID: try row.text("network_dispute_id"),
+                       amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency),
+                       fee: Money(amountMinor: try row.int64("fee_minor"), currency: currency), reason: try row.text("reason"),
+                       evidenceDueAtMs: try row.int64("evidence_due_at_ms"), createdAtMs: try row.int64("created_at_ms"),
+                       status: status, evidence: try row.text("evidence"), updatedAtMs: try row.int64("updated_at_ms"),
+                       version: try row.int64("version"))
+    }
+
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
         let rows = try await run("""
             INSERT INTO payment_locks (payment_id, owner, locked_until_ms) VALUES (?, ?, ?)
