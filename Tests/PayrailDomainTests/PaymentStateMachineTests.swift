@@ -13,7 +13,7 @@ let allEvents: [PaymentEvent] = [
     .authorized(processorReference: "auth_1"), .challengeRequired(ThreeDSChallenge(challengeID: "chl", attemptsRemaining: 3)),
     .challengePassed, .challengeFailed, .declined(.declined(.genericDecline, "declined")), .captured(amountMinor: 10_000),
     .captured(amountMinor: 4_000), .canceled, .heldForReview, .reviewApproved, .refundRequested(amountMinor: 1_000), .refundSucceeded(amountMinor: 1_000),
-    .refundFailed(amountMinor: 1_000), .rerouted(to: "acquirer-b"),
+    .refundFailed(amountMinor: 1_000), .rerouted(to: "acquirer-b"), .challengeExpired,
 ]
 
 @Suite struct PaymentStateMachineTests {

@@ -146,6 +146,41 @@ import Testing
         }
     }
 
+    /// The cardholder never answers: the challenge expires and the payment fails (no hold was
+    /// ever placed, so the ledger has nothing); wrong codes until none remain fail it too.
+    @Test(arguments: ClusterStore.available)
+    func anAbandonedChallengeExpiresAndWrongCodesFail(_ store: ClusterStore) async throws {
+        var configuration = PaymentService.Configuration()
+        configuration.challengeExpiryMs = 300
+        try await withCluster(store: store, payments: configuration) { cluster, client, _, _ in
+            let abandoned = try await client.payments.createPayment(createRequest(key: "3ds-abandon", card: TestCards.threeDSRequired), metadata: client.metadata)
+            #expect(abandoned.status == .requiresAction)
+            let wrong = try await client.payments.createPayment(createRequest(key: "3ds-wrong", card: TestCards.threeDSRequired), metadata: client.metadata)
+            var last = wrong
+            for attempt in 0..<TestCards.challengeAttempts {
+                last = try await client.payments.confirmPayment(.with {
+                    $0.idempotencyKey = "3ds-wrong-\(attempt)"; $0.paymentID = wrong.id; $0.threeDsOtp = "000000"
+                }, metadata: client.metadata)
+            }
+            #expect(last.status == .failed && last.failure.declineCode == "authentication_failed")
+
+            try await Task.sleep(for: .milliseconds(350))
+            _ = try await PaymentReconciler(payments: cluster.core.payments).round()
+            let expired = try await client.payments.getPayment(.with { $0.paymentID = abandoned.id }, metadata: client.metadata)
+            #expect(expired.status == .failed && expired.failure.declineCode == "challenge_expired" && !expired.hasNextAction)
+            let late = await rpcFailure {
+                _ = try await client.payments.confirmPayment(.with {
+                    $0.idempotencyKey = "3ds-abandon-late"; $0.paymentID = abandoned.id; $0.threeDsOtp = TestCards.validOTP
+                }, metadata: client.metadata)
+            }
+            #expect(late?.0 == .failedPrecondition && late?.1 == "payment_unexpected_state")
+            let events = try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 100) }
+                .filter { $0.event.resourceID == abandoned.id }.map(\.event.type.rawValue)
+            #expect(events == ["payment.requires_action", "payment.failed"])
+            #expect(try await cluster.store.read { try await $0.ledgerTransactions(resourceID: abandoned.id) }.isEmpty)
+        }
+    }
+
     @Test(arguments: ClusterStore.available)
     func cancelReleasesTheHold(_ store: ClusterStore) async throws {
         try await withCluster(store: store) { cluster, client, _, _ in

@@ -3,7 +3,8 @@ import Metrics
 import PayrailDomain
 import ServiceLifecycle
 
-/// The background job that settles payments whose outcome is unknown: every `interval` it
+/// The background job that settles payments whose outcome is unknown, and fails payments
+/// whose 3-D Secure challenge was abandoned (``PaymentService/expireChallenge(paymentID:merchantID:)``): every `interval` it
 /// takes the payments that have been `processing` for longer than `stalledAfterMs` (a timeout
 /// after sending, a crashed request, a processor whose status API was down) and asks their
 /// processor what happened (``PaymentService/reconcile(paymentID:merchantID:)``). Any number of
@@ -25,6 +26,7 @@ public final class PaymentReconciler: Service, Sendable {
     private let logger: Logger
     private let settled = Counter(label: "payrail_reconciler_payments_total", dimensions: [("result", "settled")])
     private let unknown = Counter(label: "payrail_reconciler_payments_total", dimensions: [("result", "still_unknown")])
+    private let expired = Counter(label: "payrail_reconciler_payments_total", dimensions: [("result", "challenge_expired")])
 
     public init(payments: PaymentService, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "payrail.core.reconciler")) {
@@ -48,6 +50,16 @@ public final class PaymentReconciler: Service, Sendable {
                 }
             } catch {
                 logger.warning("reconciliation failed", metadata: ["payment": "\(payment.id)", "error_type": "\(type(of: error))"])
+            }
+        }
+        for payment in try await payments.abandonedChallenges(limit: configuration.batchSize) {
+            do {
+                if try await payments.expireChallenge(paymentID: payment.id, merchantID: payment.merchantID) {
+                    results[payment.id] = .settled(.failed)
+                    expired.increment()
+                }
+            } catch {
+                logger.warning("challenge expiry failed", metadata: ["payment": "\(payment.id)", "error_type": "\(type(of: error))"])
             }
         }
         return results

@@ -26,6 +26,8 @@ public final class PaymentService: Sendable {
         public var fxMarkupBasisPoints = 100
         /// How long an FX quote stays locked.
         public var fxQuoteTTLMs: Int64 = 60_000
+        /// How long a 3-D Secure challenge waits for the cardholder before the payment fails.
+        public var challengeExpiryMs: Int64 = 15 * 60_000
         public init() {}
     }
 
@@ -675,6 +677,35 @@ public final class PaymentService: Sendable {
         logger.notice("payment reconciled", metadata: ["payment": "\(paymentID)", "status": "\(settled.status.rawValue)",
                                                        "connector": "\(settled.connector)"])
         return .settled(settled.status)
+    }
+
+    /// Fails a payment whose 3-D Secure challenge was abandoned for longer than
+    /// `challengeExpiryMs`; true when it did. A confirmation in flight (holding the payment's
+    /// operation lock) wins: the payment is left for the next round.
+    public func expireChallenge(paymentID: String, merchantID: String) async throws -> Bool {
+        let nowMs = now()
+        let owner = "challenge-expiry"
+        let expired = try await store.write { tx -> Payment? in
+            guard var payment = try await tx.payment(id: paymentID, merchantID: merchantID), payment.status == .requiresAction,
+                  payment.updatedAtMs + configuration.challengeExpiryMs <= nowMs,
+                  try await tx.acquirePaymentLock(paymentID: paymentID, owner: owner, untilMs: nowMs + 1_000, nowMs: nowMs) else { return nil }
+            let expectedVersion = payment.version
+            try payment.apply(.challengeExpired, at: nowMs)
+            try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+            try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: .paymentFailed, merchantID: payment.merchantID,
+                                                       livemode: payment.livemode, resourceID: payment.id,
+                                                       payload: codec.snapshot(payment), createdAtMs: nowMs))
+            try await tx.releasePaymentLock(paymentID: paymentID, owner: owner)
+            return payment
+        }
+        if let expired { logger.notice("3-D Secure challenge expired", metadata: ["payment": "\(expired.id)"]) }
+        return expired != nil
+    }
+
+    /// Payments waiting on an abandoned challenge: the expiry's candidates.
+    public func abandonedChallenges(limit: Int) async throws -> [Payment] {
+        let before = now() - configuration.challengeExpiryMs
+        return try await store.read { try await $0.payments(status: .requiresAction, updatedBeforeMs: before, limit: limit) }
     }
 
     /// Payments `processing` for longer than `olderThanMs`: the reconciliation job's candidates.

@@ -13,6 +13,8 @@ public struct DeclineCode: Hashable, Sendable, CustomStringConvertible {
     public static let lostCard = DeclineCode("lost_card")
     public static let stolenCard = DeclineCode("stolen_card")
     public static let authenticationFailed = DeclineCode("authentication_failed")
+    /// The cardholder never completed the 3-D Secure challenge.
+    public static let challengeExpired = DeclineCode("challenge_expired")
 }
 
 /// The outcome recorded on a payment or refund that did not succeed.

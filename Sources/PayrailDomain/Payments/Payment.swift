@@ -144,6 +144,10 @@ public struct Payment: Hashable, Sendable {
         case .declined(let failure):
             updated.failure = failure
             updated.challenge = nil
+        case .challengeExpired:
+            updated.challenge = nil
+            updated.failure = Failure(reason: "authentication_failed", declineCode: .challengeExpired,
+                                      message: "The 3-D Secure challenge was abandoned and expired.")
         case .rerouted(let next):
             guard next != connector, !connectorsTried.contains(next) else {
                 throw PayrailError(.unexpectedState, "payment \(id) was already sent to \(next)")

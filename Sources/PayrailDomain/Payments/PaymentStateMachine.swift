@@ -9,6 +9,8 @@ public enum PaymentEvent: Hashable, Sendable {
     case challengePassed
     /// A wrong one-time code; the payment fails when no attempts remain.
     case challengeFailed
+    /// The cardholder abandoned the challenge and it expired: the payment fails.
+    case challengeExpired
     /// The processor or issuer refused the payment.
     case declined(Failure)
     /// The processor did not take the payment (unavailable, or timed out and reversed): it goes
@@ -37,6 +39,7 @@ public enum PaymentEvent: Hashable, Sendable {
         case .challengeRequired: "require_action"
         case .challengePassed: "pass_challenge"
         case .challengeFailed: "fail_challenge"
+        case .challengeExpired: "expire_challenge"
         case .declined: "decline"
         case .rerouted: "reroute"
         case .captured: "capture"
@@ -73,6 +76,7 @@ public enum PaymentStateMachine {
         case (.processing, .rerouted): .processing
         case (.requiresAction, .challengePassed): .processing
         case (.requiresAction, .challengeFailed): attemptsRemainingAfterFailure > 0 ? .requiresAction : .failed
+        case (.requiresAction, .challengeExpired): .failed
         case (.requiresCapture, .captured): .succeeded
         case (.requiresCapture, .heldForReview): .requiresReview
         case (.requiresReview, .reviewApproved): .requiresCapture
@@ -86,7 +90,7 @@ public enum PaymentStateMachine {
     public static func allowedEventNames(in status: PaymentStatus) -> [String] {
         let probes: [PaymentEvent] = [
             .authorized(processorReference: ""), .challengeRequired(ThreeDSChallenge(challengeID: "", attemptsRemaining: 1)),
-            .challengePassed, .challengeFailed, .declined(.declined(.genericDecline, "")), .rerouted(to: ""), .captured(amountMinor: 1),
+            .challengePassed, .challengeFailed, .challengeExpired, .declined(.declined(.genericDecline, "")), .rerouted(to: ""), .captured(amountMinor: 1),
             .canceled, .heldForReview, .reviewApproved, .refundRequested(amountMinor: 1), .refundSucceeded(amountMinor: 1), .refundFailed(amountMinor: 1),
         ]
         return probes.filter { next(status, $0) != nil }.map(\.name)
