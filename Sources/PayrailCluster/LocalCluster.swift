@@ -31,6 +31,9 @@ public final class LocalCluster: Sendable {
         /// One connector for every payment: replaces `routing` with a single route to it.
         public var connector: (any CardConnector)?
         public var reconciler = PaymentReconciler.Configuration()
+        /// The bank and push-to-card rails for payouts (a simulator by default).
+        public var payoutRail: (any PayoutRail)?
+        public var payoutJob = PayoutJob.Configuration()
         /// Use this PostgreSQL database instead of the embedded SQLite file.
         public var postgres: PostgresStore.Location?
         /// The vault's own PostgreSQL credentials and the region's replica (PostgreSQL only);
@@ -99,11 +102,12 @@ public final class LocalCluster: Sendable {
             coreConfiguration.routing = options.routing
         }
         coreConfiguration.reconciler = options.reconciler
+        coreConfiguration.payoutJob = options.payoutJob
         coreConfiguration.payments = options.payments
         coreConfiguration.webhooks = options.webhooks
         coreConfiguration.traffic = TrafficControlPlane.Configuration(regions: options.regions)
         let core = CoreNode(configuration: coreConfiguration, store: store, vaultStore: vaultStore, keys: keys,
-                            connectors: options.connector.map { [$0] } ?? options.connectors, logger: logger)
+                            connectors: options.connector.map { [$0] } ?? options.connectors, payoutRail: options.payoutRail, logger: logger)
         try await core.prepare()
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []
@@ -160,6 +164,7 @@ public final class EdgeClient: Sendable {
     public let payments: Payrail_V1_Payments.Client<HTTP2ClientTransport.Posix>
     public let refunds: Payrail_V1_Refunds.Client<HTTP2ClientTransport.Posix>
     public let disputes: Payrail_V1_Disputes.Client<HTTP2ClientTransport.Posix>
+    public let payouts: Payrail_V1_Payouts.Client<HTTP2ClientTransport.Posix>
     public let tokens: Payrail_V1_Tokens.Client<HTTP2ClientTransport.Posix>
     public let balances: Payrail_V1_Balances.Client<HTTP2ClientTransport.Posix>
     public let fx: Payrail_V1_FXQuotes.Client<HTTP2ClientTransport.Posix>
@@ -178,6 +183,7 @@ public final class EdgeClient: Sendable {
         payments = Payrail_V1_Payments.Client(wrapping: grpc)
         refunds = Payrail_V1_Refunds.Client(wrapping: grpc)
         disputes = Payrail_V1_Disputes.Client(wrapping: grpc)
+        payouts = Payrail_V1_Payouts.Client(wrapping: grpc)
         tokens = Payrail_V1_Tokens.Client(wrapping: grpc)
         balances = Payrail_V1_Balances.Client(wrapping: grpc)
         fx = Payrail_V1_FXQuotes.Client(wrapping: grpc)

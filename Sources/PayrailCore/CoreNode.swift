@@ -21,6 +21,8 @@ public struct CoreNode: Sendable {
         public var routing = RoutingConfiguration.default
         /// The job that settles payments whose processor outcome is unknown.
         public var reconciler = PaymentReconciler.Configuration()
+        /// How often standard payouts are batched to the bank and arrivals checked.
+        public var payoutJob = PayoutJob.Configuration()
         public var payments = PaymentService.Configuration()
         public var webhooks = WebhookDispatcher.Configuration()
         /// The regions whose edges this core serves (the traffic control plane's regions).
@@ -52,8 +54,11 @@ public struct CoreNode: Sendable {
     /// The long-running parts: the gRPC server, the webhook dispatcher and the traffic control
     /// plane (stopped first, which ends the edges' watches so the server can drain).
     public var services: [any Service] {
-        [GRPCServerService(server: server), webhooks, vaultRewrapper, reconciler, notifications, traffic]
+        [GRPCServerService(server: server), webhooks, vaultRewrapper, reconciler, notifications, payoutJob, traffic]
     }
+    /// Payouts to the merchants' banks and cards, and the job that sends and settles them.
+    public let payouts: PayoutService
+    public let payoutJob: PayoutJob
     /// Chargebacks from the networks and the merchant's answers.
     public let disputes: DisputeService
     /// Brings the processors' own reports (chargebacks) in.
@@ -64,7 +69,7 @@ public struct CoreNode: Sendable {
     public let vaultRewrapper: VaultRewrapper
 
     public init(configuration: Configuration, store: any PaymentStore, vaultStore: any VaultStore, keys: any KeyProvider,
-                connectors: [any CardConnector]? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
+                connectors: [any CardConnector]? = nil, payoutRail: (any PayoutRail)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
                 logger: Logger = Logger(label: "payrail.core")) {
         let ids = IdentifierGenerator.system
         let vault = CardVault(keys: keys, ids: ids)
@@ -77,6 +82,9 @@ public struct CoreNode: Sendable {
         reconciler = PaymentReconciler(payments: payments, configuration: configuration.reconciler, logger: logger)
         disputes = DisputeService(store: store, router: router, codec: ProtobufSnapshotCodec(), ids: ids, now: now, logger: logger)
         notifications = ConnectorNotificationPoller(router: router, disputes: disputes, logger: logger)
+        payouts = PayoutService(store: store, vaultStore: vaultStore, vault: vault, rail: payoutRail ?? BankRailSimulator(),
+                                codec: ProtobufSnapshotCodec(), ids: ids, now: now, logger: logger)
+        payoutJob = PayoutJob(payouts: payouts, configuration: configuration.payoutJob, logger: logger)
         apiKeys = APIKeyService(store: store, ids: ids, now: now)
         health = HealthService()
         ledger = LedgerVerifier(store: store)
@@ -90,7 +98,7 @@ public struct CoreNode: Sendable {
                 certificatePath: configuration.certificatePath, keyPath: configuration.keyPath, caPath: configuration.caPath),
             config: CoreNode.transportConfig())
         server = GRPCServer(transport: transport, services: [
-            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, disputes: disputes, now: now, logger: logger),
+            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, disputes: disputes, payouts: payouts, now: now, logger: logger),
             TrafficControlService(plane: traffic, logger: logger), health,
         ])
         health.setStatus(.serving)

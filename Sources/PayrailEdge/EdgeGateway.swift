@@ -312,6 +312,31 @@ public final class EdgeGateway: Sendable {
         }
     }
 
+    // MARK: Payouts
+
+    /// A payout is created in one transaction at the core with its idempotency record, so a
+    /// repeat with the same key through any edge returns the same payout.
+    func createPayout(_ request: Payrail_V1_CreatePayoutRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payout {
+        try await handle("CreatePayout", metadata) { context in
+            _ = try RequestValidation.createPayout(request)
+            return try await withFailover { try await core.createPayout(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
+    func getPayout(_ request: Payrail_V1_GetPayoutRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payout {
+        try await handle("GetPayout", metadata) { context in
+            _ = try RequestValidation.payoutID(request.payoutID)
+            return try await withFailover { try await core.getPayout(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
+    func listPayouts(_ request: Payrail_V1_ListPayoutsRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListPayoutsResponse {
+        try await handle("ListPayouts", metadata) { context in
+            _ = try RequestValidation.listPayoutsLimit(request.limit)
+            return try await withFailover { try await core.listPayouts(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
     // MARK: Disputes
 
     func listDisputes(_ request: Payrail_V1_ListDisputesRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListDisputesResponse {

@@ -83,6 +83,33 @@ struct RefundsService: Payrail_V1_Refunds.ServiceProtocol {
     }
 }
 
+struct PayoutsService: Payrail_V1_Payouts.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = Payrail_V1_Payouts.Method
+        router.registerLimited(M.CreatePayout.descriptor, Payrail_V1_CreatePayoutRequest.self, Payrail_V1_Payout.self) {
+            try await self.createPayout(request: $0, context: $1)
+        }
+        router.registerLimited(M.GetPayout.descriptor, Payrail_V1_GetPayoutRequest.self, Payrail_V1_Payout.self) {
+            try await self.getPayout(request: $0, context: $1)
+        }
+        router.registerLimited(M.ListPayouts.descriptor, Payrail_V1_ListPayoutsRequest.self, Payrail_V1_ListPayoutsResponse.self) {
+            try await self.listPayouts(request: $0, context: $1)
+        }
+    }
+
+    func createPayout(request: ServerRequest<Payrail_V1_CreatePayoutRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Payout> {
+        ServerResponse(message: try await gateway.createPayout(request.message, request.metadata))
+    }
+    func getPayout(request: ServerRequest<Payrail_V1_GetPayoutRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Payout> {
+        ServerResponse(message: try await gateway.getPayout(request.message, request.metadata))
+    }
+    func listPayouts(request: ServerRequest<Payrail_V1_ListPayoutsRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_ListPayoutsResponse> {
+        ServerResponse(message: try await gateway.listPayouts(request.message, request.metadata))
+    }
+}
+
 struct DisputesService: Payrail_V1_Disputes.ServiceProtocol {
     let gateway: EdgeGateway
 

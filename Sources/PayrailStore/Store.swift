@@ -67,6 +67,21 @@ public protocol StoreTransaction {
     /// The merchant's disputes, newest first, optionally of one payment.
     func disputes(merchantID: String, livemode: Bool, paymentID: String?, limit: Int) async throws -> [Dispute]
 
+    // Payouts
+    func insertPayout(_ payout: Payout) async throws
+    /// Replaces status, reference, arrival and failure if the stored version is `expectedVersion`.
+    func updatePayout(_ payout: Payout, expectedVersion: Int64) async throws
+    /// The payout; inside a write transaction the row is locked until commit.
+    func payout(id: String, merchantID: String) async throws -> Payout?
+    /// The merchant's payouts, newest first.
+    func payouts(merchantID: String, livemode: Bool, limit: Int) async throws -> [Payout]
+    /// Payouts of every merchant in `status` (optionally of one method), oldest first: the
+    /// payout job's work lists.
+    func payouts(status: PayoutStatus, method: PayoutMethod?, limit: Int) async throws -> [Payout]
+    /// Locks the merchant's balance in `currency` for paying out until the transaction ends:
+    /// call it before reading the balance a payout is checked against.
+    func lockPayoutBalance(merchantID: String, livemode: Bool, currency: Currency) async throws
+
     // Refunds
     func insertRefund(_ refund: Refund) async throws
     func updateRefund(_ refund: Refund) async throws

@@ -15,6 +15,10 @@ public struct ProtobufSnapshotCodec: ResponseSnapshotCodec {
         try! ProtoMapping.proto(refund).serializedBytes()
     }
 
+    public func snapshot(_ payout: Payout) -> [UInt8] {
+        try! ProtoMapping.proto(payout).serializedBytes()
+    }
+
     public func snapshot(_ dispute: Dispute) -> [UInt8] {
         try! ProtoMapping.proto(dispute).serializedBytes()
     }

@@ -28,4 +28,5 @@ public protocol ResponseSnapshotCodec: Sendable {
     func snapshot(_ payment: Payment) -> [UInt8]
     func snapshot(_ refund: Refund) -> [UInt8]
     func snapshot(_ dispute: Dispute) -> [UInt8]
+    func snapshot(_ payout: Payout) -> [UInt8]
 }

@@ -17,6 +17,8 @@ public struct WebhookEventRenderer: Sendable {
             object = try Payrail_V1_Payment(serializedBytes: event.payload).jsonString(options: options)
         } else if event.type.rawValue.hasPrefix("refund.") {
             object = try Payrail_V1_Refund(serializedBytes: event.payload).jsonString(options: options)
+        } else if event.type.rawValue.hasPrefix("payout.") {
+            object = try Payrail_V1_Payout(serializedBytes: event.payload).jsonString(options: options)
         } else if event.type.rawValue.hasPrefix("dispute.") {
             object = try Payrail_V1_Dispute(serializedBytes: event.payload).jsonString(options: options)
         } else {

@@ -47,6 +47,10 @@ public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let disputeUnexpectedState = Code("dispute_unexpected_state", .failedPrecondition)
         /// The payment is disputed: refunds are refused (the network already took the funds).
         public static let paymentDisputed = Code("payment_disputed", .failedPrecondition)
+        /// A payout larger than the merchant's available balance in that currency.
+        public static let balanceInsufficient = Code("balance_insufficient", .failedPrecondition)
+        /// The card cannot receive instant payouts (credit card, or a range without push-to-card).
+        public static let payoutDestinationIneligible = Code("payout_destination_ineligible", .failedPrecondition)
         public static let fxRateUnavailable = Code("fx_rate_unavailable", .failedPrecondition)
         public static let fxQuoteExpired = Code("fx_quote_expired", .failedPrecondition)
         public static let rateLimited = Code("rate_limited", .resourceExhausted)

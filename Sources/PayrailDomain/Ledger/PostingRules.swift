@@ -100,6 +100,15 @@ public enum PostingRules {
         ])
     }
 
+    /// A fee given back (an instant payout that could not be delivered).
+    public static func feeRefund(merchantID: String, livemode: Bool, fee: Money, resourceID: String,
+                                 transactionID: String, at nowMs: Int64) -> LedgerTransaction {
+        make(transactionID, .fee, resourceID, nil, nowMs, [
+            .debit(.platform(.feeRevenue, livemode: livemode, fee.currency), fee.amountMinor),
+            .credit(.merchantAvailable(merchantID, livemode: livemode, fee.currency), fee.amountMinor),
+        ])
+    }
+
     /// A chargeback: the network withdraws the disputed funds from what it owes us, and the
     /// merchant bears them plus the dispute fee.
     public static func disputeOpened(merchantID: String, connector: String, livemode: Bool, disputed: Money, disputeFee: Money,

@@ -22,6 +22,10 @@ public struct DomainEvent: Hashable, Sendable {
         public static let disputeUpdated = EventType("dispute.updated")
         /// The network decided (won: funds reinstated; lost: final).
         public static let disputeClosed = EventType("dispute.closed")
+        /// A payout was created (funds reserved), paid, or returned by the bank.
+        public static let payoutCreated = EventType("payout.created")
+        public static let payoutPaid = EventType("payout.paid")
+        public static let payoutFailed = EventType("payout.failed")
         /// Payrail turned an endpoint off after it failed for the whole retry period.
         public static let webhookEndpointDisabled = EventType("webhook_endpoint.disabled")
 

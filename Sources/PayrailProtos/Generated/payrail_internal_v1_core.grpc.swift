@@ -205,6 +205,45 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreatePayout" metadata.
+        public enum CreatePayout: Sendable {
+            /// Request type for "CreatePayout".
+            public typealias Input = Payrail_Internal_V1_CreatePayoutCall
+            /// Response type for "CreatePayout".
+            public typealias Output = Payrail_V1_Payout
+            /// Descriptor for "CreatePayout".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "CreatePayout",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetPayout" metadata.
+        public enum GetPayout: Sendable {
+            /// Request type for "GetPayout".
+            public typealias Input = Payrail_Internal_V1_GetPayoutCall
+            /// Response type for "GetPayout".
+            public typealias Output = Payrail_V1_Payout
+            /// Descriptor for "GetPayout".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "GetPayout",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListPayouts" metadata.
+        public enum ListPayouts: Sendable {
+            /// Request type for "ListPayouts".
+            public typealias Input = Payrail_Internal_V1_ListPayoutsCall
+            /// Response type for "ListPayouts".
+            public typealias Output = Payrail_V1_ListPayoutsResponse
+            /// Descriptor for "ListPayouts".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ListPayouts",
+                type: .unary
+            )
+        }
         /// Namespace for "ListDisputes" metadata.
         public enum ListDisputes: Sendable {
             /// Request type for "ListDisputes".
@@ -429,6 +468,9 @@ public enum Payrail_Internal_V1_Core: Sendable {
             CreateRefund.descriptor,
             GetRefund.descriptor,
             ListRefunds.descriptor,
+            CreatePayout.descriptor,
+            GetPayout.descriptor,
+            ListPayouts.descriptor,
             ListDisputes.descriptor,
             GetDispute.descriptor,
             SubmitDisputeEvidence.descriptor,
@@ -671,6 +713,48 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListRefundsCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRefundsResponse>
+
+        /// Handle the "CreatePayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_CreatePayoutCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Payout` messages.
+        func createPayout(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreatePayoutCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payout>
+
+        /// Handle the "GetPayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_GetPayoutCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Payout` messages.
+        func getPayout(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetPayoutCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payout>
+
+        /// Handle the "ListPayouts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ListPayoutsCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_ListPayoutsResponse` messages.
+        func listPayouts(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListPayoutsCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListPayoutsResponse>
 
         /// Handle the "ListDisputes" method.
         ///
@@ -1106,6 +1190,48 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse>
 
+        /// Handle the "CreatePayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreatePayoutCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Payout` message.
+        func createPayout(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreatePayoutCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payout>
+
+        /// Handle the "GetPayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetPayoutCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Payout` message.
+        func getPayout(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetPayoutCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payout>
+
+        /// Handle the "ListPayouts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListPayoutsCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_ListPayoutsResponse` message.
+        func listPayouts(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListPayoutsCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListPayoutsResponse>
+
         /// Handle the "ListDisputes" method.
         ///
         /// - Parameters:
@@ -1538,6 +1664,48 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_ListRefundsResponse
 
+        /// Handle the "CreatePayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_CreatePayoutCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Payout` to respond with.
+        func createPayout(
+            request: Payrail_Internal_V1_CreatePayoutCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Payout
+
+        /// Handle the "GetPayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_GetPayoutCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Payout` to respond with.
+        func getPayout(
+            request: Payrail_Internal_V1_GetPayoutCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Payout
+
+        /// Handle the "ListPayouts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ListPayoutsCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_ListPayoutsResponse` to respond with.
+        func listPayouts(
+            request: Payrail_Internal_V1_ListPayoutsCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_ListPayoutsResponse
+
         /// Handle the "ListDisputes" method.
         ///
         /// - Parameters:
@@ -1923,6 +2091,39 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.CreatePayout.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CreatePayoutCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Payout>(),
+            handler: { request, context in
+                try await self.createPayout(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.GetPayout.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_GetPayoutCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Payout>(),
+            handler: { request, context in
+                try await self.getPayout(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ListPayouts.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListPayoutsCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListPayoutsResponse>(),
+            handler: { request, context in
+                try await self.listPayouts(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Payrail_Internal_V1_Core.Method.ListDisputes.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListDisputesCall>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListDisputesResponse>(),
@@ -2252,6 +2453,39 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRefundsResponse> {
         let response = try await self.listRefunds(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createPayout(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreatePayoutCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payout> {
+        let response = try await self.createPayout(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getPayout(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetPayoutCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Payout> {
+        let response = try await self.getPayout(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listPayouts(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListPayoutsCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListPayoutsResponse> {
+        let response = try await self.listPayouts(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2613,6 +2847,45 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse> {
         return GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse>(
             message: try await self.listRefunds(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createPayout(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreatePayoutCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payout> {
+        return GRPCCore.ServerResponse<Payrail_V1_Payout>(
+            message: try await self.createPayout(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getPayout(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetPayoutCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Payout> {
+        return GRPCCore.ServerResponse<Payrail_V1_Payout>(
+            message: try await self.getPayout(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listPayouts(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListPayoutsCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListPayoutsResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_ListPayoutsResponse>(
+            message: try await self.listPayouts(
                 request: request.message,
                 context: context
             ),
@@ -3107,6 +3380,63 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListRefundsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListRefundsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreatePayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreatePayoutCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreatePayoutCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payout` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createPayout<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePayoutCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreatePayoutCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payout>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetPayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetPayoutCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetPayoutCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payout` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getPayout<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetPayoutCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetPayoutCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payout>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListPayouts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListPayoutsCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListPayoutsCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListPayoutsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listPayouts<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListPayoutsCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListPayoutsCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListPayoutsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListPayoutsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ListDisputes" method.
@@ -3848,6 +4178,96 @@ extension Payrail_Internal_V1_Core {
             try await self.client.unary(
                 request: request,
                 descriptor: Payrail_Internal_V1_Core.Method.ListRefunds.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CreatePayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreatePayoutCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreatePayoutCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payout` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createPayout<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePayoutCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreatePayoutCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payout>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.CreatePayout.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetPayout" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetPayoutCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetPayoutCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Payout` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getPayout<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetPayoutCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetPayoutCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Payout>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.GetPayout.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListPayouts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListPayoutsCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListPayoutsCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListPayoutsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listPayouts<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListPayoutsCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListPayoutsCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListPayoutsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListPayoutsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ListPayouts.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -4695,6 +5115,81 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
         )
     }
 
+    /// Call the "CreatePayout" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_CreatePayoutCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createPayout<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePayoutCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createPayout(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreatePayoutCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Payout>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetPayout" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_GetPayoutCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getPayout<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetPayoutCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getPayout(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_GetPayoutCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Payout>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListPayouts" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ListPayoutsCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listPayouts<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListPayoutsCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListPayoutsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listPayouts(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ListPayoutsCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListPayoutsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListDisputes" method.
     ///
     /// - Parameters:
@@ -5504,6 +5999,93 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.listRefunds(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreatePayout" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createPayout<Result>(
+        _ message: Payrail_Internal_V1_CreatePayoutCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePayoutCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createPayout(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetPayout" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getPayout<Result>(
+        _ message: Payrail_Internal_V1_GetPayoutCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Payout>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_GetPayoutCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getPayout(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListPayouts" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listPayouts<Result>(
+        _ message: Payrail_Internal_V1_ListPayoutsCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListPayoutsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ListPayoutsCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listPayouts(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -124,6 +124,33 @@ public enum ProtoMapping {
         }
     }
 
+    public static func proto(_ payout: Payout) -> Payrail_V1_Payout {
+        .with {
+            $0.id = payout.id
+            $0.amount = proto(payout.amount)
+            $0.fee = proto(payout.fee)
+            $0.method = payout.method == .instant ? .instant : .standard
+            switch payout.status {
+            case .pending: $0.status = .pending
+            case .inTransit: $0.status = .inTransit
+            case .paid: $0.status = .paid
+            case .failed: $0.status = .failed
+            }
+            switch payout.destination {
+            case .bankAccount(_, let last4):
+                $0.destinationType = "bank_account"
+                $0.destinationLast4 = last4
+            case .card(_, _, let last4):
+                $0.destinationType = "card"
+                $0.destinationLast4 = last4
+            }
+            $0.arrivalAtUnixMs = payout.arrivalAtMs ?? 0
+            $0.failureCode = payout.failureCode ?? ""
+            $0.livemode = payout.livemode
+            $0.createdAtUnixMs = payout.createdAtMs
+        }
+    }
+
     public static func proto(_ dispute: Dispute) -> Payrail_V1_Dispute {
         .with {
             $0.id = dispute.id

@@ -44,6 +44,50 @@ public enum RequestValidation {
         try FieldRules.identifier(id, prefix: "re", field: "refund_id")
     }
 
+    public static func payoutID(_ id: String) throws(PayrailError) -> String {
+        try FieldRules.identifier(id, prefix: "po", field: "payout_id")
+    }
+
+    /// A payout request: amount, method and a destination that fits the method (standard to a
+    /// bank account, instant to a card token).
+    public static func createPayout(_ request: Payrail_V1_CreatePayoutRequest) throws(PayrailError) -> CreatePayoutCommand {
+        let key = try FieldRules.idempotencyKey(request.idempotencyKey)
+        guard request.hasAmount else { throw PayrailError(.missingField, "amount is required", field: "amount") }
+        let currency = try FieldRules.currency(request.amount.currency)
+        let amount = Money(amountMinor: try FieldRules.positiveAmount(request.amount.amountMinor), currency: currency)
+        switch (request.method, request.destination) {
+        case (.standard, .bankAccount(let account)?):
+            let routing = account.routingNumber
+            guard (4...11).contains(routing.utf8.count),
+                  routing.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) }) else {
+                throw PayrailError(.invalidRequest, "routing_number must be 4 to 11 digits or capital letters", field: "bank_account.routing_number")
+            }
+            let number = account.accountNumber
+            guard (4...17).contains(number.utf8.count), number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                throw PayrailError(.invalidRequest, "account_number must be 4 to 17 digits", field: "bank_account.account_number")
+            }
+            return CreatePayoutCommand(idempotencyKey: key, amount: amount, method: .standard,
+                                       destination: .bankAccount(routingNumber: routing, accountNumber: number))
+        case (.instant, .cardToken(let token)?):
+            return CreatePayoutCommand(idempotencyKey: key, amount: amount, method: .instant,
+                                       destination: .card(token: try FieldRules.identifier(token, prefix: "tok", field: "card_token")))
+        case (.standard, _):
+            throw PayrailError(.invalidRequest, "standard payouts go to a bank_account", field: "bank_account")
+        case (.instant, _):
+            throw PayrailError(.invalidRequest, "instant payouts go to a card_token of a debit card", field: "card_token")
+        case (.UNRECOGNIZED, _):
+            throw PayrailError(.invalidRequest, "unknown payout method", field: "method")
+        }
+    }
+
+    public static func listPayoutsLimit(_ limit: UInt32) throws(PayrailError) -> Int {
+        let pageSize = limit == 0 ? RequestLimits.pageSizeDefault : Int(limit)
+        guard (1...RequestLimits.pageSizeMax).contains(pageSize) else {
+            throw PayrailError(.invalidRequest, "limit must be 1 to \(RequestLimits.pageSizeMax)", field: "limit")
+        }
+        return pageSize
+    }
+
     public static func disputeID(_ id: String) throws(PayrailError) -> String {
         try FieldRules.identifier(id, prefix: "dp", field: "dispute_id")
     }

@@ -258,6 +258,83 @@ struct PostgresTransaction: StoreTransaction {
         return payments
     }
 
+    // MARK: Payouts
+
+    func insertPayout(_ payout: Payout) async throws {
+        payout.checkInvariants()
+        let destination = PayoutColumns.destination(payout.destination)
+        try await run("""
+            INSERT INTO payouts (id, merchant_id, livemode, amount_minor, fee_minor, currency, method, destination_kind, routing_number,
+                last4, card_token, card_brand, status, bank_reference, arrival_at_ms, failure_code, created_at_ms, updated_at_ms, version)
+            VALUES (\(payout.id), \(payout.merchantID), \(payout.livemode), \(payout.amount.amountMinor), \(payout.fee.amountMinor),
+                \(payout.amount.currency.code), \(payout.method.rawValue), \(destination.kind), \(destination.routingNumber),
+                \(destination.last4), \(destination.cardToken), \(destination.cardBrand), \(payout.status.rawValue), \(payout.bankReference),
+                \(payout.arrivalAtMs), \(payout.failureCode), \(payout.createdAtMs), \(payout.updatedAtMs), \(payout.version))
+            """)
+    }
+
+    func updatePayout(_ payout: Payout, expectedVersion: Int64) async throws {
+        payout.checkInvariants()
+        let rows = try await run("""
+            UPDATE payouts SET status = \(payout.status.rawValue), bank_reference = \(payout.bankReference),
+                arrival_at_ms = \(payout.arrivalAtMs), failure_code = \(payout.failureCode), updated_at_ms = \(payout.updatedAtMs),
+                version = \(payout.version)
+            WHERE id = \(payout.id) AND version = \(expectedVersion)
+            RETURNING id
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("payout \(payout.id) changed concurrently") }
+    }
+
+    func payout(id: String, merchantID: String) async throws -> Payout? {
+        var query: PostgresQuery = "SELECT * FROM payouts WHERE id = \(id) AND merchant_id = \(merchantID)"
+        query.sql += lockClause
+        return try await run(query).first.map(Self.payout)
+    }
+
+    func payouts(merchantID: String, livemode: Bool, limit: Int) async throws -> [Payout] {
+        try await run("""
+            SELECT * FROM payouts WHERE merchant_id = \(merchantID) AND livemode = \(livemode)
+            ORDER BY created_at_ms DESC, id DESC LIMIT \(limit)
+            """).map(Self.payout)
+    }
+
+    func payouts(status: PayoutStatus, method: PayoutMethod?, limit: Int) async throws -> [Payout] {
+        try await run("""
+            SELECT * FROM payouts WHERE status = \(status.rawValue) AND (\(method?.rawValue)::TEXT IS NULL OR method = \(method?.rawValue))
+            ORDER BY created_at_ms, id LIMIT \(limit)
+            """).map(Self.payout)
+    }
+
+    func lockPayoutBalance(merchantID: String, livemode: Bool, currency: Currency) async throws {
+        // The upsert holds the row lock until commit: a second payout of the same balance, on
+        // any connection or core node, waits here and then reads the balance the first left.
+        try await run("""
+            INSERT INTO payout_guards (merchant_id, livemode, currency, payouts) VALUES (\(merchantID), \(livemode), \(currency.code), 1)
+            ON CONFLICT (merchant_id, livemode, currency) DO UPDATE SET payouts = payout_guards.payouts + 1
+            """)
+    }
+
+    private static func payout(_ row: PostgresRandomAccessRow) throws -> Payout {
+        let id = try row["id"].decode(String.self)
+        guard let currency = Currency(code: try row["currency"].decode(String.self)),
+              let method = PayoutMethod(rawValue: try row["method"].decode(String.self)),
+              let status = PayoutStatus(rawValue: try row["status"].decode(String.self)),
+              let destination = PayoutColumns.destination(kind: try row["destination_kind"].decode(String.self),
+                                                          routingNumber: try row["routing_number"].decode(String?.self),
+                                                          last4: try row["last4"].decode(String.self),
+                                                          cardToken: try row["card_token"].decode(String?.self),
+                                                          cardBrand: try row["card_brand"].decode(String?.self)) else {
+            throw StoreError.corrupt("payout \(id)")
+        }
+        return Payout(id: id, merchantID: try row["merchant_id"].decode(String.self), livemode: try row["livemode"].decode(Bool.self),
+                      amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency),
+                      fee: Money(amountMinor: try row["fee_minor"].decode(Int64.self), currency: currency), method: method,
+                      destination: destination, createdAtMs: try row["created_at_ms"].decode(Int64.self), status: status,
+                      bankReference: try row["bank_reference"].decode(String?.self), arrivalAtMs: try row["arrival_at_ms"].decode(Int64?.self),
+                      failureCode: try row["failure_code"].decode(String?.self), updatedAtMs: try row["updated_at_ms"].decode(Int64.self),
+                      version: try row["version"].decode(Int64.self))
+    }
+
     // MARK: Disputes
 
     func insertDispute(_ dispute: Dispute) async throws -> Bool {

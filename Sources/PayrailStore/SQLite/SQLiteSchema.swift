@@ -325,6 +325,41 @@ enum SQLiteSchema {
         CREATE INDEX disputes_by_merchant ON disputes (merchant_id, livemode, created_at_ms DESC, id DESC);
         CREATE INDEX disputes_by_payment ON disputes (payment_id);
         """,
+        // 13: payouts to the merchants' banks and cards.
+        """
+        CREATE TABLE payouts (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+            fee_minor INTEGER NOT NULL CHECK (fee_minor >= 0),
+            currency TEXT NOT NULL,
+            method TEXT NOT NULL CHECK (method IN ('standard', 'instant')),
+            destination_kind TEXT NOT NULL CHECK (destination_kind IN ('bank_account', 'card')),
+            routing_number TEXT,
+            last4 TEXT NOT NULL,
+            card_token TEXT,
+            card_brand TEXT,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'in_transit', 'paid', 'failed')),
+            bank_reference TEXT,
+            arrival_at_ms INTEGER,
+            failure_code TEXT,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            version INTEGER NOT NULL
+        );
+        CREATE INDEX payouts_by_merchant ON payouts (merchant_id, livemode, created_at_ms DESC, id DESC);
+        CREATE INDEX payouts_by_status ON payouts (status, created_at_ms);
+        -- One row per merchant balance that pays out: creating a payout locks it, so two
+        -- payouts never both spend the same funds (the check and the debit are serialized).
+        CREATE TABLE payout_guards (
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            currency TEXT NOT NULL,
+            payouts INTEGER NOT NULL,
+            PRIMARY KEY (merchant_id, livemode, currency)
+        );
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).

@@ -241,6 +241,76 @@ struct SQLiteTransaction: StoreTransaction {
         return payments
     }
 
+    // MARK: Payouts
+
+    func insertPayout(_ payout: Payout) async throws {
+        payout.checkInvariants()
+        let destination = PayoutColumns.destination(payout.destination)
+        try await run("""
+            INSERT INTO payouts (id, merchant_id, livemode, amount_minor, fee_minor, currency, method, destination_kind, routing_number,
+                last4, card_token, card_brand, status, bank_reference, arrival_at_ms, failure_code, created_at_ms, updated_at_ms, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(payout.id), .text(payout.merchantID), .integer(payout.livemode ? 1 : 0), .integer(Int(payout.amount.amountMinor)),
+                  .integer(Int(payout.fee.amountMinor)), .text(payout.amount.currency.code), .text(payout.method.rawValue),
+                  .text(destination.kind), destination.routingNumber.map { .text($0) } ?? .null, .text(destination.last4),
+                  destination.cardToken.map { .text($0) } ?? .null, destination.cardBrand.map { .text($0) } ?? .null,
+                  .text(payout.status.rawValue), payout.bankReference.map { .text($0) } ?? .null,
+                  payout.arrivalAtMs.map { .integer(Int($0)) } ?? .null, payout.failureCode.map { .text($0) } ?? .null,
+                  .integer(Int(payout.createdAtMs)), .integer(Int(payout.updatedAtMs)), .integer(Int(payout.version))])
+    }
+
+    func updatePayout(_ payout: Payout, expectedVersion: Int64) async throws {
+        payout.checkInvariants()
+        let rows = try await run("""
+            UPDATE payouts SET status = ?, bank_reference = ?, arrival_at_ms = ?, failure_code = ?, updated_at_ms = ?, version = ?
+            WHERE id = ? AND version = ? RETURNING id
+            """, [.text(payout.status.rawValue), payout.bankReference.map { .text($0) } ?? .null,
+                  payout.arrivalAtMs.map { .integer(Int($0)) } ?? .null, payout.failureCode.map { .text($0) } ?? .null,
+                  .integer(Int(payout.updatedAtMs)), .integer(Int(payout.version)), .text(payout.id), .integer(Int(expectedVersion))])
+        guard rows.count == 1 else { throw StoreError.conflict("payout \(payout.id) changed concurrently") }
+    }
+
+    func payout(id: String, merchantID: String) async throws -> Payout? {
+        try await run("SELECT * FROM payouts WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.payout)
+    }
+
+    func payouts(merchantID: String, livemode: Bool, limit: Int) async throws -> [Payout] {
+        try await run("SELECT * FROM payouts WHERE merchant_id = ? AND livemode = ? ORDER BY created_at_ms DESC, id DESC LIMIT ?",
+                      [.text(merchantID), .integer(livemode ? 1 : 0), .integer(limit)]).map(Self.payout)
+    }
+
+    func payouts(status: PayoutStatus, method: PayoutMethod?, limit: Int) async throws -> [Payout] {
+        try await run("SELECT * FROM payouts WHERE status = ? AND (? IS NULL OR method = ?) ORDER BY created_at_ms, id LIMIT ?",
+                      [.text(status.rawValue), method.map { .text($0.rawValue) } ?? .null, method.map { .text($0.rawValue) } ?? .null,
+                       .integer(limit)]).map(Self.payout)
+    }
+
+    func lockPayoutBalance(merchantID: String, livemode: Bool, currency: Currency) async throws {
+        // SQLite has one writer at a time: the transaction is already alone; the row keeps the
+        // schema the same as PostgreSQL's.
+        try await run("""
+            INSERT INTO payout_guards (merchant_id, livemode, currency, payouts) VALUES (?, ?, ?, 1)
+            ON CONFLICT (merchant_id, livemode, currency) DO UPDATE SET payouts = payout_guards.payouts + 1
+            """, [.text(merchantID), .integer(livemode ? 1 : 0), .text(currency.code)])
+    }
+
+    private static func payout(_ row: SQLiteRow) throws -> Payout {
+        let id = try row.text("id")
+        guard let currency = Currency(code: try row.text("currency")), let method = PayoutMethod(rawValue: try row.text("method")),
+              let status = PayoutStatus(rawValue: try row.text("status")),
+              let destination = PayoutColumns.destination(kind: try row.text("destination_kind"), routingNumber: row.optionalText("routing_number"),
+                                                          last4: try row.text("last4"), cardToken: row.optionalText("card_token"),
+                                                          cardBrand: row.optionalText("card_brand")) else {
+            throw StoreError.corrupt("payout \(id)")
+        }
+        return Payout(id: id, merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0,
+                      amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency),
+                      fee: Money(amountMinor: try row.int64("fee_minor"), currency: currency), method: method, destination: destination,
+                      createdAtMs: try row.int64("created_at_ms"), status: status, bankReference: row.optionalText("bank_reference"),
+                      arrivalAtMs: row.optionalInt64("arrival_at_ms"), failureCode: row.optionalText("failure_code"),
+                      updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"))
+    }
+
     // MARK: Disputes
 
     func insertDispute(_ dispute: Dispute) async throws -> Bool {
