@@ -65,7 +65,9 @@ import PayrailStore
             #expect(submitted.status == .underReview && submitted.evidence == "signed delivery note")
             let again = try await client.disputes.submitDisputeEvidence(.with { $0.disputeID = dispute.id; $0.evidence = "signed delivery note" },
                                                                        metadata: client.metadata)
-            #expect(again.status == .underReview, "the same evidence again is a no-op")
+            // The network may have decided already (its answer comes a moment later).
+            #expect((again.status == .underReview || again.status == .lost) && again.evidence == "signed delivery note",
+                    "the same evidence again is a no-op")
             let lost = try await Self.waitForStatus(client, dispute.id, .lost)
             #expect(lost.evidence == "signed delivery note")
             #expect(try await Self.available(client) == -1_500)
