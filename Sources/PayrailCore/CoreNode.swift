@@ -74,14 +74,14 @@ public struct CoreNode: Sendable {
         let ids = IdentifierGenerator.system
         let vault = CardVault(keys: keys, ids: ids)
         // Without connectors from the caller, the simulated networks the routing file describes.
-        let connectors = connectors ?? configuration.routing.connectors.map { CoreNode.simulator($0) as any CardConnector }
+        let connectors = connectors ?? configuration.routing.connectors.map(CoreNode.simulator)
         let router = ConnectorRouter(connectors: connectors, table: configuration.routing.table, retry: configuration.routing.retry,
                                      logger: logger)
         payments = PaymentService(store: store, vaultStore: vaultStore, router: router, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
                                   now: now, configuration: configuration.payments, logger: logger)
         reconciler = PaymentReconciler(payments: payments, configuration: configuration.reconciler, logger: logger)
         disputes = DisputeService(store: store, router: router, codec: ProtobufSnapshotCodec(), ids: ids, now: now, logger: logger)
-        notifications = ConnectorNotificationPoller(router: router, disputes: disputes, logger: logger)
+        notifications = ConnectorNotificationPoller(router: router, disputes: disputes, payments: payments, logger: logger)
         payouts = PayoutService(store: store, vaultStore: vaultStore, vault: vault, rail: payoutRail ?? BankRailSimulator(),
                                 codec: ProtobufSnapshotCodec(), ids: ids, now: now, logger: logger)
         payoutJob = PayoutJob(payouts: payouts, configuration: configuration.payoutJob, logger: logger)
@@ -107,7 +107,15 @@ public struct CoreNode: Sendable {
     }
 
     /// A simulated card network as a routing file describes it.
-    static func simulator(_ spec: RoutingConfiguration.ConnectorSpec) -> CardNetworkSimulator {
+    static func simulator(_ spec: RoutingConfiguration.ConnectorSpec) -> any CardConnector {
+        switch spec.type {
+        case "bank_debit_simulator": return BankDebitSimulator(name: spec.name)
+        case "bnpl_simulator": return BNPLSimulator(name: spec.name, latencyMs: spec.network.latencyMinMs)
+        default: return cardNetwork(spec)
+        }
+    }
+
+    static func cardNetwork(_ spec: RoutingConfiguration.ConnectorSpec) -> CardNetworkSimulator {
         var network = CardNetworkSimulator.Configuration(latencyMinMs: spec.network.latencyMinMs, latencyMaxMs: spec.network.latencyMaxMs,
                                                          timeoutMs: spec.network.timeoutMs)
         network.unavailablePerMille = spec.network.unavailablePerMille

@@ -140,7 +140,21 @@ public final class CardNetworkSimulator: CardConnector {
     }
 
     public func authorize(_ request: AuthorizationRequest) async throws(ConnectorError) -> AuthorizationOutcome {
-        let behaviour = TestCards.behaviour(of: request.card)
+        guard let number = request.instrument.cardNumber else {
+            try await simulateLatency()
+            return .declined(Failure(reason: "processing_error", declineCode: .processingError, message: "This processor takes cards only."))
+        }
+        var behaviour = TestCards.behaviour(of: number)
+        var wallet = false
+        if case .networkToken(_, _, let cryptogram, _) = request.instrument {
+            wallet = true
+            // The wallet authenticated the cardholder: no 3-D Secure; a bad cryptogram is refused.
+            if cryptogram == TestCards.declinedCryptogram {
+                behaviour = .decline(.authenticationFailed)
+            } else if behaviour == .requireThreeDS {
+                behaviour = .approve
+            }
+        }
         let fault = state.withLock { state -> Fault? in
             state.calls["authorize", default: 0] += 1
             if !state.injectedFaults.isEmpty { return state.injectedFaults.removeFirst() }
@@ -173,7 +187,7 @@ public final class CardNetworkSimulator: CardConnector {
                 return (outcome, false)
             }
             switch behaviour {
-            case .approve where request.requestChallenge:
+            case .approve where request.requestChallenge && !wallet:
                 // The acquirer asked for authentication: the issuer challenges (a real ACS would too).
                 let challengeID = state.nextReference("chl")
                 state.challenges[challengeID] = PendingChallenge(request: request, attemptsRemaining: TestCards.challengeAttempts)
@@ -413,7 +427,7 @@ public final class CardNetworkSimulator: CardConnector {
         state.authorizations[reference] = Authorization(
             amount: request.amount, capturedMinor: request.capture ? request.amount.amountMinor : 0,
             refundedMinor: 0, voided: false, paymentID: request.paymentID, merchantID: request.merchantID,
-            disputeOnCapture: TestCards.behaviour(of: request.card) == .approve && request.card.revealDigits() == TestCards.disputed)
+            disputeOnCapture: request.instrument.cardNumber?.revealDigits() == TestCards.disputed)
         if request.capture { scheduleAutomaticDispute(reference, in: &state) }
         return .approved(processorReference: reference)
     }

@@ -28,6 +28,8 @@ public enum TestCards {
     public static let threeDSRequired = "4000002500003155"
     public static let timeout = "4000000000006975"
     public static let unknownOutcome = "4000000000000416"
+    /// A wallet cryptogram the network refuses (`authentication_failed`); any other passes.
+    public static let declinedCryptogram = "ZGVjbGluZWRjcnlwdG9ncmFtAA=="
     /// Debit cards that can receive instant payouts (push-to-card ranges); other cards cannot.
     public static let visaDebit = "4000056655665556"
     public static let mastercardDebit = "5200828282828210"

@@ -44,8 +44,9 @@ public protocol StoreTransaction {
     /// The payment; inside a write transaction the row is locked until commit.
     func payment(id: String, merchantID: String) async throws -> Payment?
     func listPayments(merchantID: String, livemode: Bool, status: PaymentStatus?, after cursor: PaymentCursor?, limit: Int) async throws -> [Payment]
-    /// Payments of every merchant in `status` last changed before `updatedBeforeMs`, least
-    /// recently changed first: the reconciliation job's work list.
+    /// Payments of every merchant in `status` last changed before `updatedBeforeMs` that no
+    /// processor has acknowledged yet (no processor reference: a bank debit waiting for its bank
+    /// is not among them), least recently changed first: the reconciliation job's work list.
     func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment]
 
     /// Takes the per-payment operation lock for `owner` until `untilMs`: true if it was free,

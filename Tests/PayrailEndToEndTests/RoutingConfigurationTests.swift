@@ -6,11 +6,15 @@ import PayrailDomain
 @Suite struct RoutingConfigurationTests {
     @Test func theShippedDefaultHasTwoAcquirersThatFailOverToEachOther() {
         let configuration = RoutingConfiguration.default
-        #expect(configuration.connectors.map(\.name) == ["acquirer-a", "acquirer-b"])
+        #expect(configuration.connectors.map(\.name) == ["acquirer-a", "acquirer-b", "bank-debits", "paylater"])
         let usd = RoutingTable.RoutingInput(method: "card", currency: .usd, region: "us-east", brand: .visa)
         let eur = RoutingTable.RoutingInput(method: "card", currency: .eur, region: "eu-west", brand: .mastercard)
         #expect(configuration.table.route(for: usd)?.connectors == ["acquirer-a", "acquirer-b"])
         #expect(configuration.table.route(for: eur)?.connectors == ["acquirer-b", "acquirer-a"])
+        let sepa = RoutingTable.RoutingInput(method: "sepa_debit", currency: .eur, region: "eu-west", brand: nil)
+        #expect(configuration.table.route(for: sepa)?.connectors == ["bank-debits"], "debits before the European card route")
+        let bnpl = RoutingTable.RoutingInput(method: "bnpl", currency: .usd, region: "us-east", brand: nil)
+        #expect(configuration.table.route(for: bnpl)?.connectors == ["paylater"])
     }
 
     @Test func aFullFileParses() throws {
@@ -43,7 +47,8 @@ import PayrailDomain
     @Test(arguments: [
         ("version: 2\nconnectors: []\nroutes: []", "version must be 1"),
         ("version: 1\nconnectors: [{name: A, type: card_simulator}]\nroutes: [{id: d, connectors: [A]}]", "lowercase"),
-        ("version: 1\nconnectors: [{name: a, type: stripe}]\nroutes: [{id: d, connectors: [a]}]", "type must be card_simulator"),
+        ("version: 1\nconnectors: [{name: a, type: stripe}]\nroutes: [{id: d, connectors: [a]}]", "type must be one of"),
+        ("version: 1\nconnectors: [{name: a, type: card_simulator}]\nroutes: [{id: x, methods: [cash], connectors: [a]}, {id: d, connectors: [a]}]", "unknown method cash"),
         ("version: 1\nconnectors: [{name: a, type: card_simulator}]\nroutes: [{id: d, connectors: [b]}]", "connector b is not defined"),
         ("version: 1\nconnectors: [{name: a, type: card_simulator}]\nroutes: [{id: d, currencies: [USD], connectors: [a]}]", "the last route must match every payment"),
         ("version: 1\nconnectors: [{name: a, type: card_simulator}]\nroutes: [{id: x, currencies: [XYZ], connectors: [a]}, {id: d, connectors: [a]}]", "unknown currency XYZ"),

@@ -2,20 +2,22 @@ import Logging
 import PayrailDomain
 import ServiceLifecycle
 
-/// Takes what the processors report on their own (chargebacks opened and decided) and hands it
-/// to the service that owns it, acknowledging only what was applied: a notification that failed
+/// Takes what the processors report on their own (chargebacks opened and decided, bank debits
+/// settled or returned) and hands it to the service that owns it, acknowledging only what was applied: a notification that failed
 /// is delivered again on the next round (at least once; the handlers apply it once).
 public final class ConnectorNotificationPoller: Service, Sendable {
     private let router: ConnectorRouter
     private let disputes: DisputeService
+    private let payments: PaymentService
     private let interval: Duration
     private let batchSize: Int
     private let logger: Logger
 
-    public init(router: ConnectorRouter, disputes: DisputeService, interval: Duration = .milliseconds(100), batchSize: Int = 100,
+    public init(router: ConnectorRouter, disputes: DisputeService, payments: PaymentService, interval: Duration = .milliseconds(100), batchSize: Int = 100,
                 logger: Logger = Logger(label: "payrail.core.notifications")) {
         self.router = router
         self.disputes = disputes
+        self.payments = payments
         self.interval = interval
         self.batchSize = batchSize
         self.logger = logger
@@ -31,7 +33,16 @@ public final class ConnectorNotificationPoller: Service, Sendable {
             var done: [String] = []
             for notification in notifications {
                 do {
-                    try await disputes.handle(notification, from: name)
+                    switch notification.event {
+                    case .disputeOpened, .disputeClosed:
+                        try await disputes.handle(notification, from: name)
+                    case .debitSettled(let paymentID, let merchantID, let reference):
+                        try await payments.applyDebitOutcome(paymentID: paymentID, merchantID: merchantID, connector: name,
+                                                             processorReference: reference, returnCode: nil)
+                    case .debitReturned(let paymentID, let merchantID, let reference, let code):
+                        try await payments.applyDebitOutcome(paymentID: paymentID, merchantID: merchantID, connector: name,
+                                                             processorReference: reference, returnCode: code)
+                    }
                     done.append(notification.id)
                 } catch {
                     logger.warning("processor notification not applied; it will be delivered again",

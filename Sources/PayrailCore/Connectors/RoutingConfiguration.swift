@@ -28,6 +28,8 @@ public struct RoutingConfiguration: Sendable {
         public var name: String
         public var type: String
         public var network: CardNetworkSimulatorSettings
+        /// The simulated processors: card networks, bank debit rails, a BNPL provider.
+        public static let types = ["card_simulator", "bank_debit_simulator", "bnpl_simulator"]
         public init(name: String, type: String = "card_simulator", network: CardNetworkSimulatorSettings = .init()) {
             self.name = name
             self.type = type
@@ -61,8 +63,9 @@ public struct RoutingConfiguration: Sendable {
         self.retry = retry
     }
 
-    /// Two independent acquirers for every card brand; European currencies prefer acquirer-b,
-    /// everything else acquirer-a, each failing over to the other.
+    /// Two independent acquirers for every card brand and the wallets; European currencies
+    /// prefer acquirer-b, everything else acquirer-a, each failing over to the other. Bank
+    /// debits go to the bank rails, BNPL plans to the BNPL provider.
     public static let defaultText = """
         version: 1
         connectors:
@@ -70,9 +73,20 @@ public struct RoutingConfiguration: Sendable {
             type: card_simulator
           - name: acquirer-b
             type: card_simulator
+          - name: bank-debits
+            type: bank_debit_simulator
+          - name: paylater
+            type: bnpl_simulator
         retry: { attempts_per_connector: 3, backoff_base_ms: 20, backoff_max_ms: 250 }
         routes:
+          - id: bank-debits
+            methods: [ach_debit, sepa_debit, upi]
+            connectors: [bank-debits]
+          - id: bnpl
+            methods: [bnpl]
+            connectors: [paylater]
           - id: europe
+            methods: [card, apple_pay, google_pay]
             currencies: [EUR, GBP, CHF, SEK, NOK, DKK, PLN]
             connectors: [acquirer-b, acquirer-a]
           - id: default
@@ -102,8 +116,8 @@ public struct RoutingConfiguration: Sendable {
                 throw Failure(reason: "\(place).name must be lowercase letters, digits and dashes (1 to 40)")
             }
             guard !specs.contains(where: { $0.name == name }) else { throw Failure(reason: "connector \(name) is listed twice") }
-            guard (map["type"] as? String) == "card_simulator" else {
-                throw Failure(reason: "connector \(name): type must be card_simulator (the only processor this build can reach)")
+            guard let type = map["type"] as? String, ConnectorSpec.types.contains(type) else {
+                throw Failure(reason: "connector \(name): type must be one of \(ConnectorSpec.types.joined(separator: ", ")) (the processors this build can reach)")
             }
             var settings = CardNetworkSimulatorSettings()
             if let latency = map["latency_ms"] {
@@ -124,7 +138,7 @@ public struct RoutingConfiguration: Sendable {
                     throw Failure(reason: "connector \(name): faults add up to more than 1000 per mille")
                 }
             }
-            specs.append(ConnectorSpec(name: name, type: "card_simulator", network: settings))
+            specs.append(ConnectorSpec(name: name, type: type, network: settings))
         }
 
         var retry = ConnectorRetryPolicy()
@@ -146,7 +160,9 @@ public struct RoutingConfiguration: Sendable {
             guard !routes.contains(where: { $0.id == id }) else { throw Failure(reason: "route id \(id) is used twice") }
             try onlyKeys(map, ["id", "methods", "currencies", "regions", "brands", "connectors"], in: "route \(id)")
             let methods = try strings(map["methods"], "route \(id): methods")
-            for method in methods where method != "card" { throw Failure(reason: "route \(id): unknown method \(method) (card)") }
+            for method in methods where !PaymentMethodDetails.kinds.contains(method) {
+                throw Failure(reason: "route \(id): unknown method \(method) (\(PaymentMethodDetails.kinds.joined(separator: ", ")))")
+            }
             var currencies = Set<Currency>()
             for code in try strings(map["currencies"], "route \(id): currencies") {
                 guard let currency = Currency(code: code) else { throw Failure(reason: "route \(id): unknown currency \(code)") }

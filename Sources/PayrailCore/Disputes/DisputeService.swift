@@ -39,6 +39,8 @@ public final class DisputeService: Sendable {
             try await open(notice, connector: connector)
         case .disputeClosed(let networkDisputeID, let won):
             try await close(networkDisputeID: networkDisputeID, won: won, connector: connector)
+        case .debitSettled, .debitReturned:
+            preconditionFailure("bank debit notifications go to the payment service")
         }
     }
 

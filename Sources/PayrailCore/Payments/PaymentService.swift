@@ -75,9 +75,10 @@ public final class PaymentService: Sendable {
         let nowMs = now()
         // Resolve the card without writing anything: raw cards are sealed in step 1 and vaulted
         // right after it, under the token the payment claimed.
+        // The instrument's fingerprint and country feed the fraud check; the brand, routing.
         let cardFingerprint: String
         let cardCountry: String
-        let cardBrand: CardBrand
+        var cardBrand: CardBrand?
         var sealedCard: VaultedCardRecord?
         switch command.method {
         case .card(let card):
@@ -87,6 +88,20 @@ public final class PaymentService: Sendable {
             if card.expiry.isExpired(on: CalendarMonth(unixMillis: nowMs)) {
                 throw PayrailError(.invalidExpiry, "card has expired", field: "card.exp_year")
             }
+        case .wallet(let wallet):
+            cardFingerprint = vault.fingerprint(of: wallet.token.number)
+            cardCountry = wallet.token.number.issuingCountry
+            cardBrand = wallet.token.number.brand
+            if wallet.token.expiry.isExpired(on: CalendarMonth(unixMillis: nowMs)) {
+                throw PayrailError(.invalidExpiry, "the network token has expired", field: "wallet.exp_year")
+            }
+        case .bankDebit(let debit):
+            cardFingerprint = vault.fingerprint(ofAccount: debit.scheme.rawValue + ":" + debit.bankCode + ":" + debit.accountIdentifier)
+            cardCountry = debit.country
+        case .bnpl:
+            // No instrument of its own: the buyer (by email hash) is what the fraud check counts.
+            cardFingerprint = "bnpl:" + (command.riskContext?.emailHash ?? "anonymous")
+            cardCountry = command.riskContext?.billingCountry ?? ""
         case .token(let token):
             guard let record = try await vaultStore.card(token: token), record.merchantID == caller.merchantID else {
                 throw PayrailError(.resourceMissing, "no such card token", field: "card_token")
@@ -98,7 +113,7 @@ public final class PaymentService: Sendable {
             sealedCard = record
         }
         // Which processors take it, first choice first (a configuration question: no I/O).
-        let route = try router.route(for: RoutingTable.RoutingInput(method: "card", currency: command.amount.currency,
+        let route = try router.route(for: RoutingTable.RoutingInput(method: command.method.kind, currency: command.amount.currency,
                                                                     region: caller.region, brand: cardBrand))
 
         var fingerprint = RequestFingerprint(operation: Operation.createPayment)
@@ -106,11 +121,21 @@ public final class PaymentService: Sendable {
         fingerprint.add(command.amount.currency.code)
         fingerprint.add(command.captureMethod.rawValue)
         fingerprint.add(cardFingerprint)
-        if case .card(let card) = command.method {
+        fingerprint.add(command.method.kind)
+        switch command.method {
+        case .card(let card):
             fingerprint.add(Int64(card.expiry.month))
             fingerprint.add(Int64(card.expiry.year))
-        } else if case .token(let token) = command.method {
+        case .token(let token):
             fingerprint.add(token)
+        case .wallet(let wallet):
+            fingerprint.add(Int64(wallet.token.expiry.month))
+            fingerprint.add(Int64(wallet.token.expiry.year))
+            fingerprint.add(wallet.cryptogram)
+        case .bankDebit(let debit):
+            fingerprint.add(debit.holderName)
+        case .bnpl(let installments):
+            fingerprint.add(Int64(installments))
         }
         fingerprint.add(command.description)
         fingerprint.add(command.fxQuoteID ?? "")
@@ -132,17 +157,28 @@ public final class PaymentService: Sendable {
         var newCard: VaultedCardRecord?
         let claim = try await claim(caller, key: command.idempotencyKey, operation: Operation.createPayment,
                                     fingerprint: fingerprint.finalize()) { tx, nowMs in
-            let card: CardSummary
-            if case .card(let input) = command.method {
+            let method: PaymentMethodDetails
+            switch command.method {
+            case .card(let input):
                 let record = try vault.seal(input, merchantID: caller.merchantID, nowMs: nowMs)
                 // Stored with the claim where the vault can join its transaction (embedded store).
                 newCard = try await vaultStore.insertCard(record, joining: tx) ? nil : record
-                card = record.summary
-            } else {
-                card = sealedCard!.summary
+                method = .card(record.summary)
+            case .token:
+                method = .card(sealedCard!.summary)
+            case .wallet(let wallet):
+                // The network token is used for this payment only: it is not vaulted.
+                method = .wallet(wallet.type, CardSummary(token: "", brand: wallet.token.number.brand, last4: wallet.token.number.last4,
+                                                          expMonth: wallet.token.expiry.month, expYear: wallet.token.expiry.year,
+                                                          fingerprint: cardFingerprint, country: cardCountry))
+            case .bankDebit(let debit):
+                method = .bankDebit(BankAccountSummary(scheme: debit.scheme, last4: debit.last4, bankCode: debit.bankCode,
+                                                       fingerprint: cardFingerprint, country: debit.country))
+            case .bnpl(let installments):
+                method = .bnpl(BNPLPlan(provider: route.connectors[0], installments: installments))
             }
             let payment = Payment(id: ids.make("pay"), merchantID: caller.merchantID, livemode: caller.livemode,
-                                  amount: command.amount, captureMethod: command.captureMethod, card: card,
+                                  amount: command.amount, captureMethod: command.captureMethod, method: method,
                                   connector: route.connectors[0], description: command.description, metadata: command.metadata,
                                   createdAtMs: nowMs, settlement: settlement, risk: decision, riskContext: command.riskContext)
             try await tx.insertPayment(payment)
@@ -164,7 +200,7 @@ public final class PaymentService: Sendable {
             // A vault that commits on its own gets the card after the claim commits. A retry
             // that resumes this payment (a crash came between) seals the card again under the
             // token the payment already holds; storing a token twice does nothing.
-            let record = try newCard ?? vault.seal(input, merchantID: caller.merchantID, token: payment.card.token, nowMs: now())
+            let record = try newCard ?? vault.seal(input, merchantID: caller.merchantID, token: payment.card?.token, nowMs: now())
             try await vaultStore.insertCard(record)
         }
         guard payment.status == .processing else {
@@ -182,19 +218,21 @@ public final class PaymentService: Sendable {
             return .current(declined)
         }
 
-        // Step 2: the card for the network, in memory only.
-        let number: CardNumber
-        let expiry: CardExpiry
-        var securityCode: CardSecurityCode?
+        // Step 2: the instrument for the processor, in memory only.
+        let instrument: PaymentInstrument
         switch command.method {
         case .card(let input):
-            number = input.number
-            expiry = input.expiry
-            securityCode = input.securityCode
+            instrument = .card(input.number, input.expiry, input.securityCode)
+        case .wallet(let wallet):
+            instrument = .networkToken(wallet.token.number, wallet.token.expiry, cryptogram: wallet.cryptogram, wallet: wallet.type)
+        case .bankDebit(let debit):
+            instrument = .bankAccount(scheme: debit.scheme, identifier: debit.accountIdentifier, bankCode: debit.bankCode, holderName: debit.holderName)
+        case .bnpl(let installments):
+            instrument = .installments(BNPLPlan(provider: payment.connector, installments: installments))
         case .token:
             let vaulted: VaultedCardRecord
             if let sealedCard { vaulted = sealedCard } else {
-                guard let reloaded = try await vaultStore.card(token: payment.card.token) else {
+                guard let token = payment.card?.token, let reloaded = try await vaultStore.card(token: token) else {
                     throw PayrailError(.internalError, "vaulted card missing")
                 }
                 vaulted = reloaded
@@ -204,20 +242,19 @@ public final class PaymentService: Sendable {
                                                           actor: "connector:\(payment.connector)", purpose: "authorize \(payment.id)",
                                                           atMs: now()))
             do {
-                number = try vault.reveal(vaulted)
+                instrument = .card(try vault.reveal(vaulted), CardExpiry(storedMonth: vaulted.summary.expMonth, year: vaulted.summary.expYear), nil)
             } catch VaultError.erased {
                 // Erased after the payment was claimed: fail it rather than leave it processing.
                 return .current(try await finish(record, paymentID: payment.id, caller: caller) { _, _ in
                     [.declined(Failure(reason: "card_erased", declineCode: .genericDecline, message: "The card was erased."))]
                 })
             }
-            expiry = CardExpiry(storedMonth: vaulted.summary.expMonth, year: vaulted.summary.expYear)
         }
         var request = AuthorizationRequest(idempotencyKey: "\(payment.id):authorize", paymentID: payment.id,
-                                           merchantID: caller.merchantID, amount: payment.amount, card: number, expiry: expiry,
-                                           securityCode: securityCode,
+                                           merchantID: caller.merchantID, amount: payment.amount, instrument: instrument,
                                            capture: payment.captureMethod == .automatic && payment.risk?.action != .review)
-        request.requestChallenge = payment.risk?.action == .requireThreeDS
+        // Wallets authenticated the cardholder already; bank debits and BNPL have no 3-D Secure.
+        request.requestChallenge = payment.risk?.action == .requireThreeDS && payment.method.kind == "card"
         let routed = await router.authorize(request, candidates: router.remainingConnectors(for: payment, route: route)) { next in
             // Durable before the next processor sees the payment: a crash must not forget
             // where the authorization is.
@@ -250,6 +287,8 @@ public final class PaymentService: Sendable {
                 : [.authorized(processorReference: reference)]
         case .challengeRequired(let challenge):
             return [.challengeRequired(challenge)]
+        case .pending(let reference):
+            return [.debitInitiated(processorReference: reference)]
         case .declined(let failure):
             return [.declined(failure)]
         }
@@ -616,6 +655,39 @@ public final class PaymentService: Sendable {
         }
     }
 
+    /// Applies a bank's word on a debit it accepted: settled (the payment succeeds with the
+    /// whole amount; the pending funds post to the merchant's available balance) or returned
+    /// with the bank's code (the payment fails; the pending funds are released). One
+    /// transaction with the `payment.succeeded`/`payment.failed` event; a repeated or unknown
+    /// notification changes nothing.
+    public func applyDebitOutcome(paymentID: String, merchantID: String, connector: String, processorReference: String,
+                                  returnCode: String?) async throws {
+        try await store.write { tx in
+            guard var payment = try await tx.payment(id: paymentID, merchantID: merchantID), payment.connector == connector,
+                  payment.processorReference == processorReference, payment.status == .processing, payment.method.settlesLater else {
+                logger.notice("bank debit notification ignored", metadata: ["payment": "\(paymentID)", "connector": "\(connector)"])
+                return
+            }
+            let nowMs = now()
+            let event: PaymentEvent = returnCode.map { code in
+                .debitReturned(Failure(reason: "bank_debit_returned", declineCode: DeclineCode(code),
+                                       message: "The bank returned the debit (\(code)).")) } ?? .debitSettled
+            let before = payment
+            let expectedVersion = payment.version
+            try payment.apply(event, at: nowMs)
+            if let posting = try Self.posting(for: event, before: before, after: payment, transactionID: ids.make("ltx"), nowMs: nowMs) {
+                try await tx.appendLedgerTransaction(posting)
+            }
+            try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+            if let type = DomainEvent.EventType.payment(enteredStatus: payment.status) {
+                try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: type, merchantID: payment.merchantID,
+                                                           livemode: payment.livemode, resourceID: payment.id,
+                                                           payload: codec.snapshot(payment), createdAtMs: nowMs))
+            }
+            logger.info("bank debit settled", metadata: ["payment": "\(paymentID)", "status": "\(payment.status.rawValue)"])
+        }
+    }
+
     /// What the reconciliation job did with one payment.
     public enum Reconciliation: Sendable, Hashable {
         /// The processor's answer settled it; the payment as it is now.
@@ -826,7 +898,7 @@ public final class PaymentService: Sendable {
             try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: nowMs))
             logger.debug("payment updated", metadata: [
                 "payment": "\(payment.id)", "status": "\(payment.status.rawValue)", "amount": "\(payment.amount)",
-                "card": "\(payment.card.brand) ****\(payment.card.last4)", "decline_code": "\(payment.failure?.declineCode?.rawValue ?? "")",
+                "method": "\(payment.method.kind) ****\(payment.card?.last4 ?? "")", "decline_code": "\(payment.failure?.declineCode?.rawValue ?? "")",
             ])
             return payment
         }
@@ -845,6 +917,14 @@ public final class PaymentService: Sendable {
             return PostingRules.capture(after, authorizedMinor: before.amountCapturableMinor, capturedMinor: amountMinor,
                                         transactionID: transactionID, at: nowMs)
         case .canceled where before.status == .requiresCapture || before.status == .requiresReview:
+            return PostingRules.void(after, authorizedMinor: before.amountCapturableMinor, transactionID: transactionID, at: nowMs)
+        case .debitInitiated:
+            // The bank accepted the debit: the funds are pending, as an authorization holds them.
+            return PostingRules.authorization(after, transactionID: transactionID, at: nowMs)
+        case .debitSettled:
+            return try posting(for: .captured(amountMinor: before.amountCapturableMinor), before: before, after: after,
+                               transactionID: transactionID, nowMs: nowMs)
+        case .debitReturned where before.amountCapturableMinor > 0:
             return PostingRules.void(after, authorizedMinor: before.amountCapturableMinor, transactionID: transactionID, at: nowMs)
         default:
             return nil

@@ -112,10 +112,10 @@ public final class RiskService: Sendable {
     /// Counts a created payment in every window it belongs to, and its amount in the
     /// merchant's usual amount.
     public func record(_ payment: Payment) {
-        let card = Self.cardHash(payment.card.fingerprint)
+        let card = Self.cardHash(payment.instrumentFingerprint)
         let at = payment.createdAtMs
         let declined = payment.status == .failed
-        counters.record(Self.key("card", payment.merchantID, payment.card.fingerprint), card: card, atMs: at, declined: declined)
+        counters.record(Self.key("card", payment.merchantID, payment.instrumentFingerprint), card: card, atMs: at, declined: declined)
         counters.record(Self.key("merchant", payment.merchantID, payment.livemode ? "live" : "test"), card: card, atMs: at, declined: declined)
         if let ip = payment.riskContext?.clientIP { counters.record(Self.key("ip", payment.merchantID, ip), card: card, atMs: at, declined: declined) }
         if let device = payment.riskContext?.deviceID {

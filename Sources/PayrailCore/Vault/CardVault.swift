@@ -17,7 +17,12 @@ public struct CardVault: Sendable {
 
     /// Keyed HMAC-SHA256 of the PAN, hex: the same card gives the same fingerprint.
     public func fingerprint(of number: CardNumber) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(number.revealDigits().utf8), using: keys.fingerprintKey)
+        fingerprint(ofAccount: number.revealDigits())
+    }
+
+    /// Keyed HMAC-SHA256 of any account identifier (a bank account, an IBAN, a VPA), hex.
+    public func fingerprint(ofAccount identifier: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(identifier.utf8), using: keys.fingerprintKey)
         return mac.prefix(16).map { byte in
             let hex = Array("0123456789abcdef".utf8)
             return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)

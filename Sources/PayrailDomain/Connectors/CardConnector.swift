@@ -30,11 +30,16 @@ public protocol CardConnector: Sendable {
     func acknowledgeNotifications(ids: [String]) async throws(ConnectorError)
 }
 
-/// Something a processor tells us without being asked: a chargeback opened or decided.
+/// Something a processor tells us without being asked: a chargeback opened or decided, a bank
+/// debit settled or returned.
 public struct ConnectorNotification: Hashable, Sendable {
     public enum Event: Hashable, Sendable {
         case disputeOpened(DisputeNotice)
         case disputeClosed(networkDisputeID: String, won: Bool)
+        /// A bank debit settled: the funds arrived.
+        case debitSettled(paymentID: String, merchantID: String, processorReference: String)
+        /// A bank debit was returned with the bank's code (`insufficient_funds`, `account_closed`).
+        case debitReturned(paymentID: String, merchantID: String, processorReference: String, code: String)
     }
     /// The processor's id for the notification (acknowledged by it).
     public let id: String
@@ -78,32 +83,61 @@ public enum AuthorizationStatus: Hashable, Sendable {
     case reversed
 }
 
-/// What a connector needs to authorize a card. Holds the PAN and CVC only in memory, for
-/// the duration of the call; both print masked.
+/// What is being charged, as the processor needs it. Card numbers, CVCs and account numbers
+/// stay in memory for the duration of the call and print masked.
+public enum PaymentInstrument: Sendable, CustomStringConvertible {
+    case card(CardNumber, CardExpiry, CardSecurityCode?)
+    /// A wallet's network token with its one-time cryptogram (no CVC, no 3-D Secure: the
+    /// wallet authenticated the cardholder).
+    case networkToken(CardNumber, CardExpiry, cryptogram: String, wallet: WalletType)
+    case bankAccount(scheme: BankDebitScheme, identifier: String, bankCode: String, holderName: String)
+    case installments(BNPLPlan)
+
+    /// The card or network token, for card-based instruments.
+    public var cardNumber: CardNumber? {
+        switch self {
+        case .card(let number, _, _), .networkToken(let number, _, _, _): number
+        case .bankAccount, .installments: nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .card(let number, _, _): "card \(number)"
+        case .networkToken(let number, _, _, let wallet): "\(wallet.rawValue) \(number)"
+        case .bankAccount(let scheme, let identifier, _, _): "\(scheme.rawValue) ****\(identifier.suffix(4))"
+        case .installments(let plan): "bnpl \(plan.provider) x\(plan.installments)"
+        }
+    }
+}
+
+/// What a connector needs to authorize (or, for bank debits, initiate) a payment.
 public struct AuthorizationRequest: Sendable {
     public var idempotencyKey: String
     public var paymentID: String
     public var merchantID: String
     public var amount: Money
-    public var card: CardNumber
-    public var expiry: CardExpiry
-    public var securityCode: CardSecurityCode?
+    public var instrument: PaymentInstrument
     /// Authorize and capture in one message (a "sale").
     public var capture: Bool
     /// Ask the issuer for a 3-D Secure challenge even if it would not require one (the fraud
     /// check's `require_3ds`).
     public var requestChallenge = false
 
-    public init(idempotencyKey: String, paymentID: String, merchantID: String, amount: Money, card: CardNumber,
-                expiry: CardExpiry, securityCode: CardSecurityCode?, capture: Bool) {
+    public init(idempotencyKey: String, paymentID: String, merchantID: String, amount: Money, instrument: PaymentInstrument, capture: Bool) {
         self.idempotencyKey = idempotencyKey
         self.paymentID = paymentID
         self.merchantID = merchantID
         self.amount = amount
-        self.card = card
-        self.expiry = expiry
-        self.securityCode = securityCode
+        self.instrument = instrument
         self.capture = capture
+    }
+
+    /// A card authorization.
+    public init(idempotencyKey: String, paymentID: String, merchantID: String, amount: Money, card: CardNumber,
+                expiry: CardExpiry, securityCode: CardSecurityCode?, capture: Bool) {
+        self.init(idempotencyKey: idempotencyKey, paymentID: paymentID, merchantID: merchantID, amount: amount,
+                  instrument: .card(card, expiry, securityCode), capture: capture)
     }
 }
 
@@ -115,6 +149,8 @@ public struct ChallengeReference: Hashable, Sendable {
 
 public enum AuthorizationOutcome: Hashable, Sendable {
     case approved(processorReference: String)
+    /// Accepted, outcome later (a bank debit): the processor notifies settlement or return.
+    case pending(processorReference: String)
     case challengeRequired(ThreeDSChallenge)
     case declined(Failure)
 }

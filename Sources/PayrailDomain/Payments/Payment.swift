@@ -28,7 +28,10 @@ public struct Payment: Hashable, Sendable {
     public let livemode: Bool
     public let amount: Money
     public let captureMethod: CaptureMethod
-    public let card: CardSummary
+    /// What it was paid with (card, wallet, bank debit, BNPL plan).
+    public let method: PaymentMethodDetails
+    /// The card or network token, for card-based methods.
+    public var card: CardSummary? { method.card }
     /// The processor handling the payment: the route's first choice, then whichever it failed
     /// over to (only while `processing`, before any processor accepted it).
     public private(set) var connector: String
@@ -58,16 +61,26 @@ public struct Payment: Hashable, Sendable {
     /// Incremented on every change; stores use it for optimistic concurrency.
     public private(set) var version: Int64
 
+    /// A new payment paid with `method` (any method, cards included).
+    public init(id: String, merchantID: String, livemode: Bool, amount: Money, captureMethod: CaptureMethod,
+                method: PaymentMethodDetails, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
+                settlement: SettlementTerms? = nil, risk: RiskDecision? = nil, riskContext: RiskContext? = nil) {
+        self.init(id: id, merchantID: merchantID, livemode: livemode, amount: amount, captureMethod: captureMethod,
+                  card: method.card ?? .none, connector: connector, description: description, metadata: metadata, createdAtMs: createdAtMs,
+                  settlement: settlement, risk: risk, riskContext: riskContext, method: method)
+    }
+
     /// A new payment, about to be sent to the processor.
     public init(id: String, merchantID: String, livemode: Bool, amount: Money, captureMethod: CaptureMethod,
                 card: CardSummary, connector: String, description: String, metadata: [String: String], createdAtMs: Int64,
-                settlement: SettlementTerms? = nil, risk: RiskDecision? = nil, riskContext: RiskContext? = nil) {
+                settlement: SettlementTerms? = nil, risk: RiskDecision? = nil, riskContext: RiskContext? = nil,
+                method: PaymentMethodDetails? = nil) {
         precondition(amount.amountMinor > 0, "payment amount must be positive")
         self.init(id: id, merchantID: merchantID, livemode: livemode, amount: amount, captureMethod: captureMethod,
                   card: card, connector: connector, description: description, metadata: metadata, createdAtMs: createdAtMs,
                   settlement: settlement, status: .processing, amountCapturableMinor: 0, amountCapturedMinor: 0, amountRefundedMinor: 0,
                   amountRefundPendingMinor: 0, failure: nil, challenge: nil, processorReference: nil,
-                  updatedAtMs: createdAtMs, version: 1, risk: risk, riskContext: riskContext)
+                  updatedAtMs: createdAtMs, version: 1, risk: risk, riskContext: riskContext, method: method)
     }
 
     /// Rebuilds a payment read back from a store; checks the invariants (asserted on write
@@ -77,13 +90,13 @@ public struct Payment: Hashable, Sendable {
                 settlement: SettlementTerms? = nil, status: PaymentStatus, amountCapturableMinor: Int64, amountCapturedMinor: Int64, amountRefundedMinor: Int64,
                 amountRefundPendingMinor: Int64, failure: Failure?, challenge: ThreeDSChallenge?, processorReference: String?,
                 updatedAtMs: Int64, version: Int64, risk: RiskDecision? = nil, riskContext: RiskContext? = nil,
-                connectorsTried: [String] = []) {
+                connectorsTried: [String] = [], method: PaymentMethodDetails? = nil) {
         self.id = id
         self.merchantID = merchantID
         self.livemode = livemode
         self.amount = amount
         self.captureMethod = captureMethod
-        self.card = card
+        self.method = method ?? .card(card)
         self.connector = connector
         self.connectorsTried = connectorsTried
         self.description = description
@@ -144,6 +157,21 @@ public struct Payment: Hashable, Sendable {
         case .declined(let failure):
             updated.failure = failure
             updated.challenge = nil
+        case .debitInitiated where !method.settlesLater, .debitSettled where !method.settlesLater,
+             .debitReturned where !method.settlesLater:
+            throw PayrailError(.unexpectedState, "payment \(id) is not a bank debit")
+        case .debitInitiated where processorReference != nil, .debitSettled where amountCapturableMinor == 0:
+            throw PayrailError(.unexpectedState, "payment \(id): the debit is not pending")
+        case .debitInitiated(let reference):
+            // Accepted by the bank: the funds are pending until it settles or returns the debit.
+            updated.processorReference = reference
+            updated.amountCapturableMinor = amount.amountMinor
+        case .debitSettled:
+            updated.amountCapturedMinor = amountCapturableMinor
+            updated.amountCapturableMinor = 0
+        case .debitReturned(let failure):
+            updated.failure = failure
+            updated.amountCapturableMinor = 0
         case .challengeExpired:
             updated.challenge = nil
             updated.failure = Failure(reason: "authentication_failed", declineCode: .challengeExpired,
@@ -207,7 +235,12 @@ public struct Payment: Hashable, Sendable {
         precondition(amountCapturableMinor + amountCapturedMinor <= total, "payment \(id): captures exceed the authorization")
         precondition(amountRefundedMinor + amountRefundPendingMinor <= amountCapturedMinor, "payment \(id): refunds exceed the capture")
         switch status {
-        case .processing, .requiresAction, .failed, .canceled:
+        case .processing:
+            // A bank debit the bank accepted holds its funds pending while it settles.
+            precondition(amountCapturedMinor == 0 && (amountCapturableMinor == 0
+                         || (method.settlesLater && processorReference != nil && amountCapturableMinor == total)),
+                         "payment \(id): processing holds funds")
+        case .requiresAction, .failed, .canceled:
             precondition(amountCapturableMinor == 0 && amountCapturedMinor == 0, "payment \(id): \(status) holds funds")
         case .requiresCapture, .requiresReview:
             precondition(amountCapturableMinor == total && amountCapturedMinor == 0, "payment \(id): \(status) without a full hold")

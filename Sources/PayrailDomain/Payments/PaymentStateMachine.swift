@@ -16,6 +16,13 @@ public enum PaymentEvent: Hashable, Sendable {
     /// The processor did not take the payment (unavailable, or timed out and reversed): it goes
     /// to the route's next processor. Only before any processor accepted it.
     case rerouted(to: String)
+    /// The bank accepted a debit (ACH, SEPA, UPI): the payment stays `processing`, its funds
+    /// pending, until the bank settles or returns it.
+    case debitInitiated(processorReference: String)
+    /// The bank settled the debit: the payment succeeds with the whole amount.
+    case debitSettled
+    /// The bank returned the debit (insufficient funds, account closed, ...): the payment fails.
+    case debitReturned(Failure)
     /// Funds captured: `amountMinor` of the authorized amount; the rest is released.
     case captured(amountMinor: Int64)
     /// The payment was voided before capture.
@@ -42,6 +49,9 @@ public enum PaymentEvent: Hashable, Sendable {
         case .challengeExpired: "expire_challenge"
         case .declined: "decline"
         case .rerouted: "reroute"
+        case .debitInitiated: "initiate_debit"
+        case .debitSettled: "settle_debit"
+        case .debitReturned: "return_debit"
         case .captured: "capture"
         case .canceled: "cancel"
         case .heldForReview: "hold_for_review"
@@ -74,6 +84,9 @@ public enum PaymentStateMachine {
         case (.processing, .challengeRequired): .requiresAction
         case (.processing, .declined): .failed
         case (.processing, .rerouted): .processing
+        case (.processing, .debitInitiated): .processing
+        case (.processing, .debitSettled): .succeeded
+        case (.processing, .debitReturned): .failed
         case (.requiresAction, .challengePassed): .processing
         case (.requiresAction, .challengeFailed): attemptsRemainingAfterFailure > 0 ? .requiresAction : .failed
         case (.requiresAction, .challengeExpired): .failed
@@ -90,7 +103,8 @@ public enum PaymentStateMachine {
     public static func allowedEventNames(in status: PaymentStatus) -> [String] {
         let probes: [PaymentEvent] = [
             .authorized(processorReference: ""), .challengeRequired(ThreeDSChallenge(challengeID: "", attemptsRemaining: 1)),
-            .challengePassed, .challengeFailed, .challengeExpired, .declined(.declined(.genericDecline, "")), .rerouted(to: ""), .captured(amountMinor: 1),
+            .challengePassed, .challengeFailed, .challengeExpired, .declined(.declined(.genericDecline, "")), .rerouted(to: ""), .debitInitiated(processorReference: ""), .debitSettled,
+            .debitReturned(.declined(.genericDecline, "")), .captured(amountMinor: 1),
             .canceled, .heldForReview, .reviewApproved, .refundRequested(amountMinor: 1), .refundSucceeded(amountMinor: 1), .refundFailed(amountMinor: 1),
         ]
         return probes.filter { next(status, $0) != nil }.map(\.name)

@@ -131,10 +131,121 @@ public struct CardInput: Sendable {
     }
 }
 
-/// How a payment is paid: raw card details (tokenized on the way in) or an existing token.
+/// How a payment is paid: raw card details (tokenized on the way in), an existing token, a
+/// wallet's network token, a bank account to debit, or a BNPL plan.
 public enum PaymentMethodInput: Sendable {
     case card(CardInput)
     case token(String)
+    case wallet(WalletInput)
+    case bankDebit(BankDebitInput)
+    case bnpl(installments: Int)
+
+    /// The method kind routing looks at (`card` for tokens too).
+    public var kind: String {
+        switch self {
+        case .card, .token: "card"
+        case .wallet(let wallet): wallet.type.rawValue
+        case .bankDebit(let debit): debit.scheme.rawValue
+        case .bnpl: "bnpl"
+        }
+    }
+}
+
+/// A wallet payment as it arrives: the network token (a card number, validated like one) with
+/// its expiry, and the one-time cryptogram that stands in for the CVC and 3-D Secure.
+public struct WalletInput: Sendable {
+    public let type: WalletType
+    public let token: CardInput
+    public let cryptogram: String
+
+    public init(type: WalletType, networkToken: String, expMonth: Int, expYear: Int, cryptogram: String, today: CalendarMonth) throws(PayrailError) {
+        guard !networkToken.isEmpty else { throw PayrailError(.missingField, "wallet.network_token is required", field: "wallet.network_token") }
+        self.type = type
+        do {
+            self.token = try CardInput(number: networkToken, expMonth: expMonth, expYear: expYear, cvc: "", holderName: "", today: today)
+        } catch {
+            var renamed = error
+            renamed.field = "wallet.network_token"
+            throw renamed
+        }
+        let base64 = cryptogram.utf8.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39)
+                                                  || $0 == 0x2B || $0 == 0x2F || $0 == 0x3D }
+        guard (20...128).contains(cryptogram.utf8.count), base64 else {
+            throw PayrailError(.invalidRequest, "wallet.cryptogram must be the wallet's base64 cryptogram (20 to 128 characters)",
+                               field: "wallet.cryptogram")
+        }
+        self.cryptogram = cryptogram
+    }
+}
+
+/// A bank account to debit, checked as its scheme defines it. The full identifier stays in
+/// memory for the bank call; only its last four characters and a fingerprint are stored.
+public struct BankDebitInput: Sendable {
+    public let scheme: BankDebitScheme
+    /// Account number (ACH), IBAN (SEPA) or VPA (UPI), normalized.
+    public let accountIdentifier: String
+    /// Routing number (ACH), IBAN country + bank code (SEPA), VPA handle (UPI).
+    public let bankCode: String
+    public let country: String
+    public let holderName: String
+
+    public init(scheme: BankDebitScheme, routingNumber: String, accountNumber: String, iban: String, vpa: String, holderName: String) throws(PayrailError) {
+        self.scheme = scheme
+        self.holderName = try FieldRules.text(holderName, maxLength: RequestLimits.cardholderNameLengthMax, field: "bank_debit.account_holder_name")
+        switch scheme {
+        case .ach:
+            guard routingNumber.utf8.count == 9, routingNumber.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                  Self.abaChecksumValid(routingNumber) else {
+                throw PayrailError(.invalidRequest, "bank_debit.routing_number must be a 9-digit ABA routing number", field: "bank_debit.routing_number")
+            }
+            guard (4...17).contains(accountNumber.utf8.count), accountNumber.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                throw PayrailError(.invalidRequest, "bank_debit.account_number must be 4 to 17 digits", field: "bank_debit.account_number")
+            }
+            accountIdentifier = accountNumber
+            bankCode = routingNumber
+            country = "US"
+        case .sepa:
+            let normalized = String(iban.filter { $0 != " " }).uppercased()
+            guard (15...34).contains(normalized.utf8.count), Self.ibanValid(normalized) else {
+                throw PayrailError(.invalidRequest, "bank_debit.iban is not a valid IBAN", field: "bank_debit.iban")
+            }
+            accountIdentifier = normalized
+            country = String(normalized.prefix(2))
+            bankCode = String(normalized.prefix(2)) + String(normalized.dropFirst(4).prefix(4))
+        case .upi:
+            let parts = vpa.lowercased().split(separator: "@", omittingEmptySubsequences: false)
+            let allowed: (UInt8) -> Bool = { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x2D || $0 == 0x5F }
+            guard parts.count == 2, (2...256).contains(parts[0].utf8.count), (2...64).contains(parts[1].utf8.count),
+                  parts[0].utf8.allSatisfy(allowed), parts[1].utf8.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) else {
+                throw PayrailError(.invalidRequest, "bank_debit.vpa must be a UPI address such as name@bank", field: "bank_debit.vpa")
+            }
+            accountIdentifier = vpa.lowercased()
+            bankCode = String(parts[1])
+            country = "IN"
+        }
+    }
+
+    /// The last four characters of the identifier, for display.
+    public var last4: String { String(accountIdentifier.split(separator: "@").first.map { $0.suffix(4) } ?? "") }
+
+    /// ABA routing numbers: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) is a multiple of 10.
+    static func abaChecksumValid(_ digits: String) -> Bool {
+        let d = digits.utf8.map { Int($0) - 48 }
+        return (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])) % 10 == 0
+    }
+
+    /// ISO 13616: move the first four characters to the end, letters to 10...35, mod 97 == 1.
+    static func ibanValid(_ iban: String) -> Bool {
+        let bytes = Array(iban.utf8)
+        guard bytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) }),
+              bytes[0] >= 0x41, bytes[1] >= 0x41, bytes[2] <= 0x39, bytes[3] <= 0x39 else { return false }
+        var remainder = 0
+        for byte in bytes[4...] + bytes[..<4] {
+            let value = byte <= 0x39 ? Int(byte) - 48 : Int(byte) - 55
+            remainder = value >= 10 ? (remainder * 100 + value) % 97 : (remainder * 10 + value) % 97
+        }
+        return remainder == 1
+    }
 }
 
 /// A validated request to create a payment.
@@ -161,7 +272,19 @@ public struct CreatePaymentCommand: Sendable {
         guard let method else {
             throw PayrailError(.missingField, "a payment method (card or card_token) is required", field: "payment_method")
         }
-        if case .token(let token) = method { _ = try FieldRules.identifier(token, prefix: "tok", field: "card_token") }
+        switch method {
+        case .token(let token):
+            _ = try FieldRules.identifier(token, prefix: "tok", field: "card_token")
+        case .bankDebit(let debit) where debit.scheme.currency != currency:
+            throw PayrailError(.currencyMismatch, "\(debit.scheme.rawValue) debits are in \(debit.scheme.currency.code)", field: "amount.currency")
+        case .bankDebit where captureMethod == .manual:
+            throw PayrailError(.invalidRequest, "bank debits are captured when the bank settles them: use automatic capture",
+                               field: "capture_method")
+        case .bnpl(let installments) where !BNPLPlan.allowedInstallments.contains(installments):
+            throw PayrailError(.invalidRequest, "bnpl.installments must be 3, 4, 6 or 12", field: "bnpl.installments")
+        default:
+            break
+        }
         self.method = method
         self.description = try FieldRules.text(description, maxLength: RequestLimits.descriptionLengthMax, field: "description")
         self.metadata = try FieldRules.metadata(metadata)

@@ -79,34 +79,35 @@ public nonisolated struct Payrail_Internal_V1_AuthenticateAPIKeyResponse: Sendab
   public init() {}
 }
 
-public nonisolated struct Payrail_Internal_V1_CreatePaymentCall: @unchecked Sendable {
+public nonisolated struct Payrail_Internal_V1_CreatePaymentCall: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var context: Payrail_Internal_V1_CallContext {
-    get {_storage._context ?? Payrail_Internal_V1_CallContext()}
-    set {_uniqueStorage()._context = newValue}
+    get {_context ?? Payrail_Internal_V1_CallContext()}
+    set {_context = newValue}
   }
   /// Returns true if `context` has been explicitly set.
-  public var hasContext: Bool {_storage._context != nil}
+  public var hasContext: Bool {self._context != nil}
   /// Clears the value of `context`. Subsequent reads from it will return its default value.
-  public mutating func clearContext() {_uniqueStorage()._context = nil}
+  public mutating func clearContext() {self._context = nil}
 
   public var request: Payrail_V1_CreatePaymentRequest {
-    get {_storage._request ?? Payrail_V1_CreatePaymentRequest()}
-    set {_uniqueStorage()._request = newValue}
+    get {_request ?? Payrail_V1_CreatePaymentRequest()}
+    set {_request = newValue}
   }
   /// Returns true if `request` has been explicitly set.
-  public var hasRequest: Bool {_storage._request != nil}
+  public var hasRequest: Bool {self._request != nil}
   /// Clears the value of `request`. Subsequent reads from it will return its default value.
-  public mutating func clearRequest() {_uniqueStorage()._request = nil}
+  public mutating func clearRequest() {self._request = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _context: Payrail_Internal_V1_CallContext? = nil
+  fileprivate var _request: Payrail_V1_CreatePaymentRequest? = nil
 }
 
 public nonisolated struct Payrail_Internal_V1_GetPaymentCall: Sendable {
@@ -1203,74 +1204,36 @@ nonisolated extension Payrail_Internal_V1_CreatePaymentCall: SwiftProtobuf.Messa
   public static let protoMessageName: String = _protobuf_package + ".CreatePaymentCall"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{1}request\0")
 
-  fileprivate class _StorageClass {
-    var _context: Payrail_Internal_V1_CallContext? = nil
-    var _request: Payrail_V1_CreatePaymentRequest? = nil
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _context = source._context
-      _request = source._request
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._context) }()
-        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._request) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._context) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._request) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._context {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      try { if let v = _storage._request {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      } }()
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._context {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._request {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Payrail_Internal_V1_CreatePaymentCall, rhs: Payrail_Internal_V1_CreatePaymentCall) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._context != rhs_storage._context {return false}
-        if _storage._request != rhs_storage._request {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._context != rhs._context {return false}
+    if lhs._request != rhs._request {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -121,61 +121,187 @@ public nonisolated enum Payrail_V1_CaptureMethod: SwiftProtobuf.Enum, Swift.Case
 
 }
 
-public nonisolated struct Payrail_V1_CreatePaymentRequest: Sendable {
+public nonisolated enum Payrail_V1_WalletType: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case applePay // = 1
+  case googlePay // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .applePay
+    case 2: self = .googlePay
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .applePay: return 1
+    case .googlePay: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Payrail_V1_WalletType] = [
+    .unspecified,
+    .applePay,
+    .googlePay,
+  ]
+
+}
+
+public nonisolated enum Payrail_V1_BankDebitScheme: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case ach // = 1
+  case sepa // = 2
+  case upi // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .ach
+    case 2: self = .sepa
+    case 3: self = .upi
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .ach: return 1
+    case .sepa: return 2
+    case .upi: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Payrail_V1_BankDebitScheme] = [
+    .unspecified,
+    .ach,
+    .sepa,
+    .upi,
+  ]
+
+}
+
+public nonisolated struct Payrail_V1_CreatePaymentRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Unique per merchant; a retry with the same key and the same body returns the first result.
-  public var idempotencyKey: String = String()
+  public var idempotencyKey: String {
+    get {_storage._idempotencyKey}
+    set {_uniqueStorage()._idempotencyKey = newValue}
+  }
 
   public var amount: Payrail_V1_Money {
-    get {_amount ?? Payrail_V1_Money()}
-    set {_amount = newValue}
+    get {_storage._amount ?? Payrail_V1_Money()}
+    set {_uniqueStorage()._amount = newValue}
   }
   /// Returns true if `amount` has been explicitly set.
-  public var hasAmount: Bool {self._amount != nil}
+  public var hasAmount: Bool {_storage._amount != nil}
   /// Clears the value of `amount`. Subsequent reads from it will return its default value.
-  public mutating func clearAmount() {self._amount = nil}
+  public mutating func clearAmount() {_uniqueStorage()._amount = nil}
 
-  public var captureMethod: Payrail_V1_CaptureMethod = .automatic
+  public var captureMethod: Payrail_V1_CaptureMethod {
+    get {_storage._captureMethod}
+    set {_uniqueStorage()._captureMethod = newValue}
+  }
 
-  public var paymentMethod: Payrail_V1_CreatePaymentRequest.OneOf_PaymentMethod? = nil
+  public var paymentMethod: OneOf_PaymentMethod? {
+    get {return _storage._paymentMethod}
+    set {_uniqueStorage()._paymentMethod = newValue}
+  }
 
   public var card: Payrail_V1_CardDetails {
     get {
-      if case .card(let v)? = paymentMethod {return v}
+      if case .card(let v)? = _storage._paymentMethod {return v}
       return Payrail_V1_CardDetails()
     }
-    set {paymentMethod = .card(newValue)}
+    set {_uniqueStorage()._paymentMethod = .card(newValue)}
   }
 
   /// A token from Tokens.CreateCardToken.
   public var cardToken: String {
     get {
-      if case .cardToken(let v)? = paymentMethod {return v}
+      if case .cardToken(let v)? = _storage._paymentMethod {return v}
       return String()
     }
-    set {paymentMethod = .cardToken(newValue)}
+    set {_uniqueStorage()._paymentMethod = .cardToken(newValue)}
   }
 
-  public var description_p: String = String()
+  /// Apple Pay / Google Pay: the decrypted network token and its cryptogram.
+  public var wallet: Payrail_V1_WalletDetails {
+    get {
+      if case .wallet(let v)? = _storage._paymentMethod {return v}
+      return Payrail_V1_WalletDetails()
+    }
+    set {_uniqueStorage()._paymentMethod = .wallet(newValue)}
+  }
 
-  public var metadata: Dictionary<String,String> = [:]
+  /// ACH debit (USD), SEPA Direct Debit (EUR) or UPI collect (INR): PROCESSING until the bank
+  /// settles (SUCCEEDED) or returns it (FAILED with the return code), announced by webhook.
+  public var bankDebit: Payrail_V1_BankDebitDetails {
+    get {
+      if case .bankDebit(let v)? = _storage._paymentMethod {return v}
+      return Payrail_V1_BankDebitDetails()
+    }
+    set {_uniqueStorage()._paymentMethod = .bankDebit(newValue)}
+  }
+
+  /// Buy now, pay later: the provider approves or declines the plan; the merchant is paid in full.
+  public var bnpl: Payrail_V1_BNPLDetails {
+    get {
+      if case .bnpl(let v)? = _storage._paymentMethod {return v}
+      return Payrail_V1_BNPLDetails()
+    }
+    set {_uniqueStorage()._paymentMethod = .bnpl(newValue)}
+  }
+
+  public var description_p: String {
+    get {_storage._description_p}
+    set {_uniqueStorage()._description_p = newValue}
+  }
+
+  public var metadata: Dictionary<String,String> {
+    get {_storage._metadata}
+    set {_uniqueStorage()._metadata = newValue}
+  }
 
   /// A quote from FXQuotes.CreateFXQuote: the payment settles at its locked rate. Without one,
   /// a merchant with another settlement currency gets the current rate.
-  public var fxQuoteID: String = String()
+  public var fxQuoteID: String {
+    get {_storage._fxQuoteID}
+    set {_uniqueStorage()._fxQuoteID = newValue}
+  }
 
   /// Signals for the fraud check; all optional, none shown back.
   public var riskContext: Payrail_V1_RiskContext {
-    get {_riskContext ?? Payrail_V1_RiskContext()}
-    set {_riskContext = newValue}
+    get {_storage._riskContext ?? Payrail_V1_RiskContext()}
+    set {_uniqueStorage()._riskContext = newValue}
   }
   /// Returns true if `riskContext` has been explicitly set.
-  public var hasRiskContext: Bool {self._riskContext != nil}
+  public var hasRiskContext: Bool {_storage._riskContext != nil}
   /// Clears the value of `riskContext`. Subsequent reads from it will return its default value.
-  public mutating func clearRiskContext() {self._riskContext = nil}
+  public mutating func clearRiskContext() {_uniqueStorage()._riskContext = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -183,13 +309,104 @@ public nonisolated struct Payrail_V1_CreatePaymentRequest: Sendable {
     case card(Payrail_V1_CardDetails)
     /// A token from Tokens.CreateCardToken.
     case cardToken(String)
+    /// Apple Pay / Google Pay: the decrypted network token and its cryptogram.
+    case wallet(Payrail_V1_WalletDetails)
+    /// ACH debit (USD), SEPA Direct Debit (EUR) or UPI collect (INR): PROCESSING until the bank
+    /// settles (SUCCEEDED) or returns it (FAILED with the return code), announced by webhook.
+    case bankDebit(Payrail_V1_BankDebitDetails)
+    /// Buy now, pay later: the provider approves or declines the plan; the merchant is paid in full.
+    case bnpl(Payrail_V1_BNPLDetails)
 
   }
 
   public init() {}
 
-  fileprivate var _amount: Payrail_V1_Money? = nil
-  fileprivate var _riskContext: Payrail_V1_RiskContext? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Payrail_V1_WalletDetails: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var type: Payrail_V1_WalletType = .unspecified
+
+  /// The device account number (DPAN) the card network issued for the wallet.
+  public var networkToken: String = String()
+
+  public var expMonth: UInt32 = 0
+
+  public var expYear: UInt32 = 0
+
+  /// The one-time payment cryptogram (base64) the wallet produced for this payment.
+  public var cryptogram: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Payrail_V1_BankDebitDetails: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var scheme: Payrail_V1_BankDebitScheme = .unspecified
+
+  /// ACH: 9-digit routing number and 4 to 17 digit account number.
+  public var routingNumber: String = String()
+
+  public var accountNumber: String = String()
+
+  /// SEPA: the IBAN (checked with its mod-97 check digits).
+  public var iban: String = String()
+
+  /// UPI: the virtual payment address, e.g. buyer@okbank.
+  public var vpa: String = String()
+
+  public var accountHolderName: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Payrail_V1_BNPLDetails: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 3, 4, 6 or 12.
+  public var installments: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What the payment was paid with.
+public nonisolated struct Payrail_V1_PaymentMethodSummary: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// card, apple_pay, google_pay, ach_debit, sepa_debit, upi or bnpl.
+  public var type: String = String()
+
+  /// Bank debits: last four of the account, IBAN or VPA, and the bank (routing number, IBAN
+  /// country + bank code, VPA handle).
+  public var bankLast4: String = String()
+
+  public var bankCode: String = String()
+
+  /// BNPL: the provider and the number of installments the buyer pays.
+  public var bnplProvider: String = String()
+
+  public var bnplInstallments: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Payrail_V1_RiskContext: Sendable {
@@ -498,6 +715,16 @@ public nonisolated struct Payrail_V1_Payment: @unchecked Sendable {
   /// Clears the value of `risk`. Subsequent reads from it will return its default value.
   public mutating func clearRisk() {_uniqueStorage()._risk = nil}
 
+  /// The method; `card` also holds the network token of wallet payments.
+  public var paymentMethod: Payrail_V1_PaymentMethodSummary {
+    get {_storage._paymentMethod ?? Payrail_V1_PaymentMethodSummary()}
+    set {_uniqueStorage()._paymentMethod = newValue}
+  }
+  /// Returns true if `paymentMethod` has been explicitly set.
+  public var hasPaymentMethod: Bool {_storage._paymentMethod != nil}
+  /// Clears the value of `paymentMethod`. Subsequent reads from it will return its default value.
+  public mutating func clearPaymentMethod() {_uniqueStorage()._paymentMethod = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -535,9 +762,218 @@ nonisolated extension Payrail_V1_CaptureMethod: SwiftProtobuf._ProtoNameProvidin
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CAPTURE_METHOD_AUTOMATIC\0\u{1}CAPTURE_METHOD_MANUAL\0")
 }
 
+nonisolated extension Payrail_V1_WalletType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WALLET_TYPE_UNSPECIFIED\0\u{1}WALLET_TYPE_APPLE_PAY\0\u{1}WALLET_TYPE_GOOGLE_PAY\0")
+}
+
+nonisolated extension Payrail_V1_BankDebitScheme: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0BANK_DEBIT_SCHEME_UNSPECIFIED\0\u{1}BANK_DEBIT_SCHEME_ACH\0\u{1}BANK_DEBIT_SCHEME_SEPA\0\u{1}BANK_DEBIT_SCHEME_UPI\0")
+}
+
 nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreatePaymentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0\u{3}fx_quote_id\0\u{3}risk_context\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0\u{3}fx_quote_id\0\u{3}risk_context\0\u{1}wallet\0\u{3}bank_debit\0\u{1}bnpl\0")
+
+  fileprivate class _StorageClass {
+    var _idempotencyKey: String = String()
+    var _amount: Payrail_V1_Money? = nil
+    var _captureMethod: Payrail_V1_CaptureMethod = .automatic
+    var _paymentMethod: Payrail_V1_CreatePaymentRequest.OneOf_PaymentMethod?
+    var _description_p: String = String()
+    var _metadata: Dictionary<String,String> = [:]
+    var _fxQuoteID: String = String()
+    var _riskContext: Payrail_V1_RiskContext? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _idempotencyKey = source._idempotencyKey
+      _amount = source._amount
+      _captureMethod = source._captureMethod
+      _paymentMethod = source._paymentMethod
+      _description_p = source._description_p
+      _metadata = source._metadata
+      _fxQuoteID = source._fxQuoteID
+      _riskContext = source._riskContext
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._idempotencyKey) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._amount) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._captureMethod) }()
+        case 4: try {
+          var v: Payrail_V1_CardDetails?
+          var hadOneofValue = false
+          if let current = _storage._paymentMethod {
+            hadOneofValue = true
+            if case .card(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._paymentMethod = .card(v)
+          }
+        }()
+        case 5: try {
+          var v: String?
+          try decoder.decodeSingularStringField(value: &v)
+          if let v = v {
+            if _storage._paymentMethod != nil {try decoder.handleConflictingOneOf()}
+            _storage._paymentMethod = .cardToken(v)
+          }
+        }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._description_p) }()
+        case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &_storage._metadata) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._fxQuoteID) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._riskContext) }()
+        case 10: try {
+          var v: Payrail_V1_WalletDetails?
+          var hadOneofValue = false
+          if let current = _storage._paymentMethod {
+            hadOneofValue = true
+            if case .wallet(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._paymentMethod = .wallet(v)
+          }
+        }()
+        case 11: try {
+          var v: Payrail_V1_BankDebitDetails?
+          var hadOneofValue = false
+          if let current = _storage._paymentMethod {
+            hadOneofValue = true
+            if case .bankDebit(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._paymentMethod = .bankDebit(v)
+          }
+        }()
+        case 12: try {
+          var v: Payrail_V1_BNPLDetails?
+          var hadOneofValue = false
+          if let current = _storage._paymentMethod {
+            hadOneofValue = true
+            if case .bnpl(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._paymentMethod = .bnpl(v)
+          }
+        }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._idempotencyKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._idempotencyKey, fieldNumber: 1)
+      }
+      try { if let v = _storage._amount {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if _storage._captureMethod != .automatic {
+        try visitor.visitSingularEnumField(value: _storage._captureMethod, fieldNumber: 3)
+      }
+      switch _storage._paymentMethod {
+      case .card?: try {
+        guard case .card(let v)? = _storage._paymentMethod else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      }()
+      case .cardToken?: try {
+        guard case .cardToken(let v)? = _storage._paymentMethod else { preconditionFailure() }
+        try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+      }()
+      default: break
+      }
+      if !_storage._description_p.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._description_p, fieldNumber: 6)
+      }
+      if !_storage._metadata.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: _storage._metadata, fieldNumber: 7)
+      }
+      if !_storage._fxQuoteID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._fxQuoteID, fieldNumber: 8)
+      }
+      try { if let v = _storage._riskContext {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      switch _storage._paymentMethod {
+      case .wallet?: try {
+        guard case .wallet(let v)? = _storage._paymentMethod else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .bankDebit?: try {
+        guard case .bankDebit(let v)? = _storage._paymentMethod else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .bnpl?: try {
+        guard case .bnpl(let v)? = _storage._paymentMethod else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      default: break
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_CreatePaymentRequest, rhs: Payrail_V1_CreatePaymentRequest) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._idempotencyKey != rhs_storage._idempotencyKey {return false}
+        if _storage._amount != rhs_storage._amount {return false}
+        if _storage._captureMethod != rhs_storage._captureMethod {return false}
+        if _storage._paymentMethod != rhs_storage._paymentMethod {return false}
+        if _storage._description_p != rhs_storage._description_p {return false}
+        if _storage._metadata != rhs_storage._metadata {return false}
+        if _storage._fxQuoteID != rhs_storage._fxQuoteID {return false}
+        if _storage._riskContext != rhs_storage._riskContext {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_WalletDetails: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WalletDetails"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}network_token\0\u{3}exp_month\0\u{3}exp_year\0\u{1}cryptogram\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -545,88 +981,176 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.captureMethod) }()
-      case 4: try {
-        var v: Payrail_V1_CardDetails?
-        var hadOneofValue = false
-        if let current = self.paymentMethod {
-          hadOneofValue = true
-          if case .card(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.paymentMethod = .card(v)
-        }
-      }()
-      case 5: try {
-        var v: String?
-        try decoder.decodeSingularStringField(value: &v)
-        if let v = v {
-          if self.paymentMethod != nil {try decoder.handleConflictingOneOf()}
-          self.paymentMethod = .cardToken(v)
-        }
-      }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
-      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.fxQuoteID) }()
-      case 9: try { try decoder.decodeSingularMessageField(value: &self._riskContext) }()
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.type) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.networkToken) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.expMonth) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.expYear) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.cryptogram) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.idempotencyKey.isEmpty {
-      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 1)
+    if self.type != .unspecified {
+      try visitor.visitSingularEnumField(value: self.type, fieldNumber: 1)
     }
-    try { if let v = self._amount {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if self.captureMethod != .automatic {
-      try visitor.visitSingularEnumField(value: self.captureMethod, fieldNumber: 3)
+    if !self.networkToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.networkToken, fieldNumber: 2)
     }
-    switch self.paymentMethod {
-    case .card?: try {
-      guard case .card(let v)? = self.paymentMethod else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    }()
-    case .cardToken?: try {
-      guard case .cardToken(let v)? = self.paymentMethod else { preconditionFailure() }
-      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
-    }()
-    case nil: break
+    if self.expMonth != 0 {
+      try visitor.visitSingularUInt32Field(value: self.expMonth, fieldNumber: 3)
     }
-    if !self.description_p.isEmpty {
-      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 6)
+    if self.expYear != 0 {
+      try visitor.visitSingularUInt32Field(value: self.expYear, fieldNumber: 4)
     }
-    if !self.metadata.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 7)
+    if !self.cryptogram.isEmpty {
+      try visitor.visitSingularStringField(value: self.cryptogram, fieldNumber: 5)
     }
-    if !self.fxQuoteID.isEmpty {
-      try visitor.visitSingularStringField(value: self.fxQuoteID, fieldNumber: 8)
-    }
-    try { if let v = self._riskContext {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Payrail_V1_CreatePaymentRequest, rhs: Payrail_V1_CreatePaymentRequest) -> Bool {
-    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
-    if lhs._amount != rhs._amount {return false}
-    if lhs.captureMethod != rhs.captureMethod {return false}
-    if lhs.paymentMethod != rhs.paymentMethod {return false}
-    if lhs.description_p != rhs.description_p {return false}
-    if lhs.metadata != rhs.metadata {return false}
-    if lhs.fxQuoteID != rhs.fxQuoteID {return false}
-    if lhs._riskContext != rhs._riskContext {return false}
+  public static func ==(lhs: Payrail_V1_WalletDetails, rhs: Payrail_V1_WalletDetails) -> Bool {
+    if lhs.type != rhs.type {return false}
+    if lhs.networkToken != rhs.networkToken {return false}
+    if lhs.expMonth != rhs.expMonth {return false}
+    if lhs.expYear != rhs.expYear {return false}
+    if lhs.cryptogram != rhs.cryptogram {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_BankDebitDetails: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BankDebitDetails"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scheme\0\u{3}routing_number\0\u{3}account_number\0\u{1}iban\0\u{1}vpa\0\u{3}account_holder_name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.scheme) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.routingNumber) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.accountNumber) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.iban) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.vpa) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.accountHolderName) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.scheme != .unspecified {
+      try visitor.visitSingularEnumField(value: self.scheme, fieldNumber: 1)
+    }
+    if !self.routingNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.routingNumber, fieldNumber: 2)
+    }
+    if !self.accountNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.accountNumber, fieldNumber: 3)
+    }
+    if !self.iban.isEmpty {
+      try visitor.visitSingularStringField(value: self.iban, fieldNumber: 4)
+    }
+    if !self.vpa.isEmpty {
+      try visitor.visitSingularStringField(value: self.vpa, fieldNumber: 5)
+    }
+    if !self.accountHolderName.isEmpty {
+      try visitor.visitSingularStringField(value: self.accountHolderName, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_BankDebitDetails, rhs: Payrail_V1_BankDebitDetails) -> Bool {
+    if lhs.scheme != rhs.scheme {return false}
+    if lhs.routingNumber != rhs.routingNumber {return false}
+    if lhs.accountNumber != rhs.accountNumber {return false}
+    if lhs.iban != rhs.iban {return false}
+    if lhs.vpa != rhs.vpa {return false}
+    if lhs.accountHolderName != rhs.accountHolderName {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_BNPLDetails: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BNPLDetails"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}installments\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.installments) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.installments != 0 {
+      try visitor.visitSingularUInt32Field(value: self.installments, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_BNPLDetails, rhs: Payrail_V1_BNPLDetails) -> Bool {
+    if lhs.installments != rhs.installments {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_V1_PaymentMethodSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PaymentMethodSummary"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}bank_last4\0\u{3}bank_code\0\u{3}bnpl_provider\0\u{3}bnpl_installments\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.type) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.bankLast4) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.bankCode) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.bnplProvider) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.bnplInstallments) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.type.isEmpty {
+      try visitor.visitSingularStringField(value: self.type, fieldNumber: 1)
+    }
+    if !self.bankLast4.isEmpty {
+      try visitor.visitSingularStringField(value: self.bankLast4, fieldNumber: 2)
+    }
+    if !self.bankCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.bankCode, fieldNumber: 3)
+    }
+    if !self.bnplProvider.isEmpty {
+      try visitor.visitSingularStringField(value: self.bnplProvider, fieldNumber: 4)
+    }
+    if self.bnplInstallments != 0 {
+      try visitor.visitSingularUInt32Field(value: self.bnplInstallments, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_PaymentMethodSummary, rhs: Payrail_V1_PaymentMethodSummary) -> Bool {
+    if lhs.type != rhs.type {return false}
+    if lhs.bankLast4 != rhs.bankLast4 {return false}
+    if lhs.bankCode != rhs.bankCode {return false}
+    if lhs.bnplProvider != rhs.bnplProvider {return false}
+    if lhs.bnplInstallments != rhs.bnplInstallments {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1038,7 +1562,7 @@ nonisolated extension Payrail_V1_NextAction: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Payment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}amount\0\u{3}amount_capturable_minor\0\u{3}amount_captured_minor\0\u{3}amount_refunded_minor\0\u{3}capture_method\0\u{1}card\0\u{1}failure\0\u{3}next_action\0\u{1}description\0\u{1}metadata\0\u{1}livemode\0\u{3}created_at_unix_ms\0\u{3}updated_at_unix_ms\0\u{1}connector\0\u{1}settlement\0\u{1}risk\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}amount\0\u{3}amount_capturable_minor\0\u{3}amount_captured_minor\0\u{3}amount_refunded_minor\0\u{3}capture_method\0\u{1}card\0\u{1}failure\0\u{3}next_action\0\u{1}description\0\u{1}metadata\0\u{1}livemode\0\u{3}created_at_unix_ms\0\u{3}updated_at_unix_ms\0\u{1}connector\0\u{1}settlement\0\u{1}risk\0\u{3}payment_method\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1059,6 +1583,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
     var _connector: String = String()
     var _settlement: Payrail_V1_Settlement? = nil
     var _risk: Payrail_V1_RiskAssessment? = nil
+    var _paymentMethod: Payrail_V1_PaymentMethodSummary? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1087,6 +1612,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
       _connector = source._connector
       _settlement = source._settlement
       _risk = source._risk
+      _paymentMethod = source._paymentMethod
     }
   }
 
@@ -1123,6 +1649,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._connector) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._settlement) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._risk) }()
+        case 19: try { try decoder.decodeSingularMessageField(value: &_storage._paymentMethod) }()
         default: break
         }
       }
@@ -1189,6 +1716,9 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
       try { if let v = _storage._risk {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
       } }()
+      try { if let v = _storage._paymentMethod {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1216,6 +1746,7 @@ nonisolated extension Payrail_V1_Payment: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._connector != rhs_storage._connector {return false}
         if _storage._settlement != rhs_storage._settlement {return false}
         if _storage._risk != rhs_storage._risk {return false}
+        if _storage._paymentMethod != rhs_storage._paymentMethod {return false}
         return true
       }
       if !storagesAreEqual {return false}

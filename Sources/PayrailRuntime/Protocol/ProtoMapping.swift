@@ -74,7 +74,20 @@ public enum ProtoMapping {
             $0.amountCapturedMinor = payment.amountCapturedMinor
             $0.amountRefundedMinor = payment.amountRefundedMinor
             $0.captureMethod = payment.captureMethod == .automatic ? .automatic : .manual
-            $0.card = proto(payment.card)
+            if let card = payment.card { $0.card = proto(card) }
+            $0.paymentMethod = .with { summary in
+                summary.type = payment.method.kind
+                switch payment.method {
+                case .bankDebit(let account):
+                    summary.bankLast4 = account.last4
+                    summary.bankCode = account.bankCode
+                case .bnpl(let plan):
+                    summary.bnplProvider = plan.provider
+                    summary.bnplInstallments = UInt32(plan.installments)
+                case .card, .wallet:
+                    break
+                }
+            }
             if let failure = payment.failure { $0.failure = proto(failure) }
             if let challenge = payment.challenge {
                 $0.nextAction = .with {
@@ -196,6 +209,26 @@ public enum ProtoMapping {
         switch request.paymentMethod {
         case .card(let card): method = .card(try cardInput(card, today: today))
         case .cardToken(let token): method = .token(token)
+        case .wallet(let wallet):
+            let type: WalletType
+            switch wallet.type {
+            case .applePay: type = .applePay
+            case .googlePay: type = .googlePay
+            default: throw PayrailError(.invalidRequest, "wallet.type must be APPLE_PAY or GOOGLE_PAY", field: "wallet.type")
+            }
+            method = .wallet(try WalletInput(type: type, networkToken: wallet.networkToken, expMonth: Int(wallet.expMonth),
+                                             expYear: Int(wallet.expYear), cryptogram: wallet.cryptogram, today: today))
+        case .bankDebit(let debit):
+            let scheme: BankDebitScheme
+            switch debit.scheme {
+            case .ach: scheme = .ach
+            case .sepa: scheme = .sepa
+            case .upi: scheme = .upi
+            default: throw PayrailError(.invalidRequest, "bank_debit.scheme must be ACH, SEPA or UPI", field: "bank_debit.scheme")
+            }
+            method = .bankDebit(try BankDebitInput(scheme: scheme, routingNumber: debit.routingNumber, accountNumber: debit.accountNumber,
+                                                   iban: debit.iban, vpa: debit.vpa, holderName: debit.accountHolderName))
+        case .bnpl(let bnpl): method = .bnpl(installments: Int(bnpl.installments))
         case nil: method = nil
         }
         return try CreatePaymentCommand(

@@ -371,5 +371,11 @@ enum PostgresSchema {
             PRIMARY KEY (merchant_id, livemode, currency)
         );
         """,
+        // 15: payment methods beyond cards (wallets, bank debits, BNPL); the card columns
+        // are empty for methods without a card.
+        """
+        ALTER TABLE payments ADD COLUMN method_kind TEXT NOT NULL DEFAULT 'card';
+        ALTER TABLE payments ADD COLUMN method_details TEXT;
+        """,
     ]
 }

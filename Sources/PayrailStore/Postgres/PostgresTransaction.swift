@@ -135,6 +135,8 @@ struct PostgresTransaction: StoreTransaction {
     func insertPayment(_ payment: Payment) async throws {
         payment.checkInvariants()
         let failure = payment.failure
+        let card = PaymentMethodColumns.card(payment.method)
+        let methodDetails = PaymentMethodColumns.details(payment.method)
         try await run("""
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
@@ -142,11 +144,12 @@ struct PostgresTransaction: StoreTransaction {
                 settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
-                challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context, connectors_tried)
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context, connectors_tried,
+                method_kind, method_details)
             VALUES (\(payment.id), \(payment.merchantID), \(payment.livemode), \(payment.amount.amountMinor),
                 \(payment.amount.currency.code), \(payment.captureMethod.rawValue),
-                \(payment.card.token), \(payment.card.brand.rawValue), \(payment.card.last4), \(payment.card.expMonth),
-                \(payment.card.expYear), \(payment.card.fingerprint), \(payment.card.country),
+                \(card.token), \(card.brand.rawValue), \(card.last4), \(card.expMonth),
+                \(card.expYear), \(card.fingerprint), \(card.country),
                 \(payment.connector), \(payment.description), \(payment.createdAtMs),
                 \(payment.settlement?.currency.code), \(payment.settlement?.rateScaled), \(payment.settlement?.markupBasisPoints),
                 \(payment.settlement?.quoteID),
@@ -155,7 +158,7 @@ struct PostgresTransaction: StoreTransaction {
                 \(payment.processorReference), \(failure?.reason), \(failure?.declineCode?.rawValue), \(failure?.message),
                 \(payment.challenge?.challengeID), \(payment.challenge?.attemptsRemaining), \(payment.updatedAtMs), \(payment.version),
                 \(RiskColumns.encode(payment.risk)), \(RiskColumns.encode(payment.riskContext)),
-                \(ConnectorColumns.encode(payment.connectorsTried)))
+                \(ConnectorColumns.encode(payment.connectorsTried)), \(payment.method.kind), \(methodDetails))
             """)
         if !payment.metadata.isEmpty {
             var bindings = PostgresBindings(capacity: payment.metadata.count * 3)
@@ -229,12 +232,13 @@ struct PostgresTransaction: StoreTransaction {
         let challenge = try row["challenge_id"].decode(String?.self).map { challengeID in
             ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: try row["challenge_attempts_remaining"].decode(Int?.self) ?? 0)
         }
+        let card = CardSummary(token: try row["card_token"].decode(String.self), brand: brand, last4: try row["card_last4"].decode(String.self),
+                               expMonth: try row["card_exp_month"].decode(Int.self), expYear: try row["card_exp_year"].decode(Int.self),
+                               fingerprint: try row["card_fingerprint"].decode(String.self), country: try row["card_country"].decode(String.self))
         return Payment(
             id: id, merchantID: try row["merchant_id"].decode(String.self), livemode: try row["livemode"].decode(Bool.self),
             amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency), captureMethod: captureMethod,
-            card: CardSummary(token: try row["card_token"].decode(String.self), brand: brand, last4: try row["card_last4"].decode(String.self),
-                              expMonth: try row["card_exp_month"].decode(Int.self), expYear: try row["card_exp_year"].decode(Int.self),
-                              fingerprint: try row["card_fingerprint"].decode(String.self), country: try row["card_country"].decode(String.self)),
+            card: card,
             connector: try row["connector"].decode(String.self), description: try row["description"].decode(String.self), metadata: metadata,
             createdAtMs: try row["created_at_ms"].decode(Int64.self), settlement: try Self.settlement(row), status: status,
             amountCapturableMinor: try row["amount_capturable_minor"].decode(Int64.self),
@@ -245,12 +249,14 @@ struct PostgresTransaction: StoreTransaction {
             updatedAtMs: try row["updated_at_ms"].decode(Int64.self), version: try row["version"].decode(Int64.self),
             risk: try RiskColumns.decodeRisk(try row["risk"].decode(String?.self)),
             riskContext: try RiskColumns.decodeContext(try row["risk_context"].decode(String?.self)),
-            connectorsTried: ConnectorColumns.decode(try row["connectors_tried"].decode(String.self)))
+            connectorsTried: ConnectorColumns.decode(try row["connectors_tried"].decode(String.self)),
+            method: try PaymentMethodColumns.decode(kind: try row["method_kind"].decode(String.self),
+                                                    details: try row["method_details"].decode(String?.self), card: card))
     }
 
     func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment] {
         let rows = try await run("""
-            SELECT * FROM payments WHERE status = \(status.rawValue) AND updated_at_ms < \(updatedBeforeMs)
+            SELECT * FROM payments WHERE status = \(status.rawValue) AND updated_at_ms < \(updatedBeforeMs) AND processor_reference IS NULL
             ORDER BY updated_at_ms, id LIMIT \(limit)
             """)
         var payments: [Payment] = []

@@ -360,6 +360,12 @@ enum SQLiteSchema {
             PRIMARY KEY (merchant_id, livemode, currency)
         );
         """,
+        // 14: payment methods beyond cards (wallets, bank debits, BNPL); the card columns
+        // are empty for methods without a card.
+        """
+        ALTER TABLE payments ADD COLUMN method_kind TEXT NOT NULL DEFAULT 'card';
+        ALTER TABLE payments ADD COLUMN method_details TEXT;
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).

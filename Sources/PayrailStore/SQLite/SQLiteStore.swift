@@ -47,13 +47,20 @@ public final class SQLiteStore: GroupCommittingStore {
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         let vaultPath = vaultPath(for: path)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
-        _ = try await writer.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA vault.journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA vault.synchronous=FULL",
-                       "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
-            _ = try await writer.query(pragma)
+        do {
+            _ = try await writer.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA vault.journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA vault.synchronous=FULL",
+                           "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+                _ = try await writer.query(pragma)
+            }
+            try await migrate(writer, table: "vault.schema_migrations", SQLiteSchema.vaultMigrations)
+            try await migrate(writer, table: "schema_migrations", SQLiteSchema.migrations)
+        } catch {
+            // A failed migration is an error for the caller, with the connection closed.
+            try? await writer.close()
+            try? await threadPool.shutdownGracefully()
+            throw error
         }
-        try await migrate(writer, table: "vault.schema_migrations", SQLiteSchema.vaultMigrations)
-        try await migrate(writer, table: "schema_migrations", SQLiteSchema.migrations)
         var readers: [SQLiteConnection] = []
         for _ in 0..<max(1, readerCount) {
             let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)

@@ -110,18 +110,21 @@ struct SQLiteTransaction: StoreTransaction {
 
     func insertPayment(_ payment: Payment) async throws {
         payment.checkInvariants()
+        let card = PaymentMethodColumns.card(payment.method)
         var binds: [SQLiteData] = [
             .text(payment.id), .text(payment.merchantID), .integer(payment.livemode ? 1 : 0),
             .integer(Int(payment.amount.amountMinor)), .text(payment.amount.currency.code), .text(payment.captureMethod.rawValue),
-            .text(payment.card.token), .text(payment.card.brand.rawValue), .text(payment.card.last4),
-            .integer(payment.card.expMonth), .integer(payment.card.expYear), .text(payment.card.fingerprint),
-            .text(payment.card.country), .text(payment.description), .integer(Int(payment.createdAtMs)),
+            .text(card.token), .text(card.brand.rawValue), .text(card.last4),
+            .integer(card.expMonth), .integer(card.expYear), .text(card.fingerprint),
+            .text(card.country), .text(payment.description), .integer(Int(payment.createdAtMs)),
             payment.settlement.map { .text($0.currency.code) } ?? .null, payment.settlement.map { .integer(Int($0.rateScaled)) } ?? .null,
             payment.settlement.map { .integer($0.markupBasisPoints) } ?? .null, payment.settlement?.quoteID.map { .text($0) } ?? .null,
         ]
         binds.append(contentsOf: mutableColumns(payment))
         binds.append(RiskColumns.encode(payment.risk).map { .text($0) } ?? .null)
         binds.append(RiskColumns.encode(payment.riskContext).map { .text($0) } ?? .null)
+        binds.append(.text(payment.method.kind))
+        binds.append(PaymentMethodColumns.details(payment.method).map { .text($0) } ?? .null)
         try await run("""
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
@@ -129,8 +132,9 @@ struct SQLiteTransaction: StoreTransaction {
                 settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
-                challenge_id, challenge_attempts_remaining, updated_at_ms, version, connector, connectors_tried, risk, risk_context)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version, connector, connectors_tried, risk, risk_context,
+                method_kind, method_details)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, binds)
         if !payment.metadata.isEmpty {
             // One statement for all pairs: every statement is a trip to the SQLite thread.
@@ -216,12 +220,13 @@ struct SQLiteTransaction: StoreTransaction {
         let challenge = row.optionalText("challenge_id").map { challengeID in
             ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: Int(row.optionalInt64("challenge_attempts_remaining") ?? 0))
         }
+        let card = CardSummary(token: try row.text("card_token"), brand: brand, last4: try row.text("card_last4"),
+                               expMonth: Int(try row.int64("card_exp_month")), expYear: Int(try row.int64("card_exp_year")),
+                               fingerprint: try row.text("card_fingerprint"), country: try row.text("card_country"))
         return Payment(
             id: id, merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0,
             amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency), captureMethod: captureMethod,
-            card: CardSummary(token: try row.text("card_token"), brand: brand, last4: try row.text("card_last4"),
-                              expMonth: Int(try row.int64("card_exp_month")), expYear: Int(try row.int64("card_exp_year")),
-                              fingerprint: try row.text("card_fingerprint"), country: try row.text("card_country")),
+            card: card,
             connector: try row.text("connector"), description: try row.text("description"), metadata: metadata,
             createdAtMs: try row.int64("created_at_ms"), settlement: try Self.settlement(row), status: status,
             amountCapturableMinor: try row.int64("amount_capturable_minor"), amountCapturedMinor: try row.int64("amount_captured_minor"),
@@ -229,12 +234,13 @@ struct SQLiteTransaction: StoreTransaction {
             failure: failure, challenge: challenge, processorReference: row.optionalText("processor_reference"),
             updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"),
             risk: try RiskColumns.decodeRisk(row.optionalText("risk")), riskContext: try RiskColumns.decodeContext(row.optionalText("risk_context")),
-            connectorsTried: ConnectorColumns.decode(try row.text("connectors_tried")))
+            connectorsTried: ConnectorColumns.decode(try row.text("connectors_tried")),
+            method: try PaymentMethodColumns.decode(kind: try row.text("method_kind"), details: row.optionalText("method_details"), card: card))
     }
 
     func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment] {
         var payments: [Payment] = []
-        for row in try await run("SELECT * FROM payments WHERE status = ? AND updated_at_ms < ? ORDER BY updated_at_ms, id LIMIT ?",
+        for row in try await run("SELECT * FROM payments WHERE status = ? AND updated_at_ms < ? AND processor_reference IS NULL ORDER BY updated_at_ms, id LIMIT ?",
                                  [.text(status.rawValue), .integer(Int(updatedBeforeMs)), .integer(limit)]) {
             payments.append(try await decodePayment(row))
         }

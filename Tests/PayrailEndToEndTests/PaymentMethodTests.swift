@@ -1,0 +1,180 @@
+import GRPCCore
+import Testing
+import PayrailCluster
+import PayrailCore
+import PayrailDomain
+import PayrailProtos
+import PayrailSimulators
+import PayrailStore
+
+/// Every method beyond plain cards, through the edge, each outcome with its state sequence,
+/// ledger entries and events: wallets (network token + cryptogram on the card acquirers),
+/// bank debits (ACH, SEPA, UPI: processing, then settled or returned by notification), BNPL.
+@Suite struct PaymentMethodTests {
+    final class Processors: Sendable {
+        let acquirerA = CardNetworkSimulator(name: "acquirer-a", configuration: .instant, seed: 11)
+        let acquirerB = CardNetworkSimulator(name: "acquirer-b", configuration: .instant, seed: 12)
+        let bank: BankDebitSimulator = {
+            var configuration = BankDebitSimulator.Configuration()
+            configuration.settlementDelayMs = 100
+            return BankDebitSimulator(configuration: configuration)
+        }()
+        let bnpl = BNPLSimulator()
+        var all: [any CardConnector] { [acquirerA, acquirerB, bank, bnpl] }
+    }
+
+    private static func configure(_ processors: Processors) -> @Sendable (inout LocalCluster.Options) -> Void {
+        { options in
+            options.connector = nil
+            options.connectors = processors.all
+            options.routing = .default
+        }
+    }
+
+    private static func request(_ key: String, _ amount: Int64, _ currency: String, _ set: (inout Payrail_V1_CreatePaymentRequest) -> Void) -> Payrail_V1_CreatePaymentRequest {
+        var request = Payrail_V1_CreatePaymentRequest.with {
+            $0.idempotencyKey = key
+            $0.amount = .with { $0.amountMinor = amount; $0.currency = currency }
+        }
+        set(&request)
+        return request
+    }
+
+    private static func ledger(_ cluster: LocalCluster, _ id: String) async throws -> (kinds: [String], processors: Set<String>) {
+        let transactions = try await cluster.store.read { try await $0.ledgerTransactions(resourceID: id) }
+        return (transactions.map(\.kind.rawValue),
+                Set(transactions.flatMap(\.entries).map(\.account).filter { $0.kind.scope == "processor" }.map(\.owner)))
+    }
+
+    private static func events(_ cluster: LocalCluster, _ id: String) async throws -> [String] {
+        try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 1_000) }
+            .filter { $0.event.resourceID == id }.map(\.event.type.rawValue)
+    }
+
+    private static func waitFor(_ client: EdgeClient, _ id: String, _ status: Payrail_V1_PaymentStatus) async throws -> Payrail_V1_Payment {
+        for _ in 0..<100 {
+            let payment = try await client.payments.getPayment(.with { $0.paymentID = id }, metadata: client.metadata)
+            if payment.status == status { return payment }
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        throw PayrailError(.internalError, "payment \(id) never reached \(status)")
+    }
+
+    @Test func walletsPayWithANetworkTokenAndCryptogramWithout3DS() async throws {
+        let processors = Processors()
+        try await withCluster(configure: Self.configure(processors)) { cluster, client, _, _ in
+            func wallet(_ key: String, _ type: Payrail_V1_WalletType, _ token: String, _ cryptogram: String = "AgAAAAAABk4DWZ4C28yUQAAAAAA=") -> Payrail_V1_CreatePaymentRequest {
+                Self.request(key, 2_500, "USD") {
+                    $0.wallet = .with { $0.type = type; $0.networkToken = token; $0.expMonth = 11; $0.expYear = 2033; $0.cryptogram = cryptogram }
+                }
+            }
+            let apple = try await client.payments.createPayment(wallet("apple-1", .applePay, TestCards.visaSuccess), metadata: client.metadata)
+            #expect(apple.status == .succeeded && apple.paymentMethod.type == "apple_pay" && apple.card.last4 == "4242" && apple.connector == "acquirer-a")
+            #expect(try await Self.ledger(cluster, apple.id).kinds == ["authorization", "capture"])
+            // A 3-D Secure card's network token: the wallet authenticated the cardholder already.
+            let google = try await client.payments.createPayment(wallet("google-1", .googlePay, TestCards.threeDSRequired), metadata: client.metadata)
+            #expect(google.status == .succeeded && google.paymentMethod.type == "google_pay" && !google.hasNextAction)
+            let refused = try await client.payments.createPayment(wallet("apple-2", .applePay, TestCards.mastercardSuccess, TestCards.declinedCryptogram),
+                                                                  metadata: client.metadata)
+            #expect(refused.status == .failed && refused.failure.declineCode == "authentication_failed")
+            let bad = await rpcFailure { _ = try await client.payments.createPayment(wallet("apple-3", .applePay, TestCards.visaSuccess, "!!"), metadata: client.metadata) }
+            #expect(bad?.0 == .invalidArgument && bad?.1 == "invalid_request")
+            #expect(try await cluster.core.ledger.verify().isValid)
+        }
+    }
+
+    @Test(arguments: ClusterStore.available)
+    func bankDebitsAreProcessingThenSettledOrReturned(_ store: ClusterStore) async throws {
+        let processors = Processors()
+        try await withCluster(store: store, configure: Self.configure(processors)) { cluster, client, _, merchantID in
+            let ach = try await client.payments.createPayment(Self.request("ach-1", 12_000, "USD") {
+                $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000000"; $0.accountNumber = "000123456789"; $0.accountHolderName = "Jenny Rosen" }
+            }, metadata: client.metadata)
+            #expect(ach.status == .processing && ach.paymentMethod.type == "ach_debit" && ach.paymentMethod.bankLast4 == "6789" && ach.connector == "bank-debits")
+            #expect(!ach.hasCard && ach.amountCapturableMinor == 12_000)
+            // One consistent read: while the bank clears, the funds are pending (the settlement may
+            // already have landed on a loaded machine, with its capture in the same transaction).
+            let (status, kinds) = try await cluster.store.read { tx in
+                (try await tx.payment(id: ach.id, merchantID: merchantID)?.status,
+                 try await tx.ledgerTransactions(resourceID: ach.id).map(\.kind.rawValue))
+            }
+            #expect(status == .processing ? kinds == ["authorization"] : kinds == ["authorization", "capture"], "pending funds while the bank clears")
+            let settled = try await Self.waitFor(client, ach.id, .succeeded)
+            #expect(settled.amountCapturedMinor == 12_000)
+            #expect(try await Self.ledger(cluster, ach.id) == (["authorization", "capture"], ["bank-debits"]))
+            #expect(try await Self.events(cluster, ach.id) == ["payment.succeeded"])
+            let refund = try await client.refunds.createRefund(.with { $0.idempotencyKey = "ach-1-r"; $0.paymentID = ach.id; $0.amountMinor = 2_000 },
+                                                               metadata: client.metadata)
+            #expect(refund.status == .succeeded)
+
+            let returned = try await client.payments.createPayment(Self.request("ach-2", 8_000, "USD") {
+                $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000000"; $0.accountNumber = "000111110002" }
+            }, metadata: client.metadata)
+            let failed = try await Self.waitFor(client, returned.id, .failed)
+            #expect(failed.failure.reason == "bank_debit_returned" && failed.failure.declineCode == "insufficient_funds")
+            #expect(try await Self.ledger(cluster, returned.id).kinds == ["authorization", "void"])
+            #expect(try await Self.events(cluster, returned.id) == ["payment.failed"])
+
+            let sepa = try await client.payments.createPayment(Self.request("sepa-1", 4_000, "EUR") {
+                $0.bankDebit = .with { $0.scheme = .sepa; $0.iban = "DE89 3704 0044 0532 0130 00" }
+            }, metadata: client.metadata)
+            #expect(sepa.paymentMethod.bankCode == "DE3704" && sepa.paymentMethod.bankLast4 == "3000")
+            _ = try await Self.waitFor(client, sepa.id, .succeeded)
+            let upi = try await client.payments.createPayment(Self.request("upi-1", 50_000, "INR") {
+                $0.bankDebit = .with { $0.scheme = .upi; $0.vpa = "buyer0003@okbank" }
+            }, metadata: client.metadata)
+            #expect(try await Self.waitFor(client, upi.id, .failed).failure.declineCode == "account_closed")
+            #expect(processors.bank.debitCount() == 4)
+
+            let replay = try await client.payments.createPayment(Self.request("ach-1", 12_000, "USD") {
+                $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000000"; $0.accountNumber = "000123456789"; $0.accountHolderName = "Jenny Rosen" }
+            }, metadata: client.metadata)
+            #expect(replay.id == ach.id && processors.bank.debitCount() == 4, "a retry debits nothing twice")
+            #expect(try await cluster.core.ledger.verify().isValid)
+        }
+    }
+
+    @Test func badBankDetailsAreTypedErrors() async throws {
+        let processors = Processors()
+        try await withCluster(configure: Self.configure(processors)) { _, client, _, _ in
+            let cases: [(Payrail_V1_CreatePaymentRequest, String)] = [
+                (Self.request("b-1", 100, "USD") { $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000001"; $0.accountNumber = "1234" } },
+                 "invalid_request"),
+                (Self.request("b-2", 100, "EUR") { $0.bankDebit = .with { $0.scheme = .sepa; $0.iban = "DE89370400440532013001" } }, "invalid_request"),
+                (Self.request("b-3", 100, "EUR") { $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000000"; $0.accountNumber = "1234" } },
+                 "currency_mismatch"),
+                (Self.request("b-4", 100, "INR") { $0.bankDebit = .with { $0.scheme = .upi; $0.vpa = "no-at-sign" } }, "invalid_request"),
+                (Self.request("b-5", 100, "USD") { $0.bnpl = .with { $0.installments = 5 } }, "invalid_request"),
+            ]
+            for (request, reason) in cases {
+                let failure = await rpcFailure { _ = try await client.payments.createPayment(request, metadata: client.metadata) }
+                #expect(failure?.0 == .invalidArgument && failure?.1 == reason, "\(request.idempotencyKey): \(String(describing: failure))")
+            }
+            #expect(processors.bank.debitCount() == 0, "nothing reached the bank")
+        }
+    }
+
+    @Test(arguments: ClusterStore.available)
+    func bnplPaysTheMerchantInFullOrDeclinesThePlan(_ store: ClusterStore) async throws {
+        let processors = Processors()
+        try await withCluster(store: store, configure: Self.configure(processors)) { cluster, client, _, merchantID in
+            let approved = try await client.payments.createPayment(Self.request("bnpl-1", 10_001, "USD") { $0.bnpl = .with { $0.installments = 4 } },
+                                                                   metadata: client.metadata)
+            #expect(approved.status == .succeeded && approved.amountCapturedMinor == 10_001 && approved.connector == "paylater")
+            #expect(approved.paymentMethod.type == "bnpl" && approved.paymentMethod.bnplInstallments == 4 && approved.paymentMethod.bnplProvider == "paylater")
+            #expect(try await Self.ledger(cluster, approved.id) == (["authorization", "capture"], ["paylater"]))
+            let reference = try #require(try await cluster.core.payments.payment(CallerContext(merchantID: merchantID, livemode: false),
+                                                                                   id: approved.id).processorReference)
+            #expect(processors.bnpl.installments(planReference: reference) == [2_501, 2_500, 2_500, 2_500], "the buyer's plan adds up")
+
+            let declined = try await client.payments.createPayment(Self.request("bnpl-2", 5_013, "USD") { $0.bnpl = .with { $0.installments = 3 } },
+                                                                   metadata: client.metadata)
+            #expect(declined.status == .failed && declined.failure.reason == "bnpl_declined" && declined.failure.declineCode == "plan_declined")
+            #expect(try await Self.ledger(cluster, declined.id).kinds.isEmpty)
+            #expect(try await Self.events(cluster, declined.id) == ["payment.failed"])
+            let refund = try await client.refunds.createRefund(.with { $0.idempotencyKey = "bnpl-1-r"; $0.paymentID = approved.id }, metadata: client.metadata)
+            #expect(refund.status == .succeeded && refund.amount.amountMinor == 10_001)
+            #expect(try await cluster.core.ledger.verify().isValid)
+        }
+    }
+}
