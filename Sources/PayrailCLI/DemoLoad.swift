@@ -116,10 +116,34 @@ struct DemoLoad {
             }
             $0.description_p = "demo order \(index)"
             $0.riskContext = .with { $0.clientIp = ip }
+            // A few of every hundred pay otherwise: a wallet, a bank debit, a BNPL plan.
+            switch slot {
+            case 37:
+                $0.wallet = .with {
+                    $0.type = index % 2 == 0 ? .applePay : .googlePay
+                    $0.networkToken = TestCards.visaSuccess; $0.expMonth = 12; $0.expYear = 2034; $0.cryptogram = "AgAAAAAABk4DWZ4C28yUQAAAAAA="
+                }
+            case 38:
+                $0.captureMethod = .automatic
+                if index % 2 == 0 {
+                    $0.amount.currency = "USD"
+                    $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000000"; $0.accountNumber = index % 4 == 0 ? "000111110002" : "000123456789" }
+                } else {
+                    $0.amount.currency = "EUR"
+                    $0.bankDebit = .with { $0.scheme = .sepa; $0.iban = "DE89370400440532013000" }
+                }
+            case 39:
+                $0.captureMethod = .automatic
+                $0.amount.currency = "USD"
+                $0.bnpl = .with { $0.installments = 4 }
+            default:
+                break
+            }
         }
+        let method = [37: "wallet ", 38: "bank debit ", 39: "bnpl "][slot] ?? ""
         do {
             let payment = try await timed(summary) { try await client.call(idempotent: true) { try await $0.payments.createPayment(request, metadata: $0.metadata) } }
-            record(summary, "create -> \(statusName(payment.status))" + (payment.status == .failed ? " (\(payment.failure.reason))" : ""))
+            record(summary, "create \(method)-> \(statusName(payment.status))" + (payment.status == .failed ? " (\(payment.failure.reason))" : ""))
             if index % 10 == 0 {
                 // An idempotent retry, as a client would send after a lost response.
                 let again = try await timed(summary) { try await client.call(idempotent: true) { try await $0.payments.createPayment(request, metadata: $0.metadata) } }
