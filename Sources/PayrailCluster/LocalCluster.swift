@@ -34,6 +34,10 @@ public final class LocalCluster: Sendable {
         /// The bank and push-to-card rails for payouts (a simulator by default).
         public var payoutRail: (any PayoutRail)?
         public var payoutJob = PayoutJob.Configuration()
+        public var billingInterval: Duration = .seconds(5)
+        public var dunning = DunningPolicy()
+        /// The core's clock (tests drive subscriptions with a simulated one).
+        public var now: @Sendable () -> Int64 = UnixClock.nowMs
         /// Use this PostgreSQL database instead of the embedded SQLite file.
         public var postgres: PostgresStore.Location?
         /// The vault's own PostgreSQL credentials and the region's replica (PostgreSQL only);
@@ -103,11 +107,13 @@ public final class LocalCluster: Sendable {
         }
         coreConfiguration.reconciler = options.reconciler
         coreConfiguration.payoutJob = options.payoutJob
+        coreConfiguration.billingInterval = options.billingInterval
+        coreConfiguration.dunning = options.dunning
         coreConfiguration.payments = options.payments
         coreConfiguration.webhooks = options.webhooks
         coreConfiguration.traffic = TrafficControlPlane.Configuration(regions: options.regions)
         let core = CoreNode(configuration: coreConfiguration, store: store, vaultStore: vaultStore, keys: keys,
-                            connectors: options.connector.map { [$0] } ?? options.connectors, payoutRail: options.payoutRail, logger: logger)
+                            connectors: options.connector.map { [$0] } ?? options.connectors, payoutRail: options.payoutRail, now: options.now, logger: logger)
         try await core.prepare()
         var groups: [ServiceGroup] = []
         var runs: [Task<Void, any Error>] = []
@@ -165,6 +171,7 @@ public final class EdgeClient: Sendable {
     public let refunds: Payrail_V1_Refunds.Client<HTTP2ClientTransport.Posix>
     public let disputes: Payrail_V1_Disputes.Client<HTTP2ClientTransport.Posix>
     public let payouts: Payrail_V1_Payouts.Client<HTTP2ClientTransport.Posix>
+    public let subscriptions: Payrail_V1_Subscriptions.Client<HTTP2ClientTransport.Posix>
     public let tokens: Payrail_V1_Tokens.Client<HTTP2ClientTransport.Posix>
     public let balances: Payrail_V1_Balances.Client<HTTP2ClientTransport.Posix>
     public let fx: Payrail_V1_FXQuotes.Client<HTTP2ClientTransport.Posix>
@@ -184,6 +191,7 @@ public final class EdgeClient: Sendable {
         refunds = Payrail_V1_Refunds.Client(wrapping: grpc)
         disputes = Payrail_V1_Disputes.Client(wrapping: grpc)
         payouts = Payrail_V1_Payouts.Client(wrapping: grpc)
+        subscriptions = Payrail_V1_Subscriptions.Client(wrapping: grpc)
         tokens = Payrail_V1_Tokens.Client(wrapping: grpc)
         balances = Payrail_V1_Balances.Client(wrapping: grpc)
         fx = Payrail_V1_FXQuotes.Client(wrapping: grpc)

@@ -23,6 +23,9 @@ public struct CoreNode: Sendable {
         public var reconciler = PaymentReconciler.Configuration()
         /// How often standard payouts are batched to the bank and arrivals checked.
         public var payoutJob = PayoutJob.Configuration()
+        /// How often the billing run renews and charges subscriptions, and its dunning retries.
+        public var billingInterval: Duration = .seconds(5)
+        public var dunning = DunningPolicy()
         public var payments = PaymentService.Configuration()
         public var webhooks = WebhookDispatcher.Configuration()
         /// The regions whose edges this core serves (the traffic control plane's regions).
@@ -54,8 +57,11 @@ public struct CoreNode: Sendable {
     /// The long-running parts: the gRPC server, the webhook dispatcher and the traffic control
     /// plane (stopped first, which ends the edges' watches so the server can drain).
     public var services: [any Service] {
-        [GRPCServerService(server: server), webhooks, vaultRewrapper, reconciler, notifications, payoutJob, traffic]
+        [GRPCServerService(server: server), webhooks, vaultRewrapper, reconciler, notifications, payoutJob, billingJob, traffic]
     }
+    /// Plans, subscriptions and invoices, and the billing run that renews and charges them.
+    public let subscriptions: SubscriptionService
+    public let billingJob: BillingJob
     /// Payouts to the merchants' banks and cards, and the job that sends and settles them.
     public let payouts: PayoutService
     public let payoutJob: PayoutJob
@@ -85,6 +91,9 @@ public struct CoreNode: Sendable {
         payouts = PayoutService(store: store, vaultStore: vaultStore, vault: vault, rail: payoutRail ?? BankRailSimulator(),
                                 codec: ProtobufSnapshotCodec(), ids: ids, now: now, logger: logger)
         payoutJob = PayoutJob(payouts: payouts, configuration: configuration.payoutJob, logger: logger)
+        subscriptions = SubscriptionService(store: store, vaultStore: vaultStore, payments: payments, codec: ProtobufSnapshotCodec(), ids: ids,
+                                            now: now, dunning: configuration.dunning, logger: logger)
+        billingJob = BillingJob(subscriptions: subscriptions, interval: configuration.billingInterval, logger: logger)
         apiKeys = APIKeyService(store: store, ids: ids, now: now)
         health = HealthService()
         ledger = LedgerVerifier(store: store)
@@ -98,7 +107,8 @@ public struct CoreNode: Sendable {
                 certificatePath: configuration.certificatePath, keyPath: configuration.keyPath, caPath: configuration.caPath),
             config: CoreNode.transportConfig())
         server = GRPCServer(transport: transport, services: [
-            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, disputes: disputes, payouts: payouts, now: now, logger: logger),
+            CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, disputes: disputes, payouts: payouts,
+                            subscriptions: subscriptions, now: now, logger: logger),
             TrafficControlService(plane: traffic, logger: logger), health,
         ])
         health.setStatus(.serving)

@@ -312,6 +312,44 @@ public final class EdgeGateway: Sendable {
         }
     }
 
+    // MARK: Subscriptions
+
+    func createPlan(_ request: Payrail_V1_CreatePlanRequest, _ metadata: Metadata) async throws -> Payrail_V1_Plan {
+        try await handle("CreatePlan", metadata) { context in
+            _ = try RequestValidation.createPlan(request)
+            return try await core.createPlan(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    /// Keyed by its idempotency key at the core, so it may fail over like a read.
+    func createSubscription(_ request: Payrail_V1_CreateSubscriptionRequest, _ metadata: Metadata) async throws -> Payrail_V1_Subscription {
+        try await handle("CreateSubscription", metadata) { context in
+            _ = try RequestValidation.createSubscription(request)
+            return try await withFailover { try await core.createSubscription(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
+    func getSubscription(_ request: Payrail_V1_GetSubscriptionRequest, _ metadata: Metadata) async throws -> Payrail_V1_Subscription {
+        try await handle("GetSubscription", metadata) { context in
+            _ = try RequestValidation.subscriptionID(request.subscriptionID)
+            return try await withFailover { try await core.getSubscription(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
+    func cancelSubscription(_ request: Payrail_V1_CancelSubscriptionRequest, _ metadata: Metadata) async throws -> Payrail_V1_Subscription {
+        try await handle("CancelSubscription", metadata) { context in
+            _ = try RequestValidation.subscriptionID(request.subscriptionID)
+            return try await core.cancelSubscription(.with { $0.context = context; $0.request = request }, options: options)
+        }
+    }
+
+    func listInvoices(_ request: Payrail_V1_ListInvoicesRequest, _ metadata: Metadata) async throws -> Payrail_V1_ListInvoicesResponse {
+        try await handle("ListInvoices", metadata) { context in
+            _ = try RequestValidation.subscriptionID(request.subscriptionID)
+            return try await withFailover { try await core.listInvoices(.with { $0.context = context; $0.request = request }, options: options) }
+        }
+    }
+
     // MARK: Payouts
 
     /// A payout is created in one transaction at the core with its idempotency record, so a

@@ -72,7 +72,7 @@ public struct EdgeNode: Sendable {
     }
 
     /// The region's name for every public service, for the health service.
-    static let publicServices = ["payrail.v1.Payments", "payrail.v1.Refunds", "payrail.v1.Disputes", "payrail.v1.Payouts", "payrail.v1.Tokens", "payrail.v1.Balances",
+    static let publicServices = ["payrail.v1.Payments", "payrail.v1.Refunds", "payrail.v1.Disputes", "payrail.v1.Payouts", "payrail.v1.Subscriptions", "payrail.v1.Tokens", "payrail.v1.Balances",
                                  "payrail.v1.FXQuotes", "payrail.v1.WebhookEndpoints", "payrail.v1.Discovery",
                                  "payrail.v1.RiskLists"]
 
@@ -115,7 +115,7 @@ public struct EdgeNode: Sendable {
             transportSecurity: TransportSecurityFactory.publicServer(certificatePath: configuration.certificatePath, keyPath: configuration.keyPath),
             config: EdgeNode.serverConfig(connections: connections))
         let server = GRPCServer(transport: transport, services: [
-            PaymentsService(gateway: gateway), RefundsService(gateway: gateway), DisputesService(gateway: gateway), PayoutsService(gateway: gateway), TokensService(gateway: gateway),
+            PaymentsService(gateway: gateway), RefundsService(gateway: gateway), DisputesService(gateway: gateway), PayoutsService(gateway: gateway), SubscriptionsService(gateway: gateway), TokensService(gateway: gateway),
             BalancesService(gateway: gateway), FXQuotesService(gateway: gateway), WebhookEndpointsService(gateway: gateway),
             DiscoveryService(gateway: gateway), RiskListsService(gateway: gateway), health,
         ])

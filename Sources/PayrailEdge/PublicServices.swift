@@ -83,6 +83,45 @@ struct RefundsService: Payrail_V1_Refunds.ServiceProtocol {
     }
 }
 
+struct SubscriptionsService: Payrail_V1_Subscriptions.ServiceProtocol {
+    let gateway: EdgeGateway
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias M = Payrail_V1_Subscriptions.Method
+        router.registerLimited(M.CreatePlan.descriptor, Payrail_V1_CreatePlanRequest.self, Payrail_V1_Plan.self) {
+            try await self.createPlan(request: $0, context: $1)
+        }
+        router.registerLimited(M.CreateSubscription.descriptor, Payrail_V1_CreateSubscriptionRequest.self, Payrail_V1_Subscription.self) {
+            try await self.createSubscription(request: $0, context: $1)
+        }
+        router.registerLimited(M.GetSubscription.descriptor, Payrail_V1_GetSubscriptionRequest.self, Payrail_V1_Subscription.self) {
+            try await self.getSubscription(request: $0, context: $1)
+        }
+        router.registerLimited(M.CancelSubscription.descriptor, Payrail_V1_CancelSubscriptionRequest.self, Payrail_V1_Subscription.self) {
+            try await self.cancelSubscription(request: $0, context: $1)
+        }
+        router.registerLimited(M.ListInvoices.descriptor, Payrail_V1_ListInvoicesRequest.self, Payrail_V1_ListInvoicesResponse.self) {
+            try await self.listInvoices(request: $0, context: $1)
+        }
+    }
+
+    func createPlan(request: ServerRequest<Payrail_V1_CreatePlanRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Plan> {
+        ServerResponse(message: try await gateway.createPlan(request.message, request.metadata))
+    }
+    func createSubscription(request: ServerRequest<Payrail_V1_CreateSubscriptionRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Subscription> {
+        ServerResponse(message: try await gateway.createSubscription(request.message, request.metadata))
+    }
+    func getSubscription(request: ServerRequest<Payrail_V1_GetSubscriptionRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Subscription> {
+        ServerResponse(message: try await gateway.getSubscription(request.message, request.metadata))
+    }
+    func cancelSubscription(request: ServerRequest<Payrail_V1_CancelSubscriptionRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_Subscription> {
+        ServerResponse(message: try await gateway.cancelSubscription(request.message, request.metadata))
+    }
+    func listInvoices(request: ServerRequest<Payrail_V1_ListInvoicesRequest>, context: ServerContext) async throws -> ServerResponse<Payrail_V1_ListInvoicesResponse> {
+        ServerResponse(message: try await gateway.listInvoices(request.message, request.metadata))
+    }
+}
+
 struct PayoutsService: Payrail_V1_Payouts.ServiceProtocol {
     let gateway: EdgeGateway
 

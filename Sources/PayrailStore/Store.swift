@@ -68,6 +68,26 @@ public protocol StoreTransaction {
     /// The merchant's disputes, newest first, optionally of one payment.
     func disputes(merchantID: String, livemode: Bool, paymentID: String?, limit: Int) async throws -> [Dispute]
 
+    // Subscriptions
+    func insertPlan(_ plan: Plan) async throws
+    func plan(id: String, merchantID: String) async throws -> Plan?
+    func insertSubscription(_ subscription: Subscription) async throws
+    /// Replaces the subscription's changing fields if the stored version is `expectedVersion`.
+    func updateSubscription(_ subscription: Subscription, expectedVersion: Int64) async throws
+    /// The subscription; inside a write transaction the row is locked until commit.
+    func subscription(id: String, merchantID: String) async throws -> Subscription?
+    /// Trialing or active subscriptions whose period ended by `atMs`, oldest first.
+    func subscriptionsDue(atMs: Int64, limit: Int) async throws -> [Subscription]
+    /// Inserts an invoice; false if the subscription already has one for that period start.
+    func insertInvoice(_ invoice: Invoice) async throws -> Bool
+    func updateInvoice(_ invoice: Invoice, expectedVersion: Int64) async throws
+    /// The invoice; inside a write transaction the row is locked until commit.
+    func invoice(id: String, merchantID: String) async throws -> Invoice?
+    /// A subscription's invoices, oldest first.
+    func invoices(subscriptionID: String) async throws -> [Invoice]
+    /// Open invoices whose next charge is due by `atMs`, oldest first.
+    func invoicesDue(atMs: Int64, limit: Int) async throws -> [Invoice]
+
     // Payouts
     func insertPayout(_ payout: Payout) async throws
     /// Replaces status, reference, arrival and failure if the stored version is `expectedVersion`.

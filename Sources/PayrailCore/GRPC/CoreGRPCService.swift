@@ -13,17 +13,19 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     let webhookEndpoints: WebhookEndpointService
     let disputes: DisputeService
     let payouts: PayoutService
+    let subscriptions: SubscriptionService
     let now: @Sendable () -> Int64
     private let logger: Logger
 
     public init(payments: PaymentService, apiKeys: APIKeyService, webhookEndpoints: WebhookEndpointService, disputes: DisputeService,
-                payouts: PayoutService,
+                payouts: PayoutService, subscriptions: SubscriptionService,
                 now: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "payrail.core.grpc")) {
         self.payments = payments
         self.apiKeys = apiKeys
         self.webhookEndpoints = webhookEndpoints
         self.disputes = disputes
         self.payouts = payouts
+        self.subscriptions = subscriptions
         self.now = now
         self.logger = logger
     }

@@ -15,6 +15,14 @@ public struct ProtobufSnapshotCodec: ResponseSnapshotCodec {
         try! ProtoMapping.proto(refund).serializedBytes()
     }
 
+    public func snapshot(_ subscription: Subscription) -> [UInt8] {
+        try! ProtoMapping.proto(subscription).serializedBytes()
+    }
+
+    public func snapshot(_ invoice: Invoice) -> [UInt8] {
+        try! ProtoMapping.proto(invoice).serializedBytes()
+    }
+
     public func snapshot(_ payout: Payout) -> [UInt8] {
         try! ProtoMapping.proto(payout).serializedBytes()
     }

@@ -29,4 +29,6 @@ public protocol ResponseSnapshotCodec: Sendable {
     func snapshot(_ refund: Refund) -> [UInt8]
     func snapshot(_ dispute: Dispute) -> [UInt8]
     func snapshot(_ payout: Payout) -> [UInt8]
+    func snapshot(_ subscription: Subscription) -> [UInt8]
+    func snapshot(_ invoice: Invoice) -> [UInt8]
 }

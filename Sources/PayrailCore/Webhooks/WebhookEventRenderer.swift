@@ -17,6 +17,10 @@ public struct WebhookEventRenderer: Sendable {
             object = try Payrail_V1_Payment(serializedBytes: event.payload).jsonString(options: options)
         } else if event.type.rawValue.hasPrefix("refund.") {
             object = try Payrail_V1_Refund(serializedBytes: event.payload).jsonString(options: options)
+        } else if event.type.rawValue.hasPrefix("subscription.") {
+            object = try Payrail_V1_Subscription(serializedBytes: event.payload).jsonString(options: options)
+        } else if event.type.rawValue.hasPrefix("invoice.") {
+            object = try Payrail_V1_Invoice(serializedBytes: event.payload).jsonString(options: options)
         } else if event.type.rawValue.hasPrefix("payout.") {
             object = try Payrail_V1_Payout(serializedBytes: event.payload).jsonString(options: options)
         } else if event.type.rawValue.hasPrefix("dispute.") {

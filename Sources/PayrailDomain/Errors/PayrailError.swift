@@ -51,6 +51,8 @@ public struct PayrailError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let balanceInsufficient = Code("balance_insufficient", .failedPrecondition)
         /// The card cannot receive instant payouts (credit card, or a range without push-to-card).
         public static let payoutDestinationIneligible = Code("payout_destination_ineligible", .failedPrecondition)
+        /// The subscription ended; it cannot be changed or canceled again.
+        public static let subscriptionCanceled = Code("subscription_canceled", .failedPrecondition)
         public static let fxRateUnavailable = Code("fx_rate_unavailable", .failedPrecondition)
         public static let fxQuoteExpired = Code("fx_quote_expired", .failedPrecondition)
         public static let rateLimited = Code("rate_limited", .resourceExhausted)

@@ -26,6 +26,11 @@ public struct DomainEvent: Hashable, Sendable {
         public static let payoutCreated = EventType("payout.created")
         public static let payoutPaid = EventType("payout.paid")
         public static let payoutFailed = EventType("payout.failed")
+        /// Subscriptions and their invoices.
+        public static let subscriptionCreated = EventType("subscription.created")
+        public static let subscriptionCanceled = EventType("subscription.canceled")
+        public static let invoicePaid = EventType("invoice.paid")
+        public static let invoicePaymentFailed = EventType("invoice.payment_failed")
         /// Payrail turned an endpoint off after it failed for the whole retry period.
         public static let webhookEndpointDisabled = EventType("webhook_endpoint.disabled")
 

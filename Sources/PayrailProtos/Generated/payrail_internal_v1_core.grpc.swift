@@ -205,6 +205,71 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreatePlan" metadata.
+        public enum CreatePlan: Sendable {
+            /// Request type for "CreatePlan".
+            public typealias Input = Payrail_Internal_V1_CreatePlanCall
+            /// Response type for "CreatePlan".
+            public typealias Output = Payrail_V1_Plan
+            /// Descriptor for "CreatePlan".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "CreatePlan",
+                type: .unary
+            )
+        }
+        /// Namespace for "CreateSubscription" metadata.
+        public enum CreateSubscription: Sendable {
+            /// Request type for "CreateSubscription".
+            public typealias Input = Payrail_Internal_V1_CreateSubscriptionCall
+            /// Response type for "CreateSubscription".
+            public typealias Output = Payrail_V1_Subscription
+            /// Descriptor for "CreateSubscription".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "CreateSubscription",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetSubscription" metadata.
+        public enum GetSubscription: Sendable {
+            /// Request type for "GetSubscription".
+            public typealias Input = Payrail_Internal_V1_GetSubscriptionCall
+            /// Response type for "GetSubscription".
+            public typealias Output = Payrail_V1_Subscription
+            /// Descriptor for "GetSubscription".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "GetSubscription",
+                type: .unary
+            )
+        }
+        /// Namespace for "CancelSubscription" metadata.
+        public enum CancelSubscription: Sendable {
+            /// Request type for "CancelSubscription".
+            public typealias Input = Payrail_Internal_V1_CancelSubscriptionCall
+            /// Response type for "CancelSubscription".
+            public typealias Output = Payrail_V1_Subscription
+            /// Descriptor for "CancelSubscription".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "CancelSubscription",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListInvoices" metadata.
+        public enum ListInvoices: Sendable {
+            /// Request type for "ListInvoices".
+            public typealias Input = Payrail_Internal_V1_ListInvoicesCall
+            /// Response type for "ListInvoices".
+            public typealias Output = Payrail_V1_ListInvoicesResponse
+            /// Descriptor for "ListInvoices".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "ListInvoices",
+                type: .unary
+            )
+        }
         /// Namespace for "CreatePayout" metadata.
         public enum CreatePayout: Sendable {
             /// Request type for "CreatePayout".
@@ -468,6 +533,11 @@ public enum Payrail_Internal_V1_Core: Sendable {
             CreateRefund.descriptor,
             GetRefund.descriptor,
             ListRefunds.descriptor,
+            CreatePlan.descriptor,
+            CreateSubscription.descriptor,
+            GetSubscription.descriptor,
+            CancelSubscription.descriptor,
+            ListInvoices.descriptor,
             CreatePayout.descriptor,
             GetPayout.descriptor,
             ListPayouts.descriptor,
@@ -713,6 +783,76 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListRefundsCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRefundsResponse>
+
+        /// Handle the "CreatePlan" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_CreatePlanCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Plan` messages.
+        func createPlan(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreatePlanCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Plan>
+
+        /// Handle the "CreateSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_CreateSubscriptionCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Subscription` messages.
+        func createSubscription(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateSubscriptionCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Subscription>
+
+        /// Handle the "GetSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_GetSubscriptionCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Subscription` messages.
+        func getSubscription(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetSubscriptionCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Subscription>
+
+        /// Handle the "CancelSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_CancelSubscriptionCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_Subscription` messages.
+        func cancelSubscription(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CancelSubscriptionCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Subscription>
+
+        /// Handle the "ListInvoices" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_ListInvoicesCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_V1_ListInvoicesResponse` messages.
+        func listInvoices(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListInvoicesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListInvoicesResponse>
 
         /// Handle the "CreatePayout" method.
         ///
@@ -1190,6 +1330,76 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse>
 
+        /// Handle the "CreatePlan" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreatePlanCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Plan` message.
+        func createPlan(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreatePlanCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Plan>
+
+        /// Handle the "CreateSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateSubscriptionCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Subscription` message.
+        func createSubscription(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateSubscriptionCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Subscription>
+
+        /// Handle the "GetSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetSubscriptionCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Subscription` message.
+        func getSubscription(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetSubscriptionCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Subscription>
+
+        /// Handle the "CancelSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CancelSubscriptionCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_Subscription` message.
+        func cancelSubscription(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_CancelSubscriptionCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Subscription>
+
+        /// Handle the "ListInvoices" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListInvoicesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Payrail_V1_ListInvoicesResponse` message.
+        func listInvoices(
+            request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListInvoicesCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListInvoicesResponse>
+
         /// Handle the "CreatePayout" method.
         ///
         /// - Parameters:
@@ -1664,6 +1874,76 @@ extension Payrail_Internal_V1_Core {
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_ListRefundsResponse
 
+        /// Handle the "CreatePlan" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_CreatePlanCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Plan` to respond with.
+        func createPlan(
+            request: Payrail_Internal_V1_CreatePlanCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Plan
+
+        /// Handle the "CreateSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_CreateSubscriptionCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Subscription` to respond with.
+        func createSubscription(
+            request: Payrail_Internal_V1_CreateSubscriptionCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Subscription
+
+        /// Handle the "GetSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_GetSubscriptionCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Subscription` to respond with.
+        func getSubscription(
+            request: Payrail_Internal_V1_GetSubscriptionCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Subscription
+
+        /// Handle the "CancelSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_CancelSubscriptionCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_Subscription` to respond with.
+        func cancelSubscription(
+            request: Payrail_Internal_V1_CancelSubscriptionCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_Subscription
+
+        /// Handle the "ListInvoices" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Payrail_Internal_V1_ListInvoicesCall` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Payrail_V1_ListInvoicesResponse` to respond with.
+        func listInvoices(
+            request: Payrail_Internal_V1_ListInvoicesCall,
+            context: GRPCCore.ServerContext
+        ) async throws -> Payrail_V1_ListInvoicesResponse
+
         /// Handle the "CreatePayout" method.
         ///
         /// - Parameters:
@@ -2091,6 +2371,61 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.CreatePlan.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CreatePlanCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Plan>(),
+            handler: { request, context in
+                try await self.createPlan(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.CreateSubscription.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CreateSubscriptionCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Subscription>(),
+            handler: { request, context in
+                try await self.createSubscription(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.GetSubscription.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_GetSubscriptionCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Subscription>(),
+            handler: { request, context in
+                try await self.getSubscription(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.CancelSubscription.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CancelSubscriptionCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Subscription>(),
+            handler: { request, context in
+                try await self.cancelSubscription(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.ListInvoices.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_ListInvoicesCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListInvoicesResponse>(),
+            handler: { request, context in
+                try await self.listInvoices(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Payrail_Internal_V1_Core.Method.CreatePayout.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_CreatePayoutCall>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_Payout>(),
@@ -2453,6 +2788,61 @@ extension Payrail_Internal_V1_Core.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListRefundsResponse> {
         let response = try await self.listRefunds(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createPlan(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreatePlanCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Plan> {
+        let response = try await self.createPlan(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createSubscription(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CreateSubscriptionCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Subscription> {
+        let response = try await self.createSubscription(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getSubscription(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_GetSubscriptionCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Subscription> {
+        let response = try await self.getSubscription(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func cancelSubscription(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_CancelSubscriptionCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_Subscription> {
+        let response = try await self.cancelSubscription(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listInvoices(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListInvoicesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListInvoicesResponse> {
+        let response = try await self.listInvoices(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2847,6 +3237,71 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse> {
         return GRPCCore.ServerResponse<Payrail_V1_ListRefundsResponse>(
             message: try await self.listRefunds(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createPlan(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreatePlanCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Plan> {
+        return GRPCCore.ServerResponse<Payrail_V1_Plan>(
+            message: try await self.createPlan(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createSubscription(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_CreateSubscriptionCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Subscription> {
+        return GRPCCore.ServerResponse<Payrail_V1_Subscription>(
+            message: try await self.createSubscription(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getSubscription(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_GetSubscriptionCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Subscription> {
+        return GRPCCore.ServerResponse<Payrail_V1_Subscription>(
+            message: try await self.getSubscription(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func cancelSubscription(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_CancelSubscriptionCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_Subscription> {
+        return GRPCCore.ServerResponse<Payrail_V1_Subscription>(
+            message: try await self.cancelSubscription(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listInvoices(
+        request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListInvoicesCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListInvoicesResponse> {
+        return GRPCCore.ServerResponse<Payrail_V1_ListInvoicesResponse>(
+            message: try await self.listInvoices(
                 request: request.message,
                 context: context
             ),
@@ -3380,6 +3835,101 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListRefundsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListRefundsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreatePlan" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreatePlanCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreatePlanCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Plan` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createPlan<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePlanCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreatePlanCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Plan>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Plan>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateSubscriptionCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreateSubscriptionCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Subscription` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createSubscription<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateSubscriptionCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreateSubscriptionCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Subscription>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetSubscriptionCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetSubscriptionCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Subscription` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getSubscription<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetSubscriptionCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetSubscriptionCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Subscription>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CancelSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CancelSubscriptionCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CancelSubscriptionCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Subscription` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func cancelSubscription<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CancelSubscriptionCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CancelSubscriptionCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Subscription>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListInvoices" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListInvoicesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListInvoicesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListInvoicesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listInvoices<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListInvoicesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListInvoicesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListInvoicesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListInvoicesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "CreatePayout" method.
@@ -4178,6 +4728,156 @@ extension Payrail_Internal_V1_Core {
             try await self.client.unary(
                 request: request,
                 descriptor: Payrail_Internal_V1_Core.Method.ListRefunds.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CreatePlan" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreatePlanCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreatePlanCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Plan` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createPlan<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePlanCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreatePlanCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Plan>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Plan>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.CreatePlan.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CreateSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CreateSubscriptionCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CreateSubscriptionCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Subscription` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createSubscription<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateSubscriptionCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CreateSubscriptionCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Subscription>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.CreateSubscription.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_GetSubscriptionCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_GetSubscriptionCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Subscription` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getSubscription<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetSubscriptionCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_GetSubscriptionCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Subscription>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.GetSubscription.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CancelSubscription" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_CancelSubscriptionCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_CancelSubscriptionCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_Subscription` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func cancelSubscription<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_CancelSubscriptionCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_CancelSubscriptionCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_Subscription>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.CancelSubscription.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListInvoices" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Payrail_Internal_V1_ListInvoicesCall` message.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_ListInvoicesCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_V1_ListInvoicesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listInvoices<Result>(
+            request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListInvoicesCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_ListInvoicesCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListInvoicesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListInvoicesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.ListInvoices.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -5115,6 +5815,131 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
         )
     }
 
+    /// Call the "CreatePlan" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_CreatePlanCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createPlan<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePlanCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Plan>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createPlan(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreatePlanCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Plan>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateSubscription" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_CreateSubscriptionCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createSubscription<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_CreateSubscriptionCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createSubscription(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CreateSubscriptionCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Subscription>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetSubscription" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_GetSubscriptionCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getSubscription<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_GetSubscriptionCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getSubscription(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_GetSubscriptionCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Subscription>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelSubscription" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_CancelSubscriptionCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelSubscription<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_CancelSubscriptionCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.cancelSubscription(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_CancelSubscriptionCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_Subscription>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListInvoices" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Payrail_Internal_V1_ListInvoicesCall` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listInvoices<Result>(
+        request: GRPCCore.ClientRequest<Payrail_Internal_V1_ListInvoicesCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListInvoicesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listInvoices(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ListInvoicesCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListInvoicesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "CreatePayout" method.
     ///
     /// - Parameters:
@@ -5999,6 +6824,151 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.listRefunds(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreatePlan" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createPlan<Result>(
+        _ message: Payrail_Internal_V1_CreatePlanCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Plan>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_CreatePlanCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createPlan(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateSubscription" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createSubscription<Result>(
+        _ message: Payrail_Internal_V1_CreateSubscriptionCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_CreateSubscriptionCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createSubscription(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetSubscription" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getSubscription<Result>(
+        _ message: Payrail_Internal_V1_GetSubscriptionCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_GetSubscriptionCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getSubscription(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelSubscription" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelSubscription<Result>(
+        _ message: Payrail_Internal_V1_CancelSubscriptionCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_Subscription>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_CancelSubscriptionCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.cancelSubscription(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListInvoices" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listInvoices<Result>(
+        _ message: Payrail_Internal_V1_ListInvoicesCall,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListInvoicesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Payrail_Internal_V1_ListInvoicesCall>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listInvoices(
             request: request,
             options: options,
             onResponse: handleResponse

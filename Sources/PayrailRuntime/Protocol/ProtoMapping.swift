@@ -137,6 +137,65 @@ public enum ProtoMapping {
         }
     }
 
+    public static func proto(_ plan: Plan) -> Payrail_V1_Plan {
+        .with {
+            $0.id = plan.id
+            $0.name = plan.name
+            $0.amount = proto(plan.amount)
+            $0.intervalUnit = proto(plan.interval.unit)
+            $0.intervalCount = UInt32(plan.interval.count)
+            $0.trialDays = UInt32(plan.trialDays)
+            $0.livemode = plan.livemode
+        }
+    }
+
+    public static func proto(_ unit: BillingInterval.Unit) -> Payrail_V1_IntervalUnit {
+        switch unit {
+        case .day: .day
+        case .week: .week
+        case .month: .month
+        case .year: .year
+        }
+    }
+
+    public static func proto(_ subscription: Subscription) -> Payrail_V1_Subscription {
+        .with {
+            $0.id = subscription.id
+            $0.planID = subscription.planID
+            switch subscription.status {
+            case .trialing: $0.status = .trialing
+            case .active: $0.status = .active
+            case .pastDue: $0.status = .pastDue
+            case .canceled: $0.status = .canceled
+            }
+            $0.currentPeriodStartUnixMs = subscription.currentPeriodStartMs
+            $0.currentPeriodEndUnixMs = subscription.currentPeriodEndMs
+            $0.cancelAtPeriodEnd = subscription.cancelAtPeriodEnd
+            $0.canceledAtUnixMs = subscription.canceledAtMs ?? 0
+            $0.cardToken = subscription.cardToken
+            $0.livemode = subscription.livemode
+            $0.createdAtUnixMs = subscription.createdAtMs
+        }
+    }
+
+    public static func proto(_ invoice: Invoice) -> Payrail_V1_Invoice {
+        .with {
+            $0.id = invoice.id
+            $0.subscriptionID = invoice.subscriptionID
+            $0.amount = proto(invoice.amount)
+            switch invoice.status {
+            case .open: $0.status = .open
+            case .paid: $0.status = .paid
+            case .uncollectible: $0.status = .uncollectible
+            }
+            $0.periodStartUnixMs = invoice.periodStartMs
+            $0.periodEndUnixMs = invoice.periodEndMs
+            $0.attempts = UInt32(invoice.attempts)
+            $0.nextAttemptAtUnixMs = invoice.nextAttemptAtMs ?? 0
+            $0.paymentID = invoice.paymentID ?? ""
+        }
+    }
+
     public static func proto(_ payout: Payout) -> Payrail_V1_Payout {
         .with {
             $0.id = payout.id

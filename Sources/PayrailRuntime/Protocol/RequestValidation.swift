@@ -44,6 +44,41 @@ public enum RequestValidation {
         try FieldRules.identifier(id, prefix: "re", field: "refund_id")
     }
 
+    public static func subscriptionID(_ id: String) throws(PayrailError) -> String {
+        try FieldRules.identifier(id, prefix: "sub", field: "subscription_id")
+    }
+
+    public struct CreatePlan: Sendable {
+        public let name: String
+        public let amount: Money
+        public let interval: BillingInterval
+        public let trialDays: Int
+    }
+
+    public static func createPlan(_ request: Payrail_V1_CreatePlanRequest) throws(PayrailError) -> CreatePlan {
+        let name = try FieldRules.text(request.name, maxLength: 200, field: "name")
+        guard !name.isEmpty else { throw PayrailError(.missingField, "name is required", field: "name") }
+        guard request.hasAmount else { throw PayrailError(.missingField, "amount is required", field: "amount") }
+        let amount = Money(amountMinor: try FieldRules.positiveAmount(request.amount.amountMinor), currency: try FieldRules.currency(request.amount.currency))
+        let unit: BillingInterval.Unit
+        switch request.intervalUnit {
+        case .day: unit = .day
+        case .week: unit = .week
+        case .month: unit = .month
+        case .year: unit = .year
+        case .UNRECOGNIZED: throw PayrailError(.invalidRequest, "unknown interval_unit", field: "interval_unit")
+        }
+        let count = request.intervalCount == 0 ? 1 : Int(request.intervalCount)
+        guard count <= 365 else { throw PayrailError(.invalidRequest, "interval_count must be 1 to 365", field: "interval_count") }
+        guard request.trialDays <= 730 else { throw PayrailError(.invalidRequest, "trial_days must be 0 to 730", field: "trial_days") }
+        return CreatePlan(name: name, amount: amount, interval: BillingInterval(unit: unit, count: count), trialDays: Int(request.trialDays))
+    }
+
+    public static func createSubscription(_ request: Payrail_V1_CreateSubscriptionRequest) throws(PayrailError) -> (idempotencyKey: String, planID: String, cardToken: String) {
+        (try FieldRules.idempotencyKey(request.idempotencyKey), try FieldRules.identifier(request.planID, prefix: "plan", field: "plan_id"),
+         try FieldRules.identifier(request.cardToken, prefix: "tok", field: "card_token"))
+    }
+
     public static func payoutID(_ id: String) throws(PayrailError) -> String {
         try FieldRules.identifier(id, prefix: "po", field: "payout_id")
     }

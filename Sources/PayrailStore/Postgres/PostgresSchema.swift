@@ -377,5 +377,56 @@ enum PostgresSchema {
         ALTER TABLE payments ADD COLUMN method_kind TEXT NOT NULL DEFAULT 'card';
         ALTER TABLE payments ADD COLUMN method_details TEXT;
         """,
+        // 16: subscriptions: plans, subscriptions and their invoices.
+        """
+        CREATE TABLE plans (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode BOOLEAN NOT NULL,
+            name TEXT NOT NULL,
+            amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            interval_unit TEXT NOT NULL CHECK (interval_unit IN ('day', 'week', 'month', 'year')),
+            interval_count BIGINT NOT NULL CHECK (interval_count > 0),
+            trial_days BIGINT NOT NULL CHECK (trial_days >= 0),
+            created_at_ms BIGINT NOT NULL
+        );
+        CREATE TABLE subscriptions (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode BOOLEAN NOT NULL,
+            plan_id TEXT NOT NULL REFERENCES plans(id),
+            card_token TEXT NOT NULL,
+            anchor_day BIGINT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('trialing', 'active', 'past_due', 'canceled')),
+            current_period_start_ms BIGINT NOT NULL,
+            current_period_end_ms BIGINT NOT NULL,
+            cancel_at_period_end BOOLEAN NOT NULL,
+            canceled_at_ms BIGINT,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            version BIGINT NOT NULL
+        );
+        CREATE INDEX subscriptions_due ON subscriptions (status, current_period_end_ms);
+        CREATE TABLE invoices (
+            id TEXT PRIMARY KEY,
+            subscription_id TEXT NOT NULL REFERENCES subscriptions(id),
+            merchant_id TEXT NOT NULL,
+            livemode BOOLEAN NOT NULL,
+            amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            period_start_ms BIGINT NOT NULL,
+            period_end_ms BIGINT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'paid', 'uncollectible')),
+            attempts BIGINT NOT NULL,
+            next_attempt_at_ms BIGINT,
+            payment_id TEXT,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            version BIGINT NOT NULL,
+            UNIQUE (subscription_id, period_start_ms)
+        );
+        CREATE INDEX invoices_due ON invoices (status, next_attempt_at_ms);
+        """,
     ]
 }

@@ -264,6 +264,129 @@ struct PostgresTransaction: StoreTransaction {
         return payments
     }
 
+    // MARK: Subscriptions
+
+    func insertPlan(_ plan: Plan) async throws {
+        try await run("""
+            INSERT INTO plans (id, merchant_id, livemode, name, amount_minor, currency, interval_unit, interval_count, trial_days, created_at_ms)
+            VALUES (\(plan.id), \(plan.merchantID), \(plan.livemode), \(plan.name), \(plan.amount.amountMinor), \(plan.amount.currency.code),
+                \(plan.interval.unit.rawValue), \(plan.interval.count), \(plan.trialDays), \(plan.createdAtMs))
+            """)
+    }
+
+    func plan(id: String, merchantID: String) async throws -> Plan? {
+        guard let row = try await run("SELECT * FROM plans WHERE id = \(id) AND merchant_id = \(merchantID)").first else { return nil }
+        guard let currency = Currency(code: try row["currency"].decode(String.self)),
+              let unit = BillingInterval.Unit(rawValue: try row["interval_unit"].decode(String.self)) else { throw StoreError.corrupt("plan \(id)") }
+        return Plan(id: id, merchantID: try row["merchant_id"].decode(String.self), livemode: try row["livemode"].decode(Bool.self),
+                    name: try row["name"].decode(String.self), amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency),
+                    interval: BillingInterval(unit: unit, count: try row["interval_count"].decode(Int.self)),
+                    trialDays: try row["trial_days"].decode(Int.self), createdAtMs: try row["created_at_ms"].decode(Int64.self))
+    }
+
+    func insertSubscription(_ subscription: Subscription) async throws {
+        subscription.checkInvariants()
+        try await run("""
+            INSERT INTO subscriptions (id, merchant_id, livemode, plan_id, card_token, anchor_day, status, current_period_start_ms,
+                current_period_end_ms, cancel_at_period_end, canceled_at_ms, created_at_ms, updated_at_ms, version)
+            VALUES (\(subscription.id), \(subscription.merchantID), \(subscription.livemode), \(subscription.planID), \(subscription.cardToken),
+                \(subscription.anchorDay), \(subscription.status.rawValue), \(subscription.currentPeriodStartMs), \(subscription.currentPeriodEndMs),
+                \(subscription.cancelAtPeriodEnd), \(subscription.canceledAtMs), \(subscription.createdAtMs), \(subscription.updatedAtMs),
+                \(subscription.version))
+            """)
+    }
+
+    func updateSubscription(_ subscription: Subscription, expectedVersion: Int64) async throws {
+        subscription.checkInvariants()
+        let rows = try await run("""
+            UPDATE subscriptions SET status = \(subscription.status.rawValue), current_period_start_ms = \(subscription.currentPeriodStartMs),
+                current_period_end_ms = \(subscription.currentPeriodEndMs), cancel_at_period_end = \(subscription.cancelAtPeriodEnd),
+                canceled_at_ms = \(subscription.canceledAtMs), updated_at_ms = \(subscription.updatedAtMs), version = \(subscription.version)
+            WHERE id = \(subscription.id) AND version = \(expectedVersion)
+            RETURNING id
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("subscription \(subscription.id) changed concurrently") }
+    }
+
+    func subscription(id: String, merchantID: String) async throws -> Subscription? {
+        var query: PostgresQuery = "SELECT * FROM subscriptions WHERE id = \(id) AND merchant_id = \(merchantID)"
+        query.sql += lockClause
+        return try await run(query).first.map(Self.subscription)
+    }
+
+    func subscriptionsDue(atMs: Int64, limit: Int) async throws -> [Subscription] {
+        try await run("""
+            SELECT * FROM subscriptions WHERE status IN ('trialing', 'active') AND current_period_end_ms <= \(atMs)
+            ORDER BY current_period_end_ms, id LIMIT \(limit)
+            """).map(Self.subscription)
+    }
+
+    private static func subscription(_ row: PostgresRandomAccessRow) throws -> Subscription {
+        let id = try row["id"].decode(String.self)
+        guard let status = SubscriptionStatus(rawValue: try row["status"].decode(String.self)) else { throw StoreError.corrupt("subscription \(id)") }
+        return Subscription(id: id, merchantID: try row["merchant_id"].decode(String.self), livemode: try row["livemode"].decode(Bool.self),
+                            planID: try row["plan_id"].decode(String.self), cardToken: try row["card_token"].decode(String.self),
+                            createdAtMs: try row["created_at_ms"].decode(Int64.self), anchorDay: try row["anchor_day"].decode(Int64.self),
+                            status: status, currentPeriodStartMs: try row["current_period_start_ms"].decode(Int64.self),
+                            currentPeriodEndMs: try row["current_period_end_ms"].decode(Int64.self),
+                            cancelAtPeriodEnd: try row["cancel_at_period_end"].decode(Bool.self),
+                            canceledAtMs: try row["canceled_at_ms"].decode(Int64?.self), updatedAtMs: try row["updated_at_ms"].decode(Int64.self),
+                            version: try row["version"].decode(Int64.self))
+    }
+
+    func insertInvoice(_ invoice: Invoice) async throws -> Bool {
+        invoice.checkInvariants()
+        return try await run("""
+            INSERT INTO invoices (id, subscription_id, merchant_id, livemode, amount_minor, currency, period_start_ms, period_end_ms, status,
+                attempts, next_attempt_at_ms, payment_id, created_at_ms, updated_at_ms, version)
+            VALUES (\(invoice.id), \(invoice.subscriptionID), \(invoice.merchantID), \(invoice.livemode), \(invoice.amount.amountMinor),
+                \(invoice.amount.currency.code), \(invoice.periodStartMs), \(invoice.periodEndMs), \(invoice.status.rawValue), \(invoice.attempts),
+                \(invoice.nextAttemptAtMs), \(invoice.paymentID), \(invoice.createdAtMs), \(invoice.updatedAtMs), \(invoice.version))
+            ON CONFLICT (subscription_id, period_start_ms) DO NOTHING
+            RETURNING id
+            """).count == 1
+    }
+
+    func updateInvoice(_ invoice: Invoice, expectedVersion: Int64) async throws {
+        invoice.checkInvariants()
+        let rows = try await run("""
+            UPDATE invoices SET status = \(invoice.status.rawValue), attempts = \(invoice.attempts), next_attempt_at_ms = \(invoice.nextAttemptAtMs),
+                payment_id = \(invoice.paymentID), updated_at_ms = \(invoice.updatedAtMs), version = \(invoice.version)
+            WHERE id = \(invoice.id) AND version = \(expectedVersion)
+            RETURNING id
+            """)
+        guard rows.count == 1 else { throw StoreError.conflict("invoice \(invoice.id) changed concurrently") }
+    }
+
+    func invoice(id: String, merchantID: String) async throws -> Invoice? {
+        var query: PostgresQuery = "SELECT * FROM invoices WHERE id = \(id) AND merchant_id = \(merchantID)"
+        query.sql += lockClause
+        return try await run(query).first.map(Self.invoice)
+    }
+
+    func invoices(subscriptionID: String) async throws -> [Invoice] {
+        try await run("SELECT * FROM invoices WHERE subscription_id = \(subscriptionID) ORDER BY period_start_ms, id").map(Self.invoice)
+    }
+
+    func invoicesDue(atMs: Int64, limit: Int) async throws -> [Invoice] {
+        try await run("""
+            SELECT * FROM invoices WHERE status = 'open' AND next_attempt_at_ms <= \(atMs) ORDER BY next_attempt_at_ms, id LIMIT \(limit)
+            """).map(Self.invoice)
+    }
+
+    private static func invoice(_ row: PostgresRandomAccessRow) throws -> Invoice {
+        let id = try row["id"].decode(String.self)
+        guard let currency = Currency(code: try row["currency"].decode(String.self)),
+              let status = InvoiceStatus(rawValue: try row["status"].decode(String.self)) else { throw StoreError.corrupt("invoice \(id)") }
+        return Invoice(id: id, subscriptionID: try row["subscription_id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
+                       livemode: try row["livemode"].decode(Bool.self),
+                       amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency),
+                       periodStartMs: try row["period_start_ms"].decode(Int64.self), periodEndMs: try row["period_end_ms"].decode(Int64.self),
+                       createdAtMs: try row["created_at_ms"].decode(Int64.self), status: status, attempts: try row["attempts"].decode(Int.self),
+                       nextAttemptAtMs: try row["next_attempt_at_ms"].decode(Int64?.self), paymentID: try row["payment_id"].decode(String?.self),
+                       updatedAtMs: try row["updated_at_ms"].decode(Int64.self), version: try row["version"].decode(Int64.self))
+    }
+
     // MARK: Payouts
 
     func insertPayout(_ payout: Payout) async throws {

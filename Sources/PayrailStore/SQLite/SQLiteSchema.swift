@@ -366,6 +366,57 @@ enum SQLiteSchema {
         ALTER TABLE payments ADD COLUMN method_kind TEXT NOT NULL DEFAULT 'card';
         ALTER TABLE payments ADD COLUMN method_details TEXT;
         """,
+        // 15: subscriptions: plans, subscriptions and their invoices.
+        """
+        CREATE TABLE plans (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            interval_unit TEXT NOT NULL CHECK (interval_unit IN ('day', 'week', 'month', 'year')),
+            interval_count INTEGER NOT NULL CHECK (interval_count > 0),
+            trial_days INTEGER NOT NULL CHECK (trial_days >= 0),
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE subscriptions (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            plan_id TEXT NOT NULL REFERENCES plans(id),
+            card_token TEXT NOT NULL,
+            anchor_day INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('trialing', 'active', 'past_due', 'canceled')),
+            current_period_start_ms INTEGER NOT NULL,
+            current_period_end_ms INTEGER NOT NULL,
+            cancel_at_period_end INTEGER NOT NULL,
+            canceled_at_ms INTEGER,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            version INTEGER NOT NULL
+        );
+        CREATE INDEX subscriptions_due ON subscriptions (status, current_period_end_ms);
+        CREATE TABLE invoices (
+            id TEXT PRIMARY KEY,
+            subscription_id TEXT NOT NULL REFERENCES subscriptions(id),
+            merchant_id TEXT NOT NULL,
+            livemode INTEGER NOT NULL,
+            amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+            currency TEXT NOT NULL,
+            period_start_ms INTEGER NOT NULL,
+            period_end_ms INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'paid', 'uncollectible')),
+            attempts INTEGER NOT NULL,
+            next_attempt_at_ms INTEGER,
+            payment_id TEXT,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            UNIQUE (subscription_id, period_start_ms)
+        );
+        CREATE INDEX invoices_due ON invoices (status, next_attempt_at_ms);
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).

@@ -247,6 +247,127 @@ struct SQLiteTransaction: StoreTransaction {
         return payments
     }
 
+    // MARK: Subscriptions
+
+    func insertPlan(_ plan: Plan) async throws {
+        try await run("""
+            INSERT INTO plans (id, merchant_id, livemode, name, amount_minor, currency, interval_unit, interval_count, trial_days, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(plan.id), .text(plan.merchantID), .integer(plan.livemode ? 1 : 0), .text(plan.name), .integer(Int(plan.amount.amountMinor)),
+                  .text(plan.amount.currency.code), .text(plan.interval.unit.rawValue), .integer(plan.interval.count), .integer(plan.trialDays),
+                  .integer(Int(plan.createdAtMs))])
+    }
+
+    func plan(id: String, merchantID: String) async throws -> Plan? {
+        guard let row = try await run("SELECT * FROM plans WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first else { return nil }
+        guard let currency = Currency(code: try row.text("currency")), let unit = BillingInterval.Unit(rawValue: try row.text("interval_unit")) else {
+            throw StoreError.corrupt("plan \(id)")
+        }
+        return Plan(id: id, merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0, name: try row.text("name"),
+                    amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency),
+                    interval: BillingInterval(unit: unit, count: Int(try row.int64("interval_count"))),
+                    trialDays: Int(try row.int64("trial_days")), createdAtMs: try row.int64("created_at_ms"))
+    }
+
+    func insertSubscription(_ subscription: Subscription) async throws {
+        subscription.checkInvariants()
+        try await run("""
+            INSERT INTO subscriptions (id, merchant_id, livemode, plan_id, card_token, anchor_day, status, current_period_start_ms,
+                current_period_end_ms, cancel_at_period_end, canceled_at_ms, created_at_ms, updated_at_ms, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(subscription.id), .text(subscription.merchantID), .integer(subscription.livemode ? 1 : 0), .text(subscription.planID),
+                  .text(subscription.cardToken), .integer(Int(subscription.anchorDay)), .text(subscription.status.rawValue),
+                  .integer(Int(subscription.currentPeriodStartMs)), .integer(Int(subscription.currentPeriodEndMs)),
+                  .integer(subscription.cancelAtPeriodEnd ? 1 : 0), subscription.canceledAtMs.map { .integer(Int($0)) } ?? .null,
+                  .integer(Int(subscription.createdAtMs)), .integer(Int(subscription.updatedAtMs)), .integer(Int(subscription.version))])
+    }
+
+    func updateSubscription(_ subscription: Subscription, expectedVersion: Int64) async throws {
+        subscription.checkInvariants()
+        let rows = try await run("""
+            UPDATE subscriptions SET status = ?, current_period_start_ms = ?, current_period_end_ms = ?, cancel_at_period_end = ?,
+                canceled_at_ms = ?, updated_at_ms = ?, version = ?
+            WHERE id = ? AND version = ? RETURNING id
+            """, [.text(subscription.status.rawValue), .integer(Int(subscription.currentPeriodStartMs)), .integer(Int(subscription.currentPeriodEndMs)),
+                  .integer(subscription.cancelAtPeriodEnd ? 1 : 0), subscription.canceledAtMs.map { .integer(Int($0)) } ?? .null,
+                  .integer(Int(subscription.updatedAtMs)), .integer(Int(subscription.version)), .text(subscription.id), .integer(Int(expectedVersion))])
+        guard rows.count == 1 else { throw StoreError.conflict("subscription \(subscription.id) changed concurrently") }
+    }
+
+    func subscription(id: String, merchantID: String) async throws -> Subscription? {
+        try await run("SELECT * FROM subscriptions WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.subscription)
+    }
+
+    func subscriptionsDue(atMs: Int64, limit: Int) async throws -> [Subscription] {
+        try await run("""
+            SELECT * FROM subscriptions WHERE status IN ('trialing', 'active') AND current_period_end_ms <= ?
+            ORDER BY current_period_end_ms, id LIMIT ?
+            """, [.integer(Int(atMs)), .integer(limit)]).map(Self.subscription)
+    }
+
+    private static func subscription(_ row: SQLiteRow) throws -> Subscription {
+        let id = try row.text("id")
+        guard let status = SubscriptionStatus(rawValue: try row.text("status")) else { throw StoreError.corrupt("subscription \(id)") }
+        return Subscription(id: id, merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0,
+                            planID: try row.text("plan_id"), cardToken: try row.text("card_token"), createdAtMs: try row.int64("created_at_ms"),
+                            anchorDay: try row.int64("anchor_day"), status: status,
+                            currentPeriodStartMs: try row.int64("current_period_start_ms"), currentPeriodEndMs: try row.int64("current_period_end_ms"),
+                            cancelAtPeriodEnd: try row.int64("cancel_at_period_end") != 0, canceledAtMs: row.optionalInt64("canceled_at_ms"),
+                            updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"))
+    }
+
+    func insertInvoice(_ invoice: Invoice) async throws -> Bool {
+        invoice.checkInvariants()
+        return try await run("""
+            INSERT INTO invoices (id, subscription_id, merchant_id, livemode, amount_minor, currency, period_start_ms, period_end_ms, status,
+                attempts, next_attempt_at_ms, payment_id, created_at_ms, updated_at_ms, version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (subscription_id, period_start_ms) DO NOTHING
+            RETURNING id
+            """, [.text(invoice.id), .text(invoice.subscriptionID), .text(invoice.merchantID), .integer(invoice.livemode ? 1 : 0),
+                  .integer(Int(invoice.amount.amountMinor)), .text(invoice.amount.currency.code), .integer(Int(invoice.periodStartMs)),
+                  .integer(Int(invoice.periodEndMs)), .text(invoice.status.rawValue), .integer(invoice.attempts),
+                  invoice.nextAttemptAtMs.map { .integer(Int($0)) } ?? .null, invoice.paymentID.map { .text($0) } ?? .null,
+                  .integer(Int(invoice.createdAtMs)), .integer(Int(invoice.updatedAtMs)), .integer(Int(invoice.version))]).count == 1
+    }
+
+    func updateInvoice(_ invoice: Invoice, expectedVersion: Int64) async throws {
+        invoice.checkInvariants()
+        let rows = try await run("""
+            UPDATE invoices SET status = ?, attempts = ?, next_attempt_at_ms = ?, payment_id = ?, updated_at_ms = ?, version = ?
+            WHERE id = ? AND version = ? RETURNING id
+            """, [.text(invoice.status.rawValue), .integer(invoice.attempts), invoice.nextAttemptAtMs.map { .integer(Int($0)) } ?? .null,
+                  invoice.paymentID.map { .text($0) } ?? .null, .integer(Int(invoice.updatedAtMs)), .integer(Int(invoice.version)),
+                  .text(invoice.id), .integer(Int(expectedVersion))])
+        guard rows.count == 1 else { throw StoreError.conflict("invoice \(invoice.id) changed concurrently") }
+    }
+
+    func invoice(id: String, merchantID: String) async throws -> Invoice? {
+        try await run("SELECT * FROM invoices WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.invoice)
+    }
+
+    func invoices(subscriptionID: String) async throws -> [Invoice] {
+        try await run("SELECT * FROM invoices WHERE subscription_id = ? ORDER BY period_start_ms, id", [.text(subscriptionID)]).map(Self.invoice)
+    }
+
+    func invoicesDue(atMs: Int64, limit: Int) async throws -> [Invoice] {
+        try await run("SELECT * FROM invoices WHERE status = 'open' AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms, id LIMIT ?",
+                      [.integer(Int(atMs)), .integer(limit)]).map(Self.invoice)
+    }
+
+    private static func invoice(_ row: SQLiteRow) throws -> Invoice {
+        let id = try row.text("id")
+        guard let currency = Currency(code: try row.text("currency")), let status = InvoiceStatus(rawValue: try row.text("status")) else {
+            throw StoreError.corrupt("invoice \(id)")
+        }
+        return Invoice(id: id, subscriptionID: try row.text("subscription_id"), merchantID: try row.text("merchant_id"),
+                       livemode: try row.int64("livemode") != 0, amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency),
+                       periodStartMs: try row.int64("period_start_ms"), periodEndMs: try row.int64("period_end_ms"),
+                       createdAtMs: try row.int64("created_at_ms"), status: status, attempts: Int(try row.int64("attempts")),
+                       nextAttemptAtMs: row.optionalInt64("next_attempt_at_ms"), paymentID: row.optionalText("payment_id"),
+                       updatedAtMs: try row.int64("updated_at_ms"), version: try row.int64("version"))
+    }
+
     // MARK: Payouts
 
     func insertPayout(_ payout: Payout) async throws {
