@@ -121,6 +121,7 @@ public struct CoreNode: Sendable {
         switch spec.type {
         case "bank_debit_simulator": return BankDebitSimulator(name: spec.name)
         case "bnpl_simulator": return BNPLSimulator(name: spec.name, latencyMs: spec.network.latencyMinMs)
+        case "redirect_wallet_simulator": return PayPalSimulator(name: spec.name, latencyMs: spec.network.latencyMinMs)
         default: return cardNetwork(spec)
         }
     }

@@ -14,6 +14,7 @@ enum PaymentMethodColumns {
         case .card, .wallet: nil
         case .bankDebit(let account): [account.scheme.rawValue, account.last4, account.bankCode, account.fingerprint, account.country].joined(separator: "|")
         case .bnpl(let plan): "\(plan.provider)|\(plan.installments)"
+        case .redirectWallet(let provider): provider
         }
     }
 
@@ -21,6 +22,9 @@ enum PaymentMethodColumns {
         switch kind {
         case "card": return .card(card)
         case "apple_pay", "google_pay": return .wallet(WalletType(rawValue: kind)!, card)
+        case "paypal":
+            guard let provider = details, !provider.isEmpty else { throw StoreError.corrupt("payment method details") }
+            return .redirectWallet(provider: provider)
         case "bnpl":
             let parts = (details ?? "").split(separator: "|", omittingEmptySubsequences: false)
             guard parts.count == 2, let installments = Int(parts[1]) else { throw StoreError.corrupt("payment method details") }

@@ -22,7 +22,7 @@ import PayrailStore
     private static func configure(_ a: CardNetworkSimulator, _ b: CardNetworkSimulator) -> @Sendable (inout LocalCluster.Options) -> Void {
         { options in
             options.connector = nil
-            options.connectors = [a, b, BankDebitSimulator(), BNPLSimulator()]
+            options.connectors = [a, b, BankDebitSimulator(), BNPLSimulator(), PayPalSimulator()]
             options.routing = .default
             options.routing.retry = ConnectorRetryPolicy(attemptsPerConnector: 3, backoffBaseMs: 1, backoffMaxMs: 4)
             // The test runs rounds itself: the background job looks at nothing younger than an hour.

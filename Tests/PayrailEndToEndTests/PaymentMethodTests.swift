@@ -20,7 +20,8 @@ import PayrailStore
             return BankDebitSimulator(configuration: configuration)
         }()
         let bnpl = BNPLSimulator()
-        var all: [any CardConnector] { [acquirerA, acquirerB, bank, bnpl] }
+        let paypal = PayPalSimulator()
+        var all: [any CardConnector] { [acquirerA, acquirerB, bank, bnpl, paypal] }
     }
 
     private static func configure(_ processors: Processors) -> @Sendable (inout LocalCluster.Options) -> Void {
@@ -174,6 +175,47 @@ import PayrailStore
             #expect(try await Self.events(cluster, declined.id) == ["payment.failed"])
             let refund = try await client.refunds.createRefund(.with { $0.idempotencyKey = "bnpl-1-r"; $0.paymentID = approved.id }, metadata: client.metadata)
             #expect(refund.status == .succeeded && refund.amount.amountMinor == 10_001)
+            #expect(try await cluster.core.ledger.verify().isValid)
+        }
+    }
+
+    @Test(arguments: ClusterStore.available)
+    func paypalRedirectsThenCompletesWhenTheBuyerApprovesOrCancels(_ store: ClusterStore) async throws {
+        let processors = Processors()
+        try await withCluster(store: store, configure: Self.configure(processors)) { cluster, client, _, _ in
+            func paypal(_ key: String) -> Payrail_V1_CreatePaymentRequest {
+                Self.request(key, 3_300, "USD") { $0.paypal = .with { $0.returnURL = "https://shop.example/return" } }
+            }
+            let payment = try await client.payments.createPayment(paypal("pp-1"), metadata: client.metadata)
+            #expect(payment.status == .requiresAction && payment.nextAction.type == "redirect" && payment.connector == "paypal")
+            #expect(payment.nextAction.redirectURL == PayPalSimulator.approvalURL(orderID: payment.nextAction.challengeID))
+            #expect(payment.paymentMethod.type == "paypal" && payment.paymentMethod.walletProvider == "paypal")
+            // The buyer comes back before approving: nothing changes.
+            let early = try await client.payments.confirmPayment(.with { $0.idempotencyKey = "pp-1-early"; $0.paymentID = payment.id },
+                                                                 metadata: client.metadata)
+            #expect(early.status == .requiresAction)
+            #expect(try await Self.ledger(cluster, payment.id).kinds.isEmpty)
+
+            processors.paypal.approve(orderID: payment.nextAction.challengeID)
+            let paid = try await Self.waitFor(client, payment.id, .succeeded)
+            #expect(paid.amountCapturedMinor == 3_300 && !paid.hasNextAction)
+            #expect(try await Self.ledger(cluster, payment.id) == (["authorization", "capture"], ["paypal"]))
+            // The merchant confirms when the buyer returns: the same payment, nothing twice.
+            let confirmed = try await client.payments.confirmPayment(.with { $0.idempotencyKey = "pp-1-back"; $0.paymentID = payment.id },
+                                                                     metadata: client.metadata)
+            #expect(confirmed.status == .succeeded)
+            #expect(try await Self.ledger(cluster, payment.id).kinds == ["authorization", "capture"])
+            #expect(try await Self.events(cluster, payment.id) == ["payment.requires_action", "payment.succeeded"])
+
+            let canceled = try await client.payments.createPayment(paypal("pp-2"), metadata: client.metadata)
+            processors.paypal.cancel(orderID: canceled.nextAction.challengeID)
+            let failed = try await Self.waitFor(client, canceled.id, .failed)
+            #expect(failed.failure.declineCode == "buyer_canceled")
+            let bad = await rpcFailure {
+                _ = try await client.payments.createPayment(Self.request("pp-3", 100, "USD") { $0.paypal = .with { $0.returnURL = "http://plain" } },
+                                                            metadata: client.metadata)
+            }
+            #expect(bad?.0 == .invalidArgument)
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }

@@ -6,7 +6,7 @@ import PayrailDomain
 @Suite struct RoutingConfigurationTests {
     @Test func theShippedDefaultHasTwoAcquirersThatFailOverToEachOther() {
         let configuration = RoutingConfiguration.default
-        #expect(configuration.connectors.map(\.name) == ["acquirer-a", "acquirer-b", "bank-debits", "paylater"])
+        #expect(configuration.connectors.map(\.name) == ["acquirer-a", "acquirer-b", "bank-debits", "paylater", "paypal"])
         let usd = RoutingTable.RoutingInput(method: "card", currency: .usd, region: "us-east", brand: .visa)
         let eur = RoutingTable.RoutingInput(method: "card", currency: .eur, region: "eu-west", brand: .mastercard)
         #expect(configuration.table.route(for: usd)?.connectors == ["acquirer-a", "acquirer-b"])

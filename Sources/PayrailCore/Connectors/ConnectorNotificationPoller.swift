@@ -39,6 +39,8 @@ public final class ConnectorNotificationPoller: Service, Sendable {
                     case .debitSettled(let paymentID, let merchantID, let reference):
                         try await payments.applyDebitOutcome(paymentID: paymentID, merchantID: merchantID, connector: name,
                                                              processorReference: reference, returnCode: nil)
+                    case .redirectCompleted(let paymentID, let merchantID, let reference):
+                        try await payments.completeRedirect(paymentID: paymentID, merchantID: merchantID, reference: reference)
                     case .debitReturned(let paymentID, let merchantID, let reference, let code):
                         try await payments.applyDebitOutcome(paymentID: paymentID, merchantID: merchantID, connector: name,
                                                              processorReference: reference, returnCode: code)

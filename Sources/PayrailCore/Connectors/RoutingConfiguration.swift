@@ -29,7 +29,7 @@ public struct RoutingConfiguration: Sendable {
         public var type: String
         public var network: CardNetworkSimulatorSettings
         /// The simulated processors: card networks, bank debit rails, a BNPL provider.
-        public static let types = ["card_simulator", "bank_debit_simulator", "bnpl_simulator"]
+        public static let types = ["card_simulator", "bank_debit_simulator", "bnpl_simulator", "redirect_wallet_simulator"]
         public init(name: String, type: String = "card_simulator", network: CardNetworkSimulatorSettings = .init()) {
             self.name = name
             self.type = type
@@ -77,6 +77,8 @@ public struct RoutingConfiguration: Sendable {
             type: bank_debit_simulator
           - name: paylater
             type: bnpl_simulator
+          - name: paypal
+            type: redirect_wallet_simulator
         retry: { attempts_per_connector: 3, backoff_base_ms: 20, backoff_max_ms: 250 }
         routes:
           - id: bank-debits
@@ -85,6 +87,9 @@ public struct RoutingConfiguration: Sendable {
           - id: bnpl
             methods: [bnpl]
             connectors: [paylater]
+          - id: paypal
+            methods: [paypal]
+            connectors: [paypal]
           - id: europe
             methods: [card, apple_pay, google_pay]
             currencies: [EUR, GBP, CHF, SEK, NOK, DKK, PLN]

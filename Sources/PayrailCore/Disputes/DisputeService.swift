@@ -39,7 +39,7 @@ public final class DisputeService: Sendable {
             try await open(notice, connector: connector)
         case .disputeClosed(let networkDisputeID, let won):
             try await close(networkDisputeID: networkDisputeID, won: won, connector: connector)
-        case .debitSettled, .debitReturned:
+        case .debitSettled, .debitReturned, .redirectCompleted:
             preconditionFailure("bank debit notifications go to the payment service")
         }
     }

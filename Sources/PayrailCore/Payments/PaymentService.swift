@@ -98,9 +98,9 @@ public final class PaymentService: Sendable {
         case .bankDebit(let debit):
             cardFingerprint = vault.fingerprint(ofAccount: debit.scheme.rawValue + ":" + debit.bankCode + ":" + debit.accountIdentifier)
             cardCountry = debit.country
-        case .bnpl:
+        case .bnpl, .paypal:
             // No instrument of its own: the buyer (by email hash) is what the fraud check counts.
-            cardFingerprint = "bnpl:" + (command.riskContext?.emailHash ?? "anonymous")
+            cardFingerprint = command.method.kind + ":" + (command.riskContext?.emailHash ?? "anonymous")
             cardCountry = command.riskContext?.billingCountry ?? ""
         case .token(let token):
             guard let record = try await vaultStore.card(token: token), record.merchantID == caller.merchantID else {
@@ -136,6 +136,8 @@ public final class PaymentService: Sendable {
             fingerprint.add(debit.holderName)
         case .bnpl(let installments):
             fingerprint.add(Int64(installments))
+        case .paypal(let returnURL):
+            fingerprint.add(returnURL)
         }
         fingerprint.add(command.description)
         fingerprint.add(command.fxQuoteID ?? "")
@@ -176,6 +178,8 @@ public final class PaymentService: Sendable {
                                                        fingerprint: cardFingerprint, country: debit.country))
             case .bnpl(let installments):
                 method = .bnpl(BNPLPlan(provider: route.connectors[0], installments: installments))
+            case .paypal:
+                method = .redirectWallet(provider: route.connectors[0])
             }
             let payment = Payment(id: ids.make("pay"), merchantID: caller.merchantID, livemode: caller.livemode,
                                   amount: command.amount, captureMethod: command.captureMethod, method: method,
@@ -229,6 +233,8 @@ public final class PaymentService: Sendable {
             instrument = .bankAccount(scheme: debit.scheme, identifier: debit.accountIdentifier, bankCode: debit.bankCode, holderName: debit.holderName)
         case .bnpl(let installments):
             instrument = .installments(BNPLPlan(provider: payment.connector, installments: installments))
+        case .paypal(let returnURL):
+            instrument = .redirect(provider: payment.connector, returnURL: returnURL)
         case .token:
             let vaulted: VaultedCardRecord
             if let sealedCard { vaulted = sealedCard } else {
@@ -299,7 +305,15 @@ public final class PaymentService: Sendable {
     public func confirmPayment(_ caller: CallerContext, idempotencyKey: String, paymentID: String, otp: String) async throws -> IdempotentOutcome<Payment> {
         try await lockedOperation(caller, operation: Operation.confirmPayment, idempotencyKey: idempotencyKey, paymentID: paymentID,
                                   fingerprint: [paymentID, otp],
-                                  validate: { try $0.validate(.challengeFailed) },
+                                  validate: { payment in
+                                      // The buyer back from a redirect the provider's notification already completed:
+                                      // answered with the payment as it is.
+                                      if case .redirectWallet = payment.method, payment.status != .requiresAction { return }
+                                      if payment.status == .requiresAction, payment.challenge?.redirectURL == nil, otp.isEmpty {
+                                          throw PayrailError(.missingField, "three_ds_otp is required", field: "three_ds_otp")
+                                      }
+                                      try payment.validate(.challengeFailed)
+                                  },
                                   ready: { $0.status == .requiresAction && $0.challenge != nil }) { payment in
             let reference = ChallengeReference(challengeID: payment.challenge!.challengeID)
             let outcome = try await self.router.call(payment.connector) { connector throws(ConnectorError) in
@@ -308,6 +322,7 @@ public final class PaymentService: Sendable {
             return .apply { payment in
                 switch outcome {
                 case .wrongCode: return [.challengeFailed]
+                case .pending: return []
                 case .authenticated(let authorization):
                     return [.challengePassed] + (try Self.events(for: authorization, payment: payment))
                 }
@@ -653,6 +668,16 @@ public final class PaymentService: Sendable {
             try payment.apply(.rerouted(to: next), at: now())
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
         }
+    }
+
+    /// Completes a redirect payment once its provider says the buyer finished (approved or
+    /// canceled): the same work as the merchant's ConfirmPayment, under a key of the provider's
+    /// reference, so the notification and the merchant's confirmation never both apply.
+    public func completeRedirect(paymentID: String, merchantID: String, reference: String) async throws {
+        guard let payment = try await store.read({ try await $0.payment(id: paymentID, merchantID: merchantID) }),
+              payment.status == .requiresAction, payment.challenge?.challengeID == reference, payment.challenge?.redirectURL != nil else { return }
+        _ = try await confirmPayment(CallerContext(merchantID: merchantID, livemode: payment.livemode), idempotencyKey: "redirect-\(reference)",
+                                     paymentID: paymentID, otp: "")
     }
 
     /// Applies a bank's word on a debit it accepted: settled (the payment succeeds with the

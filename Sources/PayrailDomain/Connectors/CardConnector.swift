@@ -38,6 +38,9 @@ public struct ConnectorNotification: Hashable, Sendable {
         case disputeClosed(networkDisputeID: String, won: Bool)
         /// A bank debit settled: the funds arrived.
         case debitSettled(paymentID: String, merchantID: String, processorReference: String)
+        /// The buyer finished on a redirect provider's page (approved or canceled): the payment
+        /// can be completed.
+        case redirectCompleted(paymentID: String, merchantID: String, reference: String)
         /// A bank debit was returned with the bank's code (`insufficient_funds`, `account_closed`).
         case debitReturned(paymentID: String, merchantID: String, processorReference: String, code: String)
     }
@@ -92,12 +95,15 @@ public enum PaymentInstrument: Sendable, CustomStringConvertible {
     case networkToken(CardNumber, CardExpiry, cryptogram: String, wallet: WalletType)
     case bankAccount(scheme: BankDebitScheme, identifier: String, bankCode: String, holderName: String)
     case installments(BNPLPlan)
+    /// A redirect-and-approve wallet (PayPal style): the buyer approves on the provider's page
+    /// and comes back to `returnURL`.
+    case redirect(provider: String, returnURL: String)
 
     /// The card or network token, for card-based instruments.
     public var cardNumber: CardNumber? {
         switch self {
         case .card(let number, _, _), .networkToken(let number, _, _, _): number
-        case .bankAccount, .installments: nil
+        case .bankAccount, .installments, .redirect: nil
         }
     }
 
@@ -107,6 +113,7 @@ public enum PaymentInstrument: Sendable, CustomStringConvertible {
         case .networkToken(let number, _, _, let wallet): "\(wallet.rawValue) \(number)"
         case .bankAccount(let scheme, let identifier, _, _): "\(scheme.rawValue) ****\(identifier.suffix(4))"
         case .installments(let plan): "bnpl \(plan.provider) x\(plan.installments)"
+        case .redirect(let provider, _): "redirect \(provider)"
         }
     }
 }
@@ -160,6 +167,8 @@ public enum ChallengeOutcome: Hashable, Sendable {
     case authenticated(AuthorizationOutcome)
     /// Wrong code; the cardholder may try again while attempts remain.
     case wrongCode
+    /// The buyer has not finished on the provider's page yet: nothing changes.
+    case pending
 }
 
 public enum ProcessorOutcome: Hashable, Sendable {

@@ -63,6 +63,8 @@ public enum PaymentMethodDetails: Hashable, Sendable {
     case wallet(WalletType, CardSummary)
     case bankDebit(BankAccountSummary)
     case bnpl(BNPLPlan)
+    /// A redirect-and-approve wallet (PayPal style), by provider.
+    case redirectWallet(provider: String)
 
     /// `card`, `apple_pay`, `google_pay`, `ach_debit`, `sepa_debit`, `upi`, `bnpl`: what routing
     /// and the API call the method.
@@ -72,6 +74,7 @@ public enum PaymentMethodDetails: Hashable, Sendable {
         case .wallet(let wallet, _): wallet.rawValue
         case .bankDebit(let account): account.scheme.rawValue
         case .bnpl: "bnpl"
+        case .redirectWallet: "paypal"
         }
     }
 
@@ -79,7 +82,7 @@ public enum PaymentMethodDetails: Hashable, Sendable {
     public var card: CardSummary? {
         switch self {
         case .card(let card), .wallet(_, let card): card
-        case .bankDebit, .bnpl: nil
+        case .bankDebit, .bnpl, .redirectWallet: nil
         }
     }
 
@@ -90,7 +93,7 @@ public enum PaymentMethodDetails: Hashable, Sendable {
     }
 
     /// Every method kind the API knows.
-    public static let kinds = ["card", "apple_pay", "google_pay", "ach_debit", "sepa_debit", "upi", "bnpl"]
+    public static let kinds = ["card", "apple_pay", "google_pay", "paypal", "ach_debit", "sepa_debit", "upi", "bnpl"]
 }
 
 extension CardSummary {
@@ -105,7 +108,7 @@ extension Payment {
         switch method {
         case .card(let card), .wallet(_, let card): card.fingerprint
         case .bankDebit(let account): account.fingerprint
-        case .bnpl: "bnpl:" + (riskContext?.emailHash ?? "anonymous")
+        case .bnpl, .redirectWallet: method.kind + ":" + (riskContext?.emailHash ?? "anonymous")
         }
     }
 }

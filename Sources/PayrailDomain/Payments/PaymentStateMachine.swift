@@ -64,12 +64,17 @@ public enum PaymentEvent: Hashable, Sendable {
 }
 
 /// A pending 3-D Secure challenge.
+/// What the buyer must do before the payment can proceed: answer a 3-D Secure challenge, or
+/// (redirect wallets such as PayPal) approve the payment on the provider's page at `redirectURL`.
 public struct ThreeDSChallenge: Hashable, Sendable {
     public var challengeID: String
     public var attemptsRemaining: Int
-    public init(challengeID: String, attemptsRemaining: Int) {
+    /// Set for a redirect-and-approve method; nil for 3-D Secure.
+    public var redirectURL: String?
+    public init(challengeID: String, attemptsRemaining: Int, redirectURL: String? = nil) {
         self.challengeID = challengeID
         self.attemptsRemaining = attemptsRemaining
+        self.redirectURL = redirectURL
     }
 }
 

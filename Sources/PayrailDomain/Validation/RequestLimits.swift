@@ -139,6 +139,8 @@ public enum PaymentMethodInput: Sendable {
     case wallet(WalletInput)
     case bankDebit(BankDebitInput)
     case bnpl(installments: Int)
+    /// A PayPal-style redirect: the buyer approves on the provider's page, then returns here.
+    case paypal(returnURL: String)
 
     /// The method kind routing looks at (`card` for tokens too).
     public var kind: String {
@@ -147,6 +149,7 @@ public enum PaymentMethodInput: Sendable {
         case .wallet(let wallet): wallet.type.rawValue
         case .bankDebit(let debit): debit.scheme.rawValue
         case .bnpl: "bnpl"
+        case .paypal: "paypal"
         }
     }
 }
@@ -280,6 +283,8 @@ public struct CreatePaymentCommand: Sendable {
         case .bankDebit where captureMethod == .manual:
             throw PayrailError(.invalidRequest, "bank debits are captured when the bank settles them: use automatic capture",
                                field: "capture_method")
+        case .paypal(let url) where !url.hasPrefix("https://") || url.utf8.count > 500 || url.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }):
+            throw PayrailError(.invalidRequest, "paypal.return_url must be an https URL of at most 500 characters", field: "paypal.return_url")
         case .bnpl(let installments) where !BNPLPlan.allowedInstallments.contains(installments):
             throw PayrailError(.invalidRequest, "bnpl.installments must be 3, 4, 6 or 12", field: "bnpl.installments")
         default:

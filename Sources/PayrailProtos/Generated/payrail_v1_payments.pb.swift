@@ -276,6 +276,17 @@ public nonisolated struct Payrail_V1_CreatePaymentRequest: @unchecked Sendable {
     set {_uniqueStorage()._paymentMethod = .bnpl(newValue)}
   }
 
+  /// PayPal-style redirect: REQUIRES_ACTION with a redirect next action; the buyer approves on
+  /// the provider's page and the payment completes (by the provider's notification, or
+  /// ConfirmPayment once the buyer is back).
+  public var paypal: Payrail_V1_PayPalDetails {
+    get {
+      if case .paypal(let v)? = _storage._paymentMethod {return v}
+      return Payrail_V1_PayPalDetails()
+    }
+    set {_uniqueStorage()._paymentMethod = .paypal(newValue)}
+  }
+
   public var description_p: String {
     get {_storage._description_p}
     set {_uniqueStorage()._description_p = newValue}
@@ -316,6 +327,10 @@ public nonisolated struct Payrail_V1_CreatePaymentRequest: @unchecked Sendable {
     case bankDebit(Payrail_V1_BankDebitDetails)
     /// Buy now, pay later: the provider approves or declines the plan; the merchant is paid in full.
     case bnpl(Payrail_V1_BNPLDetails)
+    /// PayPal-style redirect: REQUIRES_ACTION with a redirect next action; the buyer approves on
+    /// the provider's page and the payment completes (by the provider's notification, or
+    /// ConfirmPayment once the buyer is back).
+    case paypal(Payrail_V1_PayPalDetails)
 
   }
 
@@ -371,6 +386,19 @@ public nonisolated struct Payrail_V1_BankDebitDetails: Sendable {
   public init() {}
 }
 
+public nonisolated struct Payrail_V1_PayPalDetails: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Where the provider sends the buyer back (https).
+  public var returnURL: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Payrail_V1_BNPLDetails: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -403,6 +431,9 @@ public nonisolated struct Payrail_V1_PaymentMethodSummary: Sendable {
   public var bnplProvider: String = String()
 
   public var bnplInstallments: UInt32 = 0
+
+  /// Redirect wallets (paypal): the provider.
+  public var walletProvider: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -493,7 +524,8 @@ public nonisolated struct Payrail_V1_ConfirmPaymentRequest: Sendable {
 
   public var paymentID: String = String()
 
-  /// The one-time code the cardholder entered in the 3-D Secure challenge.
+  /// The one-time code the cardholder entered in the 3-D Secure challenge; empty for a redirect
+  /// method (the buyer approved on the provider's page).
   public var threeDsOtp: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -581,8 +613,11 @@ public nonisolated struct Payrail_V1_NextAction: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "three_d_secure"
+  /// "three_d_secure" or "redirect"
   public var type: String = String()
+
+  /// For "redirect": the provider's page the buyer must visit to approve the payment.
+  public var redirectURL: String = String()
 
   public var challengeID: String = String()
 
@@ -772,7 +807,7 @@ nonisolated extension Payrail_V1_BankDebitScheme: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreatePaymentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0\u{3}fx_quote_id\0\u{3}risk_context\0\u{1}wallet\0\u{3}bank_debit\0\u{1}bnpl\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}idempotency_key\0\u{1}amount\0\u{3}capture_method\0\u{1}card\0\u{3}card_token\0\u{1}description\0\u{1}metadata\0\u{3}fx_quote_id\0\u{3}risk_context\0\u{1}wallet\0\u{3}bank_debit\0\u{1}bnpl\0\u{1}paypal\0")
 
   fileprivate class _StorageClass {
     var _idempotencyKey: String = String()
@@ -886,6 +921,19 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
             _storage._paymentMethod = .bnpl(v)
           }
         }()
+        case 13: try {
+          var v: Payrail_V1_PayPalDetails?
+          var hadOneofValue = false
+          if let current = _storage._paymentMethod {
+            hadOneofValue = true
+            if case .paypal(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._paymentMethod = .paypal(v)
+          }
+        }()
         default: break
         }
       }
@@ -942,6 +990,10 @@ nonisolated extension Payrail_V1_CreatePaymentRequest: SwiftProtobuf.Message, Sw
       case .bnpl?: try {
         guard case .bnpl(let v)? = _storage._paymentMethod else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .paypal?: try {
+        guard case .paypal(let v)? = _storage._paymentMethod else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
       }()
       default: break
       }
@@ -1076,6 +1128,36 @@ nonisolated extension Payrail_V1_BankDebitDetails: SwiftProtobuf.Message, SwiftP
   }
 }
 
+nonisolated extension Payrail_V1_PayPalDetails: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PayPalDetails"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}return_url\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.returnURL) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.returnURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.returnURL, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_V1_PayPalDetails, rhs: Payrail_V1_PayPalDetails) -> Bool {
+    if lhs.returnURL != rhs.returnURL {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Payrail_V1_BNPLDetails: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BNPLDetails"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}installments\0")
@@ -1108,7 +1190,7 @@ nonisolated extension Payrail_V1_BNPLDetails: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Payrail_V1_PaymentMethodSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaymentMethodSummary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}bank_last4\0\u{3}bank_code\0\u{3}bnpl_provider\0\u{3}bnpl_installments\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}bank_last4\0\u{3}bank_code\0\u{3}bnpl_provider\0\u{3}bnpl_installments\0\u{3}wallet_provider\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1121,6 +1203,7 @@ nonisolated extension Payrail_V1_PaymentMethodSummary: SwiftProtobuf.Message, Sw
       case 3: try { try decoder.decodeSingularStringField(value: &self.bankCode) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.bnplProvider) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.bnplInstallments) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.walletProvider) }()
       default: break
       }
     }
@@ -1142,6 +1225,9 @@ nonisolated extension Payrail_V1_PaymentMethodSummary: SwiftProtobuf.Message, Sw
     if self.bnplInstallments != 0 {
       try visitor.visitSingularUInt32Field(value: self.bnplInstallments, fieldNumber: 5)
     }
+    if !self.walletProvider.isEmpty {
+      try visitor.visitSingularStringField(value: self.walletProvider, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1151,6 +1237,7 @@ nonisolated extension Payrail_V1_PaymentMethodSummary: SwiftProtobuf.Message, Sw
     if lhs.bankCode != rhs.bankCode {return false}
     if lhs.bnplProvider != rhs.bnplProvider {return false}
     if lhs.bnplInstallments != rhs.bnplInstallments {return false}
+    if lhs.walletProvider != rhs.walletProvider {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1522,7 +1609,7 @@ nonisolated extension Payrail_V1_ListPaymentsResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Payrail_V1_NextAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".NextAction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}challenge_id\0\u{3}attempts_remaining\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}challenge_id\0\u{3}attempts_remaining\0\u{3}redirect_url\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1533,6 +1620,7 @@ nonisolated extension Payrail_V1_NextAction: SwiftProtobuf.Message, SwiftProtobu
       case 1: try { try decoder.decodeSingularStringField(value: &self.type) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.challengeID) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.attemptsRemaining) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.redirectURL) }()
       default: break
       }
     }
@@ -1548,11 +1636,15 @@ nonisolated extension Payrail_V1_NextAction: SwiftProtobuf.Message, SwiftProtobu
     if self.attemptsRemaining != 0 {
       try visitor.visitSingularUInt32Field(value: self.attemptsRemaining, fieldNumber: 3)
     }
+    if !self.redirectURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.redirectURL, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Payrail_V1_NextAction, rhs: Payrail_V1_NextAction) -> Bool {
     if lhs.type != rhs.type {return false}
+    if lhs.redirectURL != rhs.redirectURL {return false}
     if lhs.challengeID != rhs.challengeID {return false}
     if lhs.attemptsRemaining != rhs.attemptsRemaining {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -84,6 +84,8 @@ public enum ProtoMapping {
                 case .bnpl(let plan):
                     summary.bnplProvider = plan.provider
                     summary.bnplInstallments = UInt32(plan.installments)
+                case .redirectWallet(let provider):
+                    summary.walletProvider = provider
                 case .card, .wallet:
                     break
                 }
@@ -91,9 +93,10 @@ public enum ProtoMapping {
             if let failure = payment.failure { $0.failure = proto(failure) }
             if let challenge = payment.challenge {
                 $0.nextAction = .with {
-                    $0.type = "three_d_secure"
+                    $0.type = challenge.redirectURL == nil ? "three_d_secure" : "redirect"
                     $0.challengeID = challenge.challengeID
                     $0.attemptsRemaining = UInt32(challenge.attemptsRemaining)
+                    $0.redirectURL = challenge.redirectURL ?? ""
                 }
             }
             $0.description_p = payment.description
@@ -288,6 +291,7 @@ public enum ProtoMapping {
             method = .bankDebit(try BankDebitInput(scheme: scheme, routingNumber: debit.routingNumber, accountNumber: debit.accountNumber,
                                                    iban: debit.iban, vpa: debit.vpa, holderName: debit.accountHolderName))
         case .bnpl(let bnpl): method = .bnpl(installments: Int(bnpl.installments))
+        case .paypal(let paypal): method = .paypal(returnURL: paypal.returnURL)
         case nil: method = nil
         }
         return try CreatePaymentCommand(

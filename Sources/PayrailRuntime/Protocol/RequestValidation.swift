@@ -155,7 +155,7 @@ public enum RequestValidation {
     public static func confirm(_ request: Payrail_V1_ConfirmPaymentRequest) throws(PayrailError) -> Confirm {
         let key = try FieldRules.idempotencyKey(request.idempotencyKey)
         let id = try paymentID(request.paymentID)
-        guard !request.threeDsOtp.isEmpty else { throw PayrailError(.missingField, "three_ds_otp is required", field: "three_ds_otp") }
+        // Required for a 3-D Secure challenge, empty for a redirect method: the core knows which.
         return Confirm(idempotencyKey: key, paymentID: id,
                        otp: try FieldRules.text(request.threeDsOtp, maxLength: RequestLimits.otpLengthMax, field: "three_ds_otp"))
     }

@@ -428,5 +428,9 @@ enum PostgresSchema {
         );
         CREATE INDEX invoices_due ON invoices (status, next_attempt_at_ms);
         """,
+        // 17: redirect-and-approve wallets (PayPal style): where the buyer approves.
+        """
+        ALTER TABLE payments ADD COLUMN challenge_redirect_url TEXT;
+        """,
     ]
 }

@@ -145,7 +145,7 @@ struct PostgresTransaction: StoreTransaction {
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
                 challenge_id, challenge_attempts_remaining, updated_at_ms, version, risk, risk_context, connectors_tried,
-                method_kind, method_details)
+                method_kind, method_details, challenge_redirect_url)
             VALUES (\(payment.id), \(payment.merchantID), \(payment.livemode), \(payment.amount.amountMinor),
                 \(payment.amount.currency.code), \(payment.captureMethod.rawValue),
                 \(card.token), \(card.brand.rawValue), \(card.last4), \(card.expMonth),
@@ -158,7 +158,8 @@ struct PostgresTransaction: StoreTransaction {
                 \(payment.processorReference), \(failure?.reason), \(failure?.declineCode?.rawValue), \(failure?.message),
                 \(payment.challenge?.challengeID), \(payment.challenge?.attemptsRemaining), \(payment.updatedAtMs), \(payment.version),
                 \(RiskColumns.encode(payment.risk)), \(RiskColumns.encode(payment.riskContext)),
-                \(ConnectorColumns.encode(payment.connectorsTried)), \(payment.method.kind), \(methodDetails))
+                \(ConnectorColumns.encode(payment.connectorsTried)), \(payment.method.kind), \(methodDetails),
+                \(payment.challenge?.redirectURL))
             """)
         if !payment.metadata.isEmpty {
             var bindings = PostgresBindings(capacity: payment.metadata.count * 3)
@@ -185,7 +186,8 @@ struct PostgresTransaction: StoreTransaction {
                 failure_message = \(failure?.message), challenge_id = \(payment.challenge?.challengeID),
                 challenge_attempts_remaining = \(payment.challenge?.attemptsRemaining), updated_at_ms = \(payment.updatedAtMs),
                 version = \(payment.version), connector = \(payment.connector),
-                connectors_tried = \(ConnectorColumns.encode(payment.connectorsTried))
+                connectors_tried = \(ConnectorColumns.encode(payment.connectorsTried)),
+                challenge_redirect_url = \(payment.challenge?.redirectURL)
             WHERE id = \(payment.id) AND version = \(expectedVersion)
             RETURNING id
             """)
@@ -230,7 +232,8 @@ struct PostgresTransaction: StoreTransaction {
                     message: try row["failure_message"].decode(String?.self) ?? "")
         }
         let challenge = try row["challenge_id"].decode(String?.self).map { challengeID in
-            ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: try row["challenge_attempts_remaining"].decode(Int?.self) ?? 0)
+            ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: try row["challenge_attempts_remaining"].decode(Int?.self) ?? 0,
+                             redirectURL: try row["challenge_redirect_url"].decode(String?.self))
         }
         let card = CardSummary(token: try row["card_token"].decode(String.self), brand: brand, last4: try row["card_last4"].decode(String.self),
                                expMonth: try row["card_exp_month"].decode(Int.self), expYear: try row["card_exp_year"].decode(Int.self),

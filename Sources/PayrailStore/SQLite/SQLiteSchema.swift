@@ -417,6 +417,10 @@ enum SQLiteSchema {
         );
         CREATE INDEX invoices_due ON invoices (status, next_attempt_at_ms);
         """,
+        // 16: redirect-and-approve wallets (PayPal style): where the buyer approves.
+        """
+        ALTER TABLE payments ADD COLUMN challenge_redirect_url TEXT;
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).

@@ -132,9 +132,9 @@ struct SQLiteTransaction: StoreTransaction {
                 settlement_currency, fx_rate_scaled, fx_markup_bps, fx_quote_id,
                 status, amount_capturable_minor, amount_captured_minor, amount_refunded_minor, amount_refund_pending_minor,
                 processor_reference, failure_reason, failure_decline_code, failure_message,
-                challenge_id, challenge_attempts_remaining, updated_at_ms, version, connector, connectors_tried, risk, risk_context,
-                method_kind, method_details)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                challenge_id, challenge_attempts_remaining, updated_at_ms, version, connector, connectors_tried, challenge_redirect_url,
+                risk, risk_context, method_kind, method_details)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, binds)
         if !payment.metadata.isEmpty {
             // One statement for all pairs: every statement is a trip to the SQLite thread.
@@ -149,7 +149,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     /// The columns that change over a payment's life, in the order `updatePayment` sets them:
     /// status, 4 amounts, processor_reference, 3 failure fields, 2 challenge fields, updated_at_ms, version,
-    /// connector, connectors_tried.
+    /// connector, connectors_tried, challenge_redirect_url.
     private func mutableColumns(_ payment: Payment) -> [SQLiteData] {
         [.text(payment.status.rawValue),
          .integer(Int(payment.amountCapturableMinor)), .integer(Int(payment.amountCapturedMinor)),
@@ -161,7 +161,8 @@ struct SQLiteTransaction: StoreTransaction {
          payment.challenge.map { .text($0.challengeID) } ?? .null,
          payment.challenge.map { .integer($0.attemptsRemaining) } ?? .null,
          .integer(Int(payment.updatedAtMs)), .integer(Int(payment.version)),
-         .text(payment.connector), .text(ConnectorColumns.encode(payment.connectorsTried))]
+         .text(payment.connector), .text(ConnectorColumns.encode(payment.connectorsTried)),
+         payment.challenge?.redirectURL.map { .text($0) } ?? .null]
     }
 
     func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws {
@@ -170,7 +171,7 @@ struct SQLiteTransaction: StoreTransaction {
             UPDATE payments SET status = ?, amount_capturable_minor = ?, amount_captured_minor = ?, amount_refunded_minor = ?,
                 amount_refund_pending_minor = ?, processor_reference = ?, failure_reason = ?, failure_decline_code = ?,
                 failure_message = ?, challenge_id = ?, challenge_attempts_remaining = ?, updated_at_ms = ?, version = ?,
-                connector = ?, connectors_tried = ?
+                connector = ?, connectors_tried = ?, challenge_redirect_url = ?
             WHERE id = ? AND version = ?
             RETURNING id
             """, mutableColumns(payment) + [.text(payment.id), .integer(Int(expectedVersion))])
@@ -218,7 +219,8 @@ struct SQLiteTransaction: StoreTransaction {
                     message: row.optionalText("failure_message") ?? "")
         }
         let challenge = row.optionalText("challenge_id").map { challengeID in
-            ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: Int(row.optionalInt64("challenge_attempts_remaining") ?? 0))
+            ThreeDSChallenge(challengeID: challengeID, attemptsRemaining: Int(row.optionalInt64("challenge_attempts_remaining") ?? 0),
+                             redirectURL: row.optionalText("challenge_redirect_url"))
         }
         let card = CardSummary(token: try row.text("card_token"), brand: brand, last4: try row.text("card_last4"),
                                expMonth: Int(try row.int64("card_exp_month")), expYear: Int(try row.int64("card_exp_year")),
