@@ -6,7 +6,7 @@ import Synchronization
 /// collects the installments from the buyer, which is its risk, not ours); declined plans are
 /// declines. Test amounts: ending in `13` minor units (e.g. 50.13) is declined `plan_declined`;
 /// over 2,000.00 (200,000 minor units) `plan_limit_exceeded`; anything else is approved.
-public final class BNPLSimulator: CardConnector {
+public final class BNPLSimulator: ChargebackFree {
     public static let limitMinor: Int64 = 200_000
 
     private struct Plan {
@@ -146,19 +146,8 @@ public final class BNPLSimulator: CardConnector {
         .authenticated(.declined(Failure(reason: "processing_error", declineCode: .processingError, message: "BNPL plans have no challenge.")))
     }
 
-    public func submitDisputeEvidence(networkDisputeID: String, evidence: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
-        .failed(Failure(reason: "processing_error", declineCode: .processingError, message: "No such dispute."))
-    }
-
-    public func acceptDispute(networkDisputeID: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
-        .failed(Failure(reason: "processing_error", declineCode: .processingError, message: "No such dispute."))
-    }
-
     public func pendingNotifications(limit: Int) async throws(ConnectorError) -> [ConnectorNotification] { [] }
     public func acknowledgeNotifications(ids: [String]) async throws(ConnectorError) {}
 
-    private func latency() async throws(ConnectorError) {
-        guard latencyMs > 0 else { return }
-        do { try await Task.sleep(for: .milliseconds(latencyMs)) } catch { throw .unavailable }
-    }
+    private func latency() async throws(ConnectorError) { try await simulatedDelay(ms: latencyMs) }
 }

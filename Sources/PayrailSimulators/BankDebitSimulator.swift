@@ -7,7 +7,7 @@ import Synchronization
 /// the bank's code. Account identifiers ending `0002` are returned `insufficient_funds` (ACH R01,
 /// SEPA AM04, UPI U30), ending `0003` `account_closed` (R02, AC04); any other settles.
 /// Idempotent by key; refunds credit the account back.
-public final class BankDebitSimulator: CardConnector {
+public final class BankDebitSimulator: ChargebackFree {
     public struct Configuration: Sendable {
         public var latencyMs = 2
         public var settlementDelayMs = 300
@@ -25,17 +25,12 @@ public final class BankDebitSimulator: CardConnector {
         var returned: Bool
     }
 
-    private struct Queued {
-        var notification: ConnectorNotification
-        var visibleAt: ContinuousClock.Instant
-    }
-
     private struct State {
         var outcomesByKey: [String: AuthorizationOutcome] = [:]
         var resultsByKey: [String: ProcessorOutcome] = [:]
         var debits: [String: Debit] = [:]
         var referenceByKey: [String: String] = [:]
-        var notifications: [Queued] = []
+        var notifications = NotificationQueue()
         var sequence = 0
         mutating func next(_ prefix: String) -> String {
             sequence += 1
@@ -70,8 +65,7 @@ public final class BankDebitSimulator: CardConnector {
                 .debitReturned(paymentID: request.paymentID, merchantID: request.merchantID, processorReference: reference, code: $0)
             } ?? .debitSettled(paymentID: request.paymentID, merchantID: request.merchantID, processorReference: reference)
             if code == nil { state.debits[reference]?.settled = true } else { state.debits[reference]?.returned = true }
-            state.notifications.append(Queued(notification: ConnectorNotification(id: state.next("ntf"), event: event),
-                                              visibleAt: .now + .milliseconds(delay)))
+            state.notifications.append(ConnectorNotification(id: state.next("ntf"), event: event), after: .milliseconds(delay))
             let outcome = AuthorizationOutcome.pending(processorReference: reference)
             state.outcomesByKey[request.idempotencyKey] = outcome
             return outcome
@@ -130,31 +124,16 @@ public final class BankDebitSimulator: CardConnector {
         .failed(Failure(reason: "processing_error", declineCode: .processingError, message: "A debit sent to the bank cannot be voided."))
     }
 
-    public func submitDisputeEvidence(networkDisputeID: String, evidence: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
-        .failed(Failure(reason: "processing_error", declineCode: .processingError, message: "No such dispute."))
-    }
-
-    public func acceptDispute(networkDisputeID: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
-        .failed(Failure(reason: "processing_error", declineCode: .processingError, message: "No such dispute."))
-    }
-
     public func pendingNotifications(limit: Int) async throws(ConnectorError) -> [ConnectorNotification] {
-        state.withLock { state in
-            let now = ContinuousClock.now
-            return Array(state.notifications.filter { $0.visibleAt <= now }.prefix(limit).map(\.notification))
-        }
+        state.withLock { $0.notifications.due(limit: limit) }
     }
 
     public func acknowledgeNotifications(ids: [String]) async throws(ConnectorError) {
-        let acknowledged = Set(ids)
-        state.withLock { state in state.notifications.removeAll { acknowledged.contains($0.notification.id) } }
+        state.withLock { $0.notifications.acknowledge(ids) }
     }
 
     /// Debits the bank accepted (for tests: never two per payment).
     public func debitCount() -> Int { state.withLock { $0.debits.count } }
 
-    private func latency() async throws(ConnectorError) {
-        guard configuration.latencyMs > 0 else { return }
-        do { try await Task.sleep(for: .milliseconds(configuration.latencyMs)) } catch { throw .unavailable }
-    }
+    private func latency() async throws(ConnectorError) { try await simulatedDelay(ms: configuration.latencyMs) }
 }

@@ -78,11 +78,6 @@ public final class CardNetworkSimulator: CardConnector {
         var answered: Bool
     }
 
-    /// A notification and when it becomes deliverable (networks report with a delay).
-    private struct Queued {
-        var notification: ConnectorNotification
-        var visibleAt: ContinuousClock.Instant
-    }
 
     private struct PendingChallenge {
         var request: AuthorizationRequest
@@ -103,7 +98,7 @@ public final class CardNetworkSimulator: CardConnector {
         var challenges: [String: PendingChallenge] = [:]
         var injectedFaults: [Fault] = []
         var disputes: [String: NetworkDispute] = [:]
-        var notifications: [Queued] = []
+        var notifications = NotificationQueue()
         var statusAvailable = true
         var calls: [String: Int] = [:]
         var sequence = 0
@@ -272,36 +267,22 @@ public final class CardNetworkSimulator: CardConnector {
         let notice = DisputeNotice(networkDisputeID: disputeID, paymentID: auth.paymentID, merchantID: auth.merchantID,
                                    processorReference: reference, amount: Money(amountMinor: amount, currency: auth.amount.currency),
                                    reason: reason, evidenceDueAtMs: dueAtMs)
-        state.notifications.append(Queued(notification: ConnectorNotification(id: state.nextReference("ntf"), event: .disputeOpened(notice)),
-                                          visibleAt: .now + delay))
+        state.notifications.append(ConnectorNotification(id: state.nextReference("ntf"), event: .disputeOpened(notice)), after: delay)
         return disputeID
     }
 
     public func submitDisputeEvidence(networkDisputeID: String, evidence: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
-        try await simulateLatency()
-        return state.withLock { state in
-            if let previous = state.resultsByKey[idempotencyKey] { return previous }
-            let result: ProcessorOutcome
-            if var dispute = state.disputes[networkDisputeID], !dispute.closed, !dispute.answered {
-                dispute.answered = true
-                // The network's decision, reported later: evidence naming `winning_evidence` wins.
-                let won = evidence.contains(TestCards.winningEvidence)
-                dispute.closed = true
-                state.disputes[networkDisputeID] = dispute
-                state.notifications.append(Queued(
-                    notification: ConnectorNotification(id: state.nextReference("ntf"), event: .disputeClosed(networkDisputeID: networkDisputeID, won: won)),
-                    visibleAt: .now + .milliseconds(configuration.disputeDecisionMs)))
-                result = .succeeded(processorReference: state.nextReference("evd"))
-            } else {
-                result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
-                                         message: "The dispute is unknown or no longer accepts evidence."))
-            }
-            state.resultsByKey[idempotencyKey] = result
-            return result
-        }
+        // The network's decision, reported later: evidence naming `winning_evidence` wins.
+        try await answerDispute(networkDisputeID, idempotencyKey: idempotencyKey, decision: evidence.contains(TestCards.winningEvidence))
     }
 
     public func acceptDispute(networkDisputeID: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
+        try await answerDispute(networkDisputeID, idempotencyKey: idempotencyKey, decision: nil)
+    }
+
+    /// Closes an open dispute once: with evidence (`decision` = won?) the decision is notified
+    /// after `disputeDecisionMs`; accepted (`nil`) it is lost with nothing to notify.
+    private func answerDispute(_ networkDisputeID: String, idempotencyKey: String, decision: Bool?) async throws(ConnectorError) -> ProcessorOutcome {
         try await simulateLatency()
         return state.withLock { state in
             if let previous = state.resultsByKey[idempotencyKey] { return previous }
@@ -310,10 +291,14 @@ public final class CardNetworkSimulator: CardConnector {
                 dispute.answered = true
                 dispute.closed = true
                 state.disputes[networkDisputeID] = dispute
-                result = .succeeded(processorReference: state.nextReference("acc"))
+                if let won = decision {
+                    state.notifications.append(
+                        ConnectorNotification(id: state.nextReference("ntf"), event: .disputeClosed(networkDisputeID: networkDisputeID, won: won)),
+                        after: .milliseconds(configuration.disputeDecisionMs))
+                }
+                result = .succeeded(processorReference: state.nextReference(decision == nil ? "acc" : "evd"))
             } else {
-                result = .failed(Failure(reason: "processing_error", declineCode: .processingError,
-                                         message: "The dispute is unknown or already answered."))
+                result = .failed(SimulatedFailures.processing("The dispute is unknown or already answered."))
             }
             state.resultsByKey[idempotencyKey] = result
             return result
@@ -321,15 +306,11 @@ public final class CardNetworkSimulator: CardConnector {
     }
 
     public func pendingNotifications(limit: Int) async throws(ConnectorError) -> [ConnectorNotification] {
-        state.withLock { state in
-            let now = ContinuousClock.now
-            return Array(state.notifications.filter { $0.visibleAt <= now }.prefix(limit).map(\.notification))
-        }
+        state.withLock { $0.notifications.due(limit: limit) }
     }
 
     public func acknowledgeNotifications(ids: [String]) async throws(ConnectorError) {
-        let acknowledged = Set(ids)
-        state.withLock { state in state.notifications.removeAll { acknowledged.contains($0.notification.id) } }
+        state.withLock { $0.notifications.acknowledge(ids) }
     }
 
     /// How many calls of a kind (`authorize`, `status`, `reverse`) this processor received.

@@ -6,7 +6,7 @@ import Synchronization
 /// and the demo: ``approve(orderID:)``, ``cancel(orderID:)``), the provider notifies us, and
 /// completing the order captures it (or authorizes it for manual capture). An order the buyer
 /// never finishes stays pending (the core expires the payment like an abandoned challenge).
-public final class PayPalSimulator: CardConnector {
+public final class PayPalSimulator: ChargebackFree {
     private enum Buyer { case pending, approved, canceled }
 
     private struct Order {
@@ -25,7 +25,7 @@ public final class PayPalSimulator: CardConnector {
         var challengeResultsByKey: [String: ChallengeOutcome] = [:]
         var resultsByKey: [String: ProcessorOutcome] = [:]
         var orders: [String: Order] = [:]
-        var notifications: [ConnectorNotification] = []
+        var notifications = NotificationQueue()
         var sequence = 0
         mutating func next(_ prefix: String) -> String {
             sequence += 1
@@ -163,25 +163,13 @@ public final class PayPalSimulator: CardConnector {
         }
     }
 
-    public func submitDisputeEvidence(networkDisputeID: String, evidence: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
-        .failed(Failure(reason: "processing_error", declineCode: .processingError, message: "No such dispute."))
-    }
-
-    public func acceptDispute(networkDisputeID: String, idempotencyKey: String) async throws(ConnectorError) -> ProcessorOutcome {
-        .failed(Failure(reason: "processing_error", declineCode: .processingError, message: "No such dispute."))
-    }
-
     public func pendingNotifications(limit: Int) async throws(ConnectorError) -> [ConnectorNotification] {
-        state.withLock { Array($0.notifications.prefix(limit)) }
+        state.withLock { $0.notifications.due(limit: limit) }
     }
 
     public func acknowledgeNotifications(ids: [String]) async throws(ConnectorError) {
-        let acknowledged = Set(ids)
-        state.withLock { $0.notifications.removeAll { acknowledged.contains($0.id) } }
+        state.withLock { $0.notifications.acknowledge(ids) }
     }
 
-    private func latency() async throws(ConnectorError) {
-        guard latencyMs > 0 else { return }
-        do { try await Task.sleep(for: .milliseconds(latencyMs)) } catch { throw .unavailable }
-    }
+    private func latency() async throws(ConnectorError) { try await simulatedDelay(ms: latencyMs) }
 }
