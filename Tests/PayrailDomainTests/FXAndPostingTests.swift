@@ -111,6 +111,16 @@ private func rate(_ from: Currency, _ to: Currency, _ scaled: Int64) throws -> F
                                                                      capturedMinor: payment.amountCapturableMinor,
                                                                      settledToMerchant: split.merchant, markup: split.markup,
                                                                      transactionID: next(), at: 2))
+                    // A chargeback of it through FX, maybe won back.
+                    let fee = DisputeFees.fee(for: settlement)
+                    ledger.append(PostingRules.disputeOpenedWithConversion(
+                        merchantID: "acct_1", connector: "cardsim", livemode: false, disputed: payment.amount, fromMerchant: split.merchant,
+                        markupReturned: split.markup, disputeFee: fee, paymentID: payment.id, transactionID: next(), at: 3))
+                    if seed % 2 == 1 {
+                        ledger.append(PostingRules.disputeWonWithConversion(
+                            merchantID: "acct_1", connector: "cardsim", livemode: false, reinstated: payment.amount, toMerchant: split.merchant,
+                            markup: split.markup, paymentID: payment.id, transactionID: next(), at: 4))
+                    }
                 case 5:
                     ledger.append(PostingRules.fee(merchantID: "acct_1", livemode: false, fee: Money(amountMinor: amount % 500 + 1, currency: currency),
                                                    resourceID: "pay_x", transactionID: next(), at: 4))

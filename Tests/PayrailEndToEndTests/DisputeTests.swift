@@ -5,6 +5,7 @@ import PayrailCluster
 import PayrailCore
 import PayrailDomain
 import PayrailProtos
+import PayrailRuntime
 import PayrailSimulators
 import PayrailStore
 
@@ -149,6 +150,42 @@ import PayrailStore
             #expect(empty?.0 == .invalidArgument && empty?.1 == "missing_field")
             let big = await rpcFailure { _ = try await client.disputes.listDisputes(.with { $0.limit = 1_000 }, metadata: client.metadata) }
             #expect(big?.0 == .invalidArgument)
+        }
+    }
+
+    /// A payment presented in EUR and settled in USD: the chargeback takes back the merchant's
+    /// converted share (and the platform's markup) at the payment's rate, the fee is in USD, and
+    /// winning gives the same share back.
+    @Test(arguments: ClusterStore.available)
+    func aDisputeOnAnFXPaymentIsPostedInTheSettlementCurrency(_ store: ClusterStore) async throws {
+        try await withCluster(store: store) { cluster, _, _, _ in
+            let merchant = try await cluster.core.apiKeys.createMerchant(name: "US shop", settlementCurrency: .usd)
+            let client = try EdgeClient(port: cluster.edgePorts[0], caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey)
+            defer { Task { await client.close() } }
+            let now = UnixClock.nowMs()
+            try await cluster.store.write {
+                try await $0.insertFXRate(try FXRate(from: .eur, to: .usd, rateScaled: 110_000_000, source: "test", validFromMs: now - 1_000,
+                                                     validUntilMs: now + 3_600_000))
+            }
+            func usd() async throws -> (available: Int64, eur: Int64) {
+                let balance = try await client.balances.getBalance(.init(), metadata: client.metadata)
+                return (balance.balances.first { $0.currency == "USD" }?.availableMinor ?? 0,
+                        balance.balances.first { $0.currency == "EUR" }?.availableMinor ?? 0)
+            }
+            let payment = try await client.payments.createPayment(createRequest(key: "fx-dispute", amount: 10_000, currency: "EUR", card: TestCards.disputed),
+                                                                  metadata: client.metadata)
+            #expect(payment.settlement.currency == "USD")
+            let settled = try await usd().available
+            #expect(settled == 10_890, "10,000 EUR cents at 1.10 less the 1% markup")
+            let dispute = try await Self.waitForDispute(client, paymentID: payment.id)
+            #expect(dispute.amount.currency == "EUR" && dispute.fee.currency == "USD" && dispute.fee.amountMinor == 1_500)
+            let afterOpening = try await usd()
+            #expect(afterOpening.available == -1_500 && afterOpening.eur == 0, "the merchant's share and the fee, all in USD")
+            _ = try await client.disputes.submitDisputeEvidence(.with { $0.disputeID = dispute.id; $0.evidence = TestCards.winningEvidence },
+                                                                metadata: client.metadata)
+            _ = try await Self.waitForStatus(client, dispute.id, .won)
+            #expect(try await usd().available == settled - 1_500)
+            #expect(try await cluster.core.ledger.verify().isValid)
         }
     }
 }

@@ -55,14 +55,23 @@ public final class DisputeService: Sendable {
                 return
             }
             let nowMs = now()
+            // A payment settled through FX pays its dispute fee in the settlement currency.
             let dispute = Dispute(id: ids.make("dp"), paymentID: payment.id, merchantID: payment.merchantID, livemode: payment.livemode,
                                   connector: connector, networkDisputeID: notice.networkDisputeID, amount: notice.amount,
-                                  fee: DisputeFees.fee(for: notice.amount.currency), reason: notice.reason,
+                                  fee: DisputeFees.fee(for: payment.settlement?.currency ?? notice.amount.currency), reason: notice.reason,
                                   evidenceDueAtMs: notice.evidenceDueAtMs, createdAtMs: nowMs)
             guard try await tx.insertDispute(dispute) else { return }
-            try await tx.appendLedgerTransaction(PostingRules.disputeOpened(
-                merchantID: dispute.merchantID, connector: connector, livemode: dispute.livemode, disputed: dispute.amount,
-                disputeFee: dispute.fee, paymentID: dispute.paymentID, transactionID: ids.make("ltx"), at: nowMs))
+            if let terms = payment.settlement {
+                let (merchant, markup) = try terms.settle(dispute.amount)
+                try await tx.appendLedgerTransaction(PostingRules.disputeOpenedWithConversion(
+                    merchantID: dispute.merchantID, connector: connector, livemode: dispute.livemode, disputed: dispute.amount,
+                    fromMerchant: merchant, markupReturned: markup, disputeFee: dispute.fee, paymentID: dispute.paymentID,
+                    transactionID: ids.make("ltx"), at: nowMs))
+            } else {
+                try await tx.appendLedgerTransaction(PostingRules.disputeOpened(
+                    merchantID: dispute.merchantID, connector: connector, livemode: dispute.livemode, disputed: dispute.amount,
+                    disputeFee: dispute.fee, paymentID: dispute.paymentID, transactionID: ids.make("ltx"), at: nowMs))
+            }
             try await announce(tx, .disputeCreated, dispute, at: nowMs)
             logger.notice("dispute opened", metadata: ["dispute": "\(dispute.id)", "payment": "\(dispute.paymentID)", "amount": "\(dispute.amount)"])
         }
@@ -76,9 +85,18 @@ public final class DisputeService: Sendable {
             try dispute.close(won: won, at: nowMs)
             try await tx.updateDispute(dispute, expectedVersion: expectedVersion)
             if won {
-                try await tx.appendLedgerTransaction(PostingRules.disputeWon(
-                    merchantID: dispute.merchantID, connector: connector, livemode: dispute.livemode, reinstated: dispute.amount,
-                    paymentID: dispute.paymentID, transactionID: ids.make("ltx"), at: nowMs))
+                let payment = try await tx.payment(id: dispute.paymentID, merchantID: dispute.merchantID)
+                if let terms = payment?.settlement {
+                    // Back at the payment's own settlement rate: the same split the opening took.
+                    let (merchant, markup) = try terms.settle(dispute.amount)
+                    try await tx.appendLedgerTransaction(PostingRules.disputeWonWithConversion(
+                        merchantID: dispute.merchantID, connector: connector, livemode: dispute.livemode, reinstated: dispute.amount,
+                        toMerchant: merchant, markup: markup, paymentID: dispute.paymentID, transactionID: ids.make("ltx"), at: nowMs))
+                } else {
+                    try await tx.appendLedgerTransaction(PostingRules.disputeWon(
+                        merchantID: dispute.merchantID, connector: connector, livemode: dispute.livemode, reinstated: dispute.amount,
+                        paymentID: dispute.paymentID, transactionID: ids.make("ltx"), at: nowMs))
+                }
             }
             try await announce(tx, .disputeClosed, dispute, at: nowMs)
             logger.notice("dispute closed", metadata: ["dispute": "\(dispute.id)", "status": "\(dispute.status.rawValue)"])

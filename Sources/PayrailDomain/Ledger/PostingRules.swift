@@ -130,6 +130,41 @@ public enum PostingRules {
         ])
     }
 
+    /// A chargeback on a payment that settled through FX: the network withdraws the disputed
+    /// amount in the presentment currency; the merchant gives back its converted share and the
+    /// platform its markup at the payment's settlement rate (as a refund does), and the merchant
+    /// pays the fee in its settlement currency.
+    public static func disputeOpenedWithConversion(merchantID: String, connector: String, livemode: Bool, disputed: Money,
+                                                   fromMerchant: Money, markupReturned: Money, disputeFee: Money,
+                                                   paymentID: String, transactionID: String, at nowMs: Int64) -> LedgerTransaction {
+        precondition(fromMerchant.currency == markupReturned.currency && fromMerchant.currency == disputeFee.currency
+                     && fromMerchant.currency != disputed.currency, "conversion needs one settlement currency")
+        let settlement = fromMerchant.currency
+        return make(transactionID, .disputeOpened, paymentID, nil, nowMs, [
+            .debit(.merchantAvailable(merchantID, livemode: livemode, settlement), fromMerchant.amountMinor + disputeFee.amountMinor),
+            .debit(.platform(.fxRevenue, livemode: livemode, settlement), markupReturned.amountMinor),
+            .credit(.platform(.fxClearing, livemode: livemode, settlement), fromMerchant.amountMinor + markupReturned.amountMinor),
+            .credit(.platform(.feeRevenue, livemode: livemode, settlement), disputeFee.amountMinor),
+            .debit(.platform(.fxClearing, livemode: livemode, disputed.currency), disputed.amountMinor),
+            .credit(.processorReceivable(connector, livemode: livemode, disputed.currency), disputed.amountMinor),
+        ])
+    }
+
+    /// A won dispute on a payment that settled through FX: the funds come back the way they went.
+    public static func disputeWonWithConversion(merchantID: String, connector: String, livemode: Bool, reinstated: Money,
+                                                toMerchant: Money, markup: Money, paymentID: String, transactionID: String,
+                                                at nowMs: Int64) -> LedgerTransaction {
+        precondition(toMerchant.currency == markup.currency && toMerchant.currency != reinstated.currency, "conversion needs one settlement currency")
+        let settlement = toMerchant.currency
+        return make(transactionID, .disputeWon, paymentID, nil, nowMs, [
+            .debit(.processorReceivable(connector, livemode: livemode, reinstated.currency), reinstated.amountMinor),
+            .credit(.platform(.fxClearing, livemode: livemode, reinstated.currency), reinstated.amountMinor),
+            .debit(.platform(.fxClearing, livemode: livemode, settlement), toMerchant.amountMinor + markup.amountMinor),
+            .credit(.merchantAvailable(merchantID, livemode: livemode, settlement), toMerchant.amountMinor),
+            .credit(.platform(.fxRevenue, livemode: livemode, settlement), markup.amountMinor),
+        ])
+    }
+
     /// A payout leaves the merchant's available balance and is in transit to their bank.
     public static func payout(merchantID: String, livemode: Bool, amount: Money, payoutID: String,
                               transactionID: String, at nowMs: Int64) -> LedgerTransaction {

@@ -28,7 +28,8 @@ public struct Dispute: Hashable, Sendable {
     public let networkDisputeID: String
     /// The disputed amount, withdrawn from the merchant's balance when the dispute opened.
     public let amount: Money
-    /// What the merchant pays for the dispute, won or lost.
+    /// What the merchant pays for the dispute, won or lost: in the disputed currency, or in the
+    /// merchant's settlement currency when the payment settled through FX.
     public let fee: Money
     /// The network's reason (`fraudulent`, `product_not_received`, ...).
     public let reason: String
@@ -100,7 +101,7 @@ public struct Dispute: Hashable, Sendable {
 
     public func checkInvariants() {
         precondition(amount.amountMinor > 0, "dispute \(id): amount must be positive")
-        precondition(fee.amountMinor >= 0 && fee.currency == amount.currency, "dispute \(id): fee in the disputed currency")
+        precondition(fee.amountMinor >= 0, "dispute \(id): negative fee")
         precondition(status != .underReview || !evidence.isEmpty, "dispute \(id): under review without evidence")
     }
 }

@@ -432,5 +432,9 @@ enum PostgresSchema {
         """
         ALTER TABLE payments ADD COLUMN challenge_redirect_url TEXT;
         """,
+        // 18: a dispute's fee in the settlement currency when the payment settled through FX.
+        """
+        ALTER TABLE disputes ADD COLUMN fee_currency TEXT;
+        """,
     ]
 }

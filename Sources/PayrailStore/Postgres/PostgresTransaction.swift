@@ -473,11 +473,11 @@ struct PostgresTransaction: StoreTransaction {
         dispute.checkInvariants()
         return try await run("""
             INSERT INTO disputes (id, merchant_id, livemode, payment_id, connector, network_dispute_id, amount_minor, fee_minor, currency,
-                reason, status, evidence, evidence_due_at_ms, created_at_ms, updated_at_ms, version)
+                reason, status, evidence, evidence_due_at_ms, created_at_ms, updated_at_ms, version, fee_currency)
             VALUES (\(dispute.id), \(dispute.merchantID), \(dispute.livemode), \(dispute.paymentID), \(dispute.connector),
                 \(dispute.networkDisputeID), \(dispute.amount.amountMinor), \(dispute.fee.amountMinor), \(dispute.amount.currency.code),
                 \(dispute.reason), \(dispute.status.rawValue), \(dispute.evidence), \(dispute.evidenceDueAtMs), \(dispute.createdAtMs),
-                \(dispute.updatedAtMs), \(dispute.version))
+                \(dispute.updatedAtMs), \(dispute.version), \(dispute.fee.currency.code))
             ON CONFLICT (connector, network_dispute_id) DO NOTHING
             RETURNING id
             """).count == 1
@@ -518,14 +518,15 @@ struct PostgresTransaction: StoreTransaction {
     private static func dispute(_ row: PostgresRandomAccessRow) throws -> Dispute {
         let id = try row["id"].decode(String.self)
         guard let currency = Currency(code: try row["currency"].decode(String.self)),
-              let status = DisputeStatus(rawValue: try row["status"].decode(String.self)) else {
+              let status = DisputeStatus(rawValue: try row["status"].decode(String.self)),
+              let feeCurrency = Currency(code: try row["fee_currency"].decode(String?.self) ?? currency.code) else {
             throw StoreError.corrupt("dispute \(id)")
         }
         return Dispute(id: id, paymentID: try row["payment_id"].decode(String.self), merchantID: try row["merchant_id"].decode(String.self),
                        livemode: try row["livemode"].decode(Bool.self), connector: try row["connector"].decode(String.self),
                        networkDisputeID: try row["network_dispute_id"].decode(String.self),
                        amount: Money(amountMinor: try row["amount_minor"].decode(Int64.self), currency: currency),
-                       fee: Money(amountMinor: try row["fee_minor"].decode(Int64.self), currency: currency),
+                       fee: Money(amountMinor: try row["fee_minor"].decode(Int64.self), currency: feeCurrency),
                        reason: try row["reason"].decode(String.self), evidenceDueAtMs: try row["evidence_due_at_ms"].decode(Int64.self),
                        createdAtMs: try row["created_at_ms"].decode(Int64.self), status: status,
                        evidence: try row["evidence"].decode(String.self), updatedAtMs: try row["updated_at_ms"].decode(Int64.self),

@@ -421,6 +421,10 @@ enum SQLiteSchema {
         """
         ALTER TABLE payments ADD COLUMN challenge_redirect_url TEXT;
         """,
+        // 17: a dispute's fee in the settlement currency when the payment settled through FX.
+        """
+        ALTER TABLE disputes ADD COLUMN fee_currency TEXT;
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).

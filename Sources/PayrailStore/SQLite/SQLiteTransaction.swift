@@ -446,15 +446,16 @@ struct SQLiteTransaction: StoreTransaction {
         dispute.checkInvariants()
         let rows = try await run("""
             INSERT INTO disputes (id, merchant_id, livemode, payment_id, connector, network_dispute_id, amount_minor, fee_minor, currency,
-                reason, status, evidence, evidence_due_at_ms, created_at_ms, updated_at_ms, version)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                reason, status, evidence, evidence_due_at_ms, created_at_ms, updated_at_ms, version, fee_currency)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (connector, network_dispute_id) DO NOTHING
             RETURNING id
             """, [.text(dispute.id), .text(dispute.merchantID), .integer(dispute.livemode ? 1 : 0), .text(dispute.paymentID),
                   .text(dispute.connector), .text(dispute.networkDisputeID), .integer(Int(dispute.amount.amountMinor)),
                   .integer(Int(dispute.fee.amountMinor)), .text(dispute.amount.currency.code), .text(dispute.reason),
                   .text(dispute.status.rawValue), .text(dispute.evidence), .integer(Int(dispute.evidenceDueAtMs)),
-                  .integer(Int(dispute.createdAtMs)), .integer(Int(dispute.updatedAtMs)), .integer(Int(dispute.version))])
+                  .integer(Int(dispute.createdAtMs)), .integer(Int(dispute.updatedAtMs)), .integer(Int(dispute.version)),
+                  .text(dispute.fee.currency.code)])
         return rows.count == 1
     }
 
@@ -490,14 +491,15 @@ struct SQLiteTransaction: StoreTransaction {
 
     private static func dispute(_ row: SQLiteRow) throws -> Dispute {
         let id = try row.text("id")
-        guard let currency = Currency(code: try row.text("currency")), let status = DisputeStatus(rawValue: try row.text("status")) else {
+        guard let currency = Currency(code: try row.text("currency")), let status = DisputeStatus(rawValue: try row.text("status")),
+              let feeCurrency = Currency(code: row.optionalText("fee_currency") ?? currency.code) else {
             throw StoreError.corrupt("dispute \(id)")
         }
         return Dispute(id: id, paymentID: try row.text("payment_id"), merchantID: try row.text("merchant_id"),
                        livemode: try row.int64("livemode") != 0, connector: try row.text("connector"),
                        networkDisputeID: try row.text("network_dispute_id"),
                        amount: Money(amountMinor: try row.int64("amount_minor"), currency: currency),
-                       fee: Money(amountMinor: try row.int64("fee_minor"), currency: currency), reason: try row.text("reason"),
+                       fee: Money(amountMinor: try row.int64("fee_minor"), currency: feeCurrency), reason: try row.text("reason"),
                        evidenceDueAtMs: try row.int64("evidence_due_at_ms"), createdAtMs: try row.int64("created_at_ms"),
                        status: status, evidence: try row.text("evidence"), updatedAtMs: try row.int64("updated_at_ms"),
                        version: try row.int64("version"))
