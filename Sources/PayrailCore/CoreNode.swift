@@ -118,12 +118,21 @@ public struct CoreNode: Sendable {
 
     /// A simulated card network as a routing file describes it.
     static func simulator(_ spec: RoutingConfiguration.ConnectorSpec) -> any CardConnector {
+        let processor: any CardConnector
         switch spec.type {
-        case "bank_debit_simulator": return BankDebitSimulator(name: spec.name)
-        case "bnpl_simulator": return BNPLSimulator(name: spec.name, latencyMs: spec.network.latencyMinMs)
-        case "redirect_wallet_simulator": return PayPalSimulator(name: spec.name, latencyMs: spec.network.latencyMinMs)
+        case "bank_debit_simulator": processor = BankDebitSimulator(name: spec.name)
+        case "bnpl_simulator": processor = BNPLSimulator(name: spec.name, latencyMs: spec.network.latencyMinMs)
+        case "redirect_wallet_simulator": processor = PayPalSimulator(name: spec.name, latencyMs: spec.network.latencyMinMs)
         default: return cardNetwork(spec)
         }
+        // The card networks simulate their own faults; the others get them in front.
+        let settings = spec.network
+        guard settings.unavailablePerMille + settings.requestLossPerMille + settings.responseLossPerMille > 0 else { return processor }
+        return FaultInjector(processor, rates: FaultInjector.Rates(unavailablePerMille: settings.unavailablePerMille,
+                                                                   requestLossPerMille: settings.requestLossPerMille,
+                                                                   responseLossPerMille: settings.responseLossPerMille,
+                                                                   timeoutMs: settings.timeoutMs),
+                             seed: UInt64.random(in: 1...UInt64.max))
     }
 
     static func cardNetwork(_ spec: RoutingConfiguration.ConnectorSpec) -> CardNetworkSimulator {

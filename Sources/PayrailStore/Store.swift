@@ -33,7 +33,8 @@ public protocol StoreTransaction {
     func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws
     /// The record of the request that created `resourceID` with `operation` (e.g. the
     /// create_payment record of a payment), locked like ``idempotencyRecord(merchantID:key:)``:
-    /// the reconciliation job takes over an abandoned request through it.
+    /// the reconciliation job takes over an abandoned request through it. With several (a
+    /// payment's confirmations), one still in progress first, else the latest.
     func idempotencyRecord(merchantID: String, resourceID: String, operation: String) async throws -> IdempotencyRecord?
 
     // Payments

@@ -172,4 +172,25 @@ import PayrailStore
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }
+
+    /// A payment whose processor this core no longer runs (removed from the routing file) is
+    /// never sent to another one: it may hold an authorization there; the outcome is unknown.
+    @Test func aPaymentAtARemovedProcessorIsNeverSentElsewhere() async {
+        let (_, b) = Self.acquirers()
+        let router = ConnectorRouter(connectors: [b], table: .single("acquirer-b"), retry: .immediate)
+        let payment = makePaymentForRouting()
+        #expect(router.remainingConnectors(for: payment, route: router.table.routes.first) == ["acquirer-a", "acquirer-b"])
+        let request = AuthorizationRequest(idempotencyKey: "\(payment.id):authorize", paymentID: payment.id, merchantID: "m", amount: payment.amount,
+                                           card: try! CardNumber(TestCards.visaSuccess), expiry: CardExpiry(storedMonth: 12, year: 2034),
+                                           securityCode: nil, capture: true)
+        let result = await router.authorize(request, candidates: router.remainingConnectors(for: payment, route: router.table.routes.first)) { _ in }
+        #expect(result == .unknown(connector: "acquirer-a"))
+        #expect(b.callCount("authorize") == 0)
+    }
+
+    private func makePaymentForRouting() -> Payment {
+        Payment(id: "pay_removed", merchantID: "m", livemode: false, amount: Money(amountMinor: 1_000, currency: .usd), captureMethod: .automatic,
+                card: CardSummary(token: "tok_x", brand: .visa, last4: "4242", expMonth: 12, expYear: 2034, fingerprint: "fp", country: "US"),
+                connector: "acquirer-a", description: "", metadata: [:], createdAtMs: 1)
+    }
 }

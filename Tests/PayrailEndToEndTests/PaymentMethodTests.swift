@@ -21,7 +21,17 @@ import PayrailStore
         }()
         let bnpl = BNPLSimulator()
         let paypal = PayPalSimulator()
-        var all: [any CardConnector] { [acquirerA, acquirerB, bank, bnpl, paypal] }
+        /// The same processors behind a bad network the tests control.
+        let bankNetwork: FaultInjector
+        let bnplNetwork: FaultInjector
+        let paypalNetwork: FaultInjector
+        init() {
+            let rates = FaultInjector.Rates(timeoutMs: 60)
+            bankNetwork = FaultInjector(bank, rates: rates)
+            bnplNetwork = FaultInjector(bnpl, rates: rates)
+            paypalNetwork = FaultInjector(paypal, rates: rates)
+        }
+        var all: [any CardConnector] { [acquirerA, acquirerB, bankNetwork, bnplNetwork, paypalNetwork] }
     }
 
     private static func configure(_ processors: Processors) -> @Sendable (inout LocalCluster.Options) -> Void {
@@ -216,6 +226,66 @@ import PayrailStore
                                                             metadata: client.metadata)
             }
             #expect(bad?.0 == .invalidArgument)
+            #expect(try await cluster.core.ledger.verify().isValid)
+        }
+    }
+
+    /// The bank rails, the BNPL provider and the redirect wallet have bad days too: 503s are
+    /// retried, a lost answer is recovered by the status query (one debit at the bank), and a
+    /// provider that never gets the request is reversed and the payment failed.
+    @Test func nonCardProcessorsSurviveTransientErrorsAndTimeouts() async throws {
+        let processors = Processors()
+        try await withCluster(configure: Self.configure(processors)) { cluster, client, _, _ in
+            processors.bnplNetwork.injectAuthorizationFaults([.unavailable, .unavailable])
+            let bnpl = try await client.payments.createPayment(Self.request("flaky-bnpl", 4_000, "USD") { $0.bnpl = .with { $0.installments = 4 } },
+                                                               metadata: client.metadata)
+            #expect(bnpl.status == .succeeded)
+
+            processors.bankNetwork.injectAuthorizationFaults([.responseLost])
+            let debit = try await client.payments.createPayment(Self.request("flaky-ach", 6_000, "USD") {
+                $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000000"; $0.accountNumber = "000123456789" }
+            }, metadata: client.metadata)
+            #expect(debit.status == .processing && debit.amountCapturableMinor == 6_000, "the status query found the accepted debit")
+            _ = try await Self.waitFor(client, debit.id, .succeeded)
+            #expect(processors.bank.debitCount() == 1)
+
+            processors.paypalNetwork.injectAuthorizationFaults([.requestLost, .requestLost, .requestLost])
+            let lost = try await client.payments.createPayment(Self.request("flaky-pp", 2_000, "USD") {
+                $0.paypal = .with { $0.returnURL = "https://shop.example/return" }
+            }, metadata: client.metadata)
+            #expect(lost.status == .failed && lost.failure.reason == "processing_error")
+            #expect(try await cluster.core.ledger.verify().isValid)
+        }
+    }
+
+    /// The bank accepted the debit but its answer was lost and its status API was down: the
+    /// payment is `processing` with nothing recorded, and the bank's settlement notification
+    /// that arrives meanwhile is not acknowledged; once the reconciliation job records the debit,
+    /// the notification (delivered again) settles it.
+    @Test func aSettlementThatOvertakesTheDebitIsAppliedOnceTheDebitIsRecorded() async throws {
+        let processors = Processors()
+        try await withCluster(configure: Self.configure(processors)) { cluster, client, _, _ in
+            processors.bankNetwork.injectAuthorizationFaults([.responseLost])
+            processors.bankNetwork.setStatusAvailable(false)
+            let debit = try await client.payments.createPayment(Self.request("overtaken", 7_000, "USD") {
+                $0.bankDebit = .with { $0.scheme = .ach; $0.routingNumber = "110000000"; $0.accountNumber = "000123456789" }
+            }, metadata: client.metadata)
+            #expect(debit.status == .processing && debit.amountCapturableMinor == 0, "unknown outcome: nothing recorded")
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await client.payments.getPayment(.with { $0.paymentID = debit.id }, metadata: client.metadata).status == .processing,
+                    "the early settlement waits instead of being dropped")
+            #expect(try await processors.bank.pendingNotifications(limit: 10).count == 1)
+
+            processors.bankNetwork.setStatusAvailable(true)
+            let reconciler = PaymentReconciler(payments: cluster.core.payments, configuration: {
+                var configuration = PaymentReconciler.Configuration()
+                configuration.stalledAfterMs = 0
+                return configuration
+            }())
+            _ = try await reconciler.round()
+            let settled = try await Self.waitFor(client, debit.id, .succeeded)
+            #expect(settled.amountCapturedMinor == 7_000 && processors.bank.debitCount() == 1)
+            #expect(try await Self.ledger(cluster, debit.id).kinds == ["authorization", "capture"])
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }

@@ -62,15 +62,16 @@ public final class ConnectorRouter: Sendable {
         return route
     }
 
-    /// The processors still to try for `payment`, in order: its current one first, then the
-    /// rest of its route after it, never one it was already tried at, never one this core does
-    /// not run (a connector removed from the configuration).
+    /// The processors still to try for `payment`, in order: its current one first (even if this
+    /// core no longer runs it: it may hold an authorization, so the outcome is then unknown and
+    /// nothing is sent elsewhere), then the rest of its route after it, never one it was already
+    /// tried at, never one this core does not run.
     public func remainingConnectors(for payment: Payment, route: RoutingTable.Route?) -> [String] {
         let order = route?.connectors ?? []
         let after = order.firstIndex(of: payment.connector).map { Array(order[($0 + 1)...]) } ?? order
         var seen: Set<String> = [payment.connector]
         let rest = after.filter { !payment.connectorsTried.contains($0) && seen.insert($0).inserted }
-        return ([payment.connector] + rest).filter { connectors[$0] != nil }
+        return [payment.connector] + rest.filter { connectors[$0] != nil }
     }
 
     /// Authorizes at the first processor of `candidates` that takes the request. Before moving

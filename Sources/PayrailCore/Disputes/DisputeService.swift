@@ -47,6 +47,12 @@ public final class DisputeService: Sendable {
     private func open(_ notice: DisputeNotice, connector: String) async throws {
         try await store.write { tx in
             guard try await tx.dispute(connector: connector, networkDisputeID: notice.networkDisputeID) == nil else { return }
+            if let payment = try await tx.payment(id: notice.paymentID, merchantID: notice.merchantID), payment.connector == connector,
+               payment.amountCapturedMinor == 0, payment.status == .processing || payment.status == .requiresCapture {
+                // The network's chargeback overtook our record of the capture: apply it once the
+                // capture is recorded (the notification is delivered again).
+                throw PayrailError(.operationInProgress, "the disputed capture is not recorded yet")
+            }
             guard let payment = try await tx.payment(id: notice.paymentID, merchantID: notice.merchantID), payment.connector == connector,
                   payment.amountCapturedMinor > 0, payment.amount.currency == notice.amount.currency,
                   notice.amount.amountMinor > 0, notice.amount.amountMinor <= payment.amountCapturedMinor else {

@@ -689,8 +689,17 @@ public final class PaymentService: Sendable {
                                   returnCode: String?) async throws {
         try await store.write { tx in
             guard var payment = try await tx.payment(id: paymentID, merchantID: merchantID), payment.connector == connector,
-                  payment.processorReference == processorReference, payment.status == .processing, payment.method.settlesLater else {
+                  payment.status == .processing, payment.method.settlesLater else {
                 logger.notice("bank debit notification ignored", metadata: ["payment": "\(paymentID)", "connector": "\(connector)"])
+                return
+            }
+            // The bank's answer overtook ours (a crash, a lost answer): not applied yet, so the
+            // notification comes again once the request or the reconciliation job records the debit.
+            guard let recorded = payment.processorReference else {
+                throw PayrailError(.operationInProgress, "the debit is not recorded yet")
+            }
+            guard recorded == processorReference else {
+                logger.notice("bank debit notification for another debit ignored", metadata: ["payment": "\(paymentID)"])
                 return
             }
             let nowMs = now()
@@ -786,6 +795,13 @@ public final class PaymentService: Sendable {
             guard var payment = try await tx.payment(id: paymentID, merchantID: merchantID), payment.status == .requiresAction,
                   payment.updatedAtMs + configuration.challengeExpiryMs <= nowMs,
                   try await tx.acquirePaymentLock(paymentID: paymentID, owner: owner, untilMs: nowMs + 1_000, nowMs: nowMs) else { return nil }
+            // A confirmation reached the processor and its answer never came back: the network
+            // may have charged. Leave the payment to that confirmation's retry.
+            if let confirm = try await tx.idempotencyRecord(merchantID: merchantID, resourceID: paymentID, operation: Operation.confirmPayment),
+               confirm.state == .inProgress {
+                try await tx.releasePaymentLock(paymentID: paymentID, owner: owner)
+                return nil
+            }
             let expectedVersion = payment.version
             try payment.apply(.challengeExpired, at: nowMs)
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)

@@ -217,23 +217,37 @@ public final class SubscriptionService: Sendable {
                 paymentID = payment.id
                 status = payment.status
             case .replayed(let bytes):
-                let payment = try Payrail_V1_Payment(serializedBytes: bytes)
-                paymentID = payment.id
-                status = try ProtoMapping.domain(payment.status)
+                // The attempt ran before: what matters is where its payment is now, not the
+                // answer it got then (a payment held for review may have been approved since).
+                let id = try Payrail_V1_Payment(serializedBytes: bytes).id
+                paymentID = id
+                status = try await payments.payment(caller, id: id).status
             }
         } catch let error as PayrailError where error.code.category == .failedPrecondition || error.code.category == .notFound {
             // The card cannot be charged at all (erased, gone): a failed attempt like a decline.
             logger.notice("invoice charge refused", metadata: ["invoice": "\(invoice.id)", "reason": "\(error.code.reason)"])
         }
-        // The outcome is not known yet (the processor did not answer): the next run repeats
-        // the same attempt under the same key.
-        if status == .processing { return nil }
+        switch status {
+        case .processing?, .requiresReview?, .requiresCapture?:
+            // Not settled yet (the processor did not answer, or the fraud check holds it for a
+            // person): the next run looks again under the same key; no second charge meanwhile.
+            return nil
+        case .requiresAction?:
+            // Off-session, nobody can answer 3-D Secure: the attempt fails, and its payment is
+            // canceled so it can never be completed later on top of a retry.
+            if let paymentID {
+                _ = try? await payments.cancelPayment(caller, idempotencyKey: attemptKey + ":cancel", paymentID: paymentID,
+                                                      reason: "authentication required off-session")
+            }
+        default:
+            break
+        }
         let succeeded = status == .succeeded
         let failedPaymentID = paymentID
-        try await store.write { tx in
+        let recorded = try await store.write { tx -> Bool in
             guard var invoice = try await tx.invoice(id: invoiceID, merchantID: merchantID), invoice.status == .open,
                   invoice.nextAttemptKey == attemptKey,
-                  var subscription = try await tx.subscription(id: invoice.subscriptionID, merchantID: merchantID) else { return }
+                  var subscription = try await tx.subscription(id: invoice.subscriptionID, merchantID: merchantID) else { return false }
             let nowMs = now()
             let invoiceVersion = invoice.version
             let subscriptionVersion = subscription.version
@@ -259,6 +273,15 @@ public final class SubscriptionService: Sendable {
             }
             try await tx.updateInvoice(invoice, expectedVersion: invoiceVersion)
             if subscription.version != subscriptionVersion { try await tx.updateSubscription(subscription, expectedVersion: subscriptionVersion) }
+            return true
+        }
+        if !recorded, succeeded, let paymentID {
+            // The subscription was canceled (its invoice voided) while this charge was in flight:
+            // the customer gets the money back.
+            logger.notice("charge for a voided invoice refunded", metadata: ["invoice": "\(invoiceID)", "payment": "\(paymentID)"])
+            _ = try await payments.createRefund(caller, idempotencyKey: attemptKey + ":void-refund", paymentID: paymentID, amountMinor: nil,
+                                                reason: "subscription canceled")
+            return nil
         }
         logger.info("invoice charged", metadata: ["invoice": "\(invoiceID)", "paid": "\(succeeded)"])
         return succeeded ? .paid : .failed

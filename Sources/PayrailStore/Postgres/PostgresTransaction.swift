@@ -87,7 +87,8 @@ struct PostgresTransaction: StoreTransaction {
     func idempotencyRecord(merchantID: String, resourceID: String, operation: String) async throws -> IdempotencyRecord? {
         var query: PostgresQuery = """
             SELECT * FROM idempotency_keys
-            WHERE resource_id = \(resourceID) AND merchant_id = \(merchantID) AND operation = \(operation) LIMIT 1
+            WHERE resource_id = \(resourceID) AND merchant_id = \(merchantID) AND operation = \(operation)
+            ORDER BY state = 'in_progress' DESC, updated_at_ms DESC LIMIT 1
             """
         query.sql += lockClause
         return try await run(query).first.map(Self.idempotencyRecord)

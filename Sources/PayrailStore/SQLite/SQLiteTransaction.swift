@@ -65,7 +65,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func idempotencyRecord(merchantID: String, resourceID: String, operation: String) async throws -> IdempotencyRecord? {
-        let rows = try await run("SELECT * FROM idempotency_keys WHERE resource_id = ? AND merchant_id = ? AND operation = ? LIMIT 1",
+        let rows = try await run("SELECT * FROM idempotency_keys WHERE resource_id = ? AND merchant_id = ? AND operation = ? ORDER BY state = 'in_progress' DESC, updated_at_ms DESC LIMIT 1",
                                  [.text(resourceID), .text(merchantID), .text(operation)])
         return try rows.first.map(Self.idempotencyRecord)
     }
