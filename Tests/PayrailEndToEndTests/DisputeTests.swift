@@ -14,7 +14,7 @@ import PayrailStore
 /// refunds refused on a disputed payment.
 @Suite struct DisputeTests {
     private static func waitForDispute(_ client: EdgeClient, paymentID: String) async throws -> Payrail_V1_Dispute {
-        for _ in 0..<100 {
+        for _ in 0..<400 {
             let page = try await client.disputes.listDisputes(.with { $0.paymentID = paymentID }, metadata: client.metadata)
             if let dispute = page.disputes.first { return dispute }
             try await Task.sleep(for: .milliseconds(50))
@@ -23,7 +23,7 @@ import PayrailStore
     }
 
     private static func waitForStatus(_ client: EdgeClient, _ id: String, _ status: Payrail_V1_DisputeStatus) async throws -> Payrail_V1_Dispute {
-        for _ in 0..<100 {
+        for _ in 0..<400 {
             let dispute = try await client.disputes.getDispute(.with { $0.disputeID = id }, metadata: client.metadata)
             if dispute.status == status { return dispute }
             try await Task.sleep(for: .milliseconds(50))

@@ -63,7 +63,7 @@ import PayrailStore
     }
 
     private static func waitFor(_ client: EdgeClient, _ id: String, _ status: Payrail_V1_PaymentStatus) async throws -> Payrail_V1_Payment {
-        for _ in 0..<100 {
+        for _ in 0..<400 {
             let payment = try await client.payments.getPayment(.with { $0.paymentID = id }, metadata: client.metadata)
             if payment.status == status { return payment }
             try await Task.sleep(for: .milliseconds(30))

@@ -40,7 +40,7 @@ import PayrailStore
     }
 
     private static func waitFor(_ client: EdgeClient, _ id: String, _ status: Payrail_V1_PayoutStatus) async throws -> Payrail_V1_Payout {
-        for _ in 0..<100 {
+        for _ in 0..<400 {
             let payout = try await client.payouts.getPayout(.with { $0.payoutID = id }, metadata: client.metadata)
             if payout.status == status { return payout }
             try await Task.sleep(for: .milliseconds(30))
