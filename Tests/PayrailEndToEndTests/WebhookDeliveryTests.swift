@@ -222,6 +222,33 @@ import Glibc
         }
     }
 
+    /// The money-lifecycle events reach merchants like payment events: an endpoint subscribed to
+    /// chargebacks gets `dispute.created` signed, with the dispute as its object.
+    @Test func disputeEventsAreDeliveredSigned() async throws {
+        let receiver = try await WebhookReceiver.start()
+        var webhooks = WebhookDispatcher.Configuration()
+        webhooks.pollInterval = .milliseconds(20)
+        do {
+            try await withCluster(webhooks: webhooks) { _, client, _, _ in
+                let endpoint = try await client.webhooks.createWebhookEndpoint(.with {
+                    $0.url = receiver.url
+                    $0.eventTypes = ["dispute.created", "dispute.closed", "payout.paid", "invoice.paid"]
+                }, metadata: client.metadata)
+                let payment = try await client.payments.createPayment(createRequest(key: "hook-dispute", card: TestCards.disputed), metadata: client.metadata)
+                try await waitUntil(seconds: 20) { !receiver.requests.isEmpty }
+                let delivered = try #require(receiver.requests.first)
+                try WebhookSignature.verify(body: delivered.body, header: delivered.signature, secret: endpoint.secret, now: UnixClock.nowMs() / 1000)
+                let body = String(decoding: delivered.body, as: UTF8.self)
+                #expect(body.contains(#""type":"dispute.created""#) && body.contains(#""payment_id":"\#(payment.id)""#), "\(body)")
+                #expect(!body.contains(TestCards.disputed))
+            }
+        } catch {
+            try await receiver.stop()
+            throw error
+        }
+        try await receiver.stop()
+    }
+
     /// The endpoints API over gRPC through an edge: the secret is shown on create and rotate
     /// only, a rotation signs with both secrets, the delivery log is readable, bad input gets
     /// typed errors, and a deleted endpoint is gone.

@@ -7,7 +7,8 @@ public struct WebhookEndpointService: Sendable {
     /// Event types an endpoint may subscribe to (or `*` for all).
     public static let knownEventTypes: Set<String> = [
         DomainEvent.EventType.paymentRequiresAction, .paymentRequiresCapture, .paymentRequiresReview, .paymentSucceeded, .paymentFailed, .paymentCanceled,
-        .refundSucceeded, .refundFailed, .webhookEndpointDisabled,
+        .refundSucceeded, .refundFailed, .disputeCreated, .disputeUpdated, .disputeClosed, .payoutCreated, .payoutPaid, .payoutFailed,
+        .subscriptionCreated, .subscriptionCanceled, .invoicePaid, .invoicePaymentFailed, .webhookEndpointDisabled,
     ].reduce(into: []) { $0.insert($1.rawValue) }
 
     /// Longest overlap in which a rotated-out secret still signs.
