@@ -140,18 +140,28 @@ public final class SubscriptionService: Sendable {
     public func round(limit: Int = 200) async throws -> RoundResult {
         var result = RoundResult()
         let nowMs = now()
+        // One subscription's or invoice's trouble is logged and retried next run; it never stops
+        // the others.
         for subscription in try await store.read({ try await $0.subscriptionsDue(atMs: nowMs, limit: limit) }) {
-            switch try await renew(subscriptionID: subscription.id, merchantID: subscription.merchantID) {
-            case .renewed: result.renewed += 1
-            case .ended: result.ended += 1
-            case .nothing: break
+            do {
+                switch try await renew(subscriptionID: subscription.id, merchantID: subscription.merchantID) {
+                case .renewed: result.renewed += 1
+                case .ended: result.ended += 1
+                case .nothing: break
+                }
+            } catch {
+                logger.warning("renewal failed", metadata: ["subscription": "\(subscription.id)", "error_type": "\(type(of: error))"])
             }
         }
         for invoice in try await store.read({ try await $0.invoicesDue(atMs: now(), limit: limit) }) {
-            switch try await charge(invoiceID: invoice.id, merchantID: invoice.merchantID) {
-            case .paid?: result.paid += 1
-            case .failed?: result.failed += 1
-            case nil: break
+            do {
+                switch try await charge(invoiceID: invoice.id, merchantID: invoice.merchantID) {
+                case .paid?: result.paid += 1
+                case .failed?: result.failed += 1
+                case nil: break
+                }
+            } catch {
+                logger.warning("invoice charge failed", metadata: ["invoice": "\(invoice.id)", "error_type": "\(type(of: error))"])
             }
         }
         return result
@@ -244,10 +254,16 @@ public final class SubscriptionService: Sendable {
         }
         let succeeded = status == .succeeded
         let failedPaymentID = paymentID
-        let recorded = try await store.write { tx -> Bool in
-            guard var invoice = try await tx.invoice(id: invoiceID, merchantID: merchantID), invoice.status == .open,
-                  invoice.nextAttemptKey == attemptKey,
-                  var subscription = try await tx.subscription(id: invoice.subscriptionID, merchantID: merchantID) else { return false }
+        // What the write found: recorded now, already recorded (another run charged the same
+        // attempt), or voided while the charge was in flight.
+        enum Recording { case recorded, alreadyRecorded, voided }
+        let recording = try await store.write { tx -> Recording in
+            guard var invoice = try await tx.invoice(id: invoiceID, merchantID: merchantID) else { return .alreadyRecorded }
+            guard invoice.status == .open, invoice.nextAttemptKey == attemptKey,
+                  var subscription = try await tx.subscription(id: invoice.subscriptionID, merchantID: merchantID) else {
+                // Uncollectible without this attempt counted: the subscription ended meanwhile.
+                return invoice.status == .uncollectible && invoice.paymentID != paymentID ? .voided : .alreadyRecorded
+            }
             let nowMs = now()
             let invoiceVersion = invoice.version
             let subscriptionVersion = subscription.version
@@ -273,14 +289,25 @@ public final class SubscriptionService: Sendable {
             }
             try await tx.updateInvoice(invoice, expectedVersion: invoiceVersion)
             if subscription.version != subscriptionVersion { try await tx.updateSubscription(subscription, expectedVersion: subscriptionVersion) }
-            return true
+            return .recorded
         }
-        if !recorded, succeeded, let paymentID {
+        switch recording {
+        case .recorded:
+            break
+        case .alreadyRecorded:
+            return nil
+        case .voided:
+            guard succeeded, let paymentID else { return nil }
             // The subscription was canceled (its invoice voided) while this charge was in flight:
-            // the customer gets the money back.
-            logger.notice("charge for a voided invoice refunded", metadata: ["invoice": "\(invoiceID)", "payment": "\(paymentID)"])
-            _ = try await payments.createRefund(caller, idempotencyKey: attemptKey + ":void-refund", paymentID: paymentID, amountMinor: nil,
-                                                reason: "subscription canceled")
+            // the customer gets the money back. A refund that fails is logged, not fatal to the run.
+            do {
+                _ = try await payments.createRefund(caller, idempotencyKey: attemptKey + ":void-refund", paymentID: paymentID, amountMinor: nil,
+                                                    reason: "subscription canceled")
+                logger.notice("charge for a voided invoice refunded", metadata: ["invoice": "\(invoiceID)", "payment": "\(paymentID)"])
+            } catch {
+                logger.error("charge for a voided invoice not refunded", metadata: ["invoice": "\(invoiceID)", "payment": "\(paymentID)",
+                                                                                    "error_type": "\(type(of: error))"])
+            }
             return nil
         }
         logger.info("invoice charged", metadata: ["invoice": "\(invoiceID)", "paid": "\(succeeded)"])
