@@ -85,7 +85,7 @@ public struct CoreNode: Sendable {
                                      logger: logger)
         payments = PaymentService(store: store, vaultStore: vaultStore, router: router, vault: vault, codec: ProtobufSnapshotCodec(), ids: ids,
                                   now: now, configuration: configuration.payments, logger: logger)
-        reconciler = PaymentReconciler(payments: payments, configuration: configuration.reconciler, logger: logger)
+        reconciler = PaymentReconciler(payments: payments, configuration: configuration.reconciler, now: now, logger: logger)
         disputes = DisputeService(store: store, router: router, codec: ProtobufSnapshotCodec(), ids: ids, now: now, logger: logger)
         notifications = ConnectorNotificationPoller(router: router, disputes: disputes, payments: payments, logger: logger)
         payouts = PayoutService(store: store, vaultStore: vaultStore, vault: vault, rail: payoutRail ?? BankRailSimulator(),

@@ -126,6 +126,7 @@ import PayrailStore
             let reconciler = PaymentReconciler(payments: cluster.core.payments, configuration: {
                 var configuration = PaymentReconciler.Configuration()
                 configuration.stalledAfterMs = 0
+                configuration.unknownRetryBaseMs = 0
                 return configuration
             }())
             #expect(try await reconciler.round()[first.id] == .stillUnknown, "the processor still cannot say")
@@ -161,6 +162,7 @@ import PayrailStore
             let reconciler = PaymentReconciler(payments: cluster.core.payments, configuration: {
                 var configuration = PaymentReconciler.Configuration()
                 configuration.stalledAfterMs = 0
+                configuration.unknownRetryBaseMs = 0
                 return configuration
             }())
             #expect(try await reconciler.round()[first.id] == .settled(.failed))
@@ -170,6 +172,35 @@ import PayrailStore
             #expect(try await Self.events(cluster, about: first.id) == ["payment.failed"])
             #expect(try await Self.ledgerAccounts(cluster, of: first.id).kinds.isEmpty)
             #expect(try await cluster.core.ledger.verify().isValid)
+        }
+    }
+
+    /// A payment that stays unknown is asked again after a growing wait, not every round, so a
+    /// processor whose status API is down is not hammered and other payments are not crowded out.
+    @Test func anUnknownOutcomeIsAskedAgainWithBackoff() async throws {
+        let (a, b) = Self.acquirers()
+        a.setStatusAvailable(false)
+        try await withCluster(configure: Self.configure(a, b)) { cluster, client, _, _ in
+            let first = try await client.payments.createPayment(createRequest(key: "backoff-1", card: TestCards.timeout), metadata: client.metadata)
+            #expect(first.status == .processing)
+            let reconciler = PaymentReconciler(payments: cluster.core.payments, configuration: {
+                var configuration = PaymentReconciler.Configuration()
+                configuration.stalledAfterMs = 0
+                configuration.unknownRetryBaseMs = 60_000
+                return configuration
+            }())
+            #expect(try await reconciler.round()[first.id] == .stillUnknown)
+            let asked = a.callCount("status")
+            a.setStatusAvailable(true)
+            #expect(try await reconciler.round()[first.id] == nil, "waiting out its backoff")
+            #expect(a.callCount("status") == asked, "the processor was not asked again")
+            // Another node (or this one after the wait) settles it.
+            let other = PaymentReconciler(payments: cluster.core.payments, configuration: {
+                var configuration = PaymentReconciler.Configuration()
+                configuration.stalledAfterMs = 0
+                return configuration
+            }())
+            #expect(try await other.round()[first.id] == .settled(.succeeded))
         }
     }
 

@@ -280,6 +280,7 @@ import PayrailStore
             let reconciler = PaymentReconciler(payments: cluster.core.payments, configuration: {
                 var configuration = PaymentReconciler.Configuration()
                 configuration.stalledAfterMs = 0
+                configuration.unknownRetryBaseMs = 0
                 return configuration
             }())
             _ = try await reconciler.round()
