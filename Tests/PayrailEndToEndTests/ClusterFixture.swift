@@ -172,3 +172,16 @@ func sqlState(_ location: PostgresStore.Location, _ sql: String) async throws ->
         return error.serverInfo?[.sqlState]
     }
 }
+
+/// The outbox event types about `resourceIDs`, in commit order.
+func outboxEventTypes(_ cluster: LocalCluster, about resourceIDs: Set<String>) async throws -> [String] {
+    try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 1_000) }
+        .filter { resourceIDs.contains($0.event.resourceID) }.map(\.event.type.rawValue)
+}
+
+/// A resource's ledger transactions by kind, in commit order, and the processors their entries touch.
+func ledgerTrail(_ cluster: LocalCluster, of resourceID: String) async throws -> (kinds: [String], processors: Set<String>) {
+    let transactions = try await cluster.store.read { try await $0.ledgerTransactions(resourceID: resourceID) }
+    return (transactions.map(\.kind.rawValue),
+            Set(transactions.flatMap(\.entries).map(\.account).filter { $0.kind.scope == "processor" }.map(\.owner)))
+}

@@ -31,17 +31,6 @@ import PayrailStore
         }
     }
 
-    private static func events(_ cluster: LocalCluster, about resourceID: String) async throws -> [String] {
-        try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 1_000) }
-            .filter { $0.event.resourceID == resourceID }.map(\.event.type.rawValue)
-    }
-
-    private static func ledgerAccounts(_ cluster: LocalCluster, of paymentID: String) async throws -> (kinds: [String], owners: Set<String>) {
-        let transactions = try await cluster.store.read { try await $0.ledgerTransactions(resourceID: paymentID) }
-        let owners = Set(transactions.flatMap(\.entries).map(\.account).filter { $0.kind.scope == "processor" }.map(\.owner))
-        return (transactions.map { "\($0.kind)" }, owners)
-    }
-
     @Test(arguments: ClusterStore.available)
     func acquirerATimesOutAndThePaymentSucceedsOnAcquirerBWithOneAuthorization(_ store: ClusterStore) async throws {
         let (a, b) = Self.acquirers()
@@ -61,9 +50,9 @@ import PayrailStore
             guard case .declined = late else { Issue.record("a late arrival after the reversal authorized: \(late)"); return }
             #expect(a.activeAuthorizationCount() == 0)
 
-            let ledger = try await Self.ledgerAccounts(cluster, of: payment.id)
-            #expect(ledger.kinds == ["authorization", "capture"] && ledger.owners == ["acquirer-b"])
-            #expect(try await Self.events(cluster, about: payment.id) == ["payment.succeeded"])
+            let ledger = try await ledgerTrail(cluster, of: payment.id)
+            #expect(ledger.kinds == ["authorization", "capture"] && ledger.processors == ["acquirer-b"])
+            #expect(try await outboxEventTypes(cluster, about: [payment.id]) == ["payment.succeeded"])
 
             // Follow-ups go to the acquirer that holds the payment.
             let refund = try await client.refunds.createRefund(.with { $0.idempotencyKey = "failover-1-r"; $0.paymentID = payment.id; $0.amountMinor = 1_000 },
@@ -95,8 +84,8 @@ import PayrailStore
             let payment = try await client.payments.createPayment(createRequest(key: "down-1"), metadata: client.metadata)
             #expect(payment.status == .failed && payment.failure.reason == "processing_error" && payment.connector == "acquirer-b")
             #expect(a.activeAuthorizationCount() + b.activeAuthorizationCount() == 0)
-            #expect(try await Self.ledgerAccounts(cluster, of: payment.id).kinds.isEmpty)
-            #expect(try await Self.events(cluster, about: payment.id) == ["payment.failed"])
+            #expect(try await ledgerTrail(cluster, of: payment.id).kinds.isEmpty)
+            #expect(try await outboxEventTypes(cluster, about: [payment.id]) == ["payment.failed"])
         }
     }
 
@@ -137,8 +126,8 @@ import PayrailStore
             let settled = try await client.payments.getPayment(.with { $0.paymentID = first.id }, metadata: client.metadata)
             #expect(settled.status == .succeeded && settled.amountCapturedMinor == 5_500)
             #expect(a.activeAuthorizationCount() == 1 && b.activeAuthorizationCount() == 0)
-            #expect(try await Self.ledgerAccounts(cluster, of: first.id).kinds == ["authorization", "capture"])
-            #expect(try await Self.events(cluster, about: first.id) == ["payment.succeeded"])
+            #expect(try await ledgerTrail(cluster, of: first.id).kinds == ["authorization", "capture"])
+            #expect(try await outboxEventTypes(cluster, about: [first.id]) == ["payment.succeeded"])
             #expect(try await reconciler.round()[first.id] == nil, "nothing left to reconcile")
 
             let retry = try await client.payments.createPayment(request, metadata: client.metadata)
@@ -169,8 +158,8 @@ import PayrailStore
             let failed = try await client.payments.getPayment(.with { $0.paymentID = first.id }, metadata: client.metadata)
             #expect(failed.status == .failed && failed.failure.reason == "processing_error")
             #expect(a.callCount("reverse") == 1 && a.activeAuthorizationCount() == 0)
-            #expect(try await Self.events(cluster, about: first.id) == ["payment.failed"])
-            #expect(try await Self.ledgerAccounts(cluster, of: first.id).kinds.isEmpty)
+            #expect(try await outboxEventTypes(cluster, about: [first.id]) == ["payment.failed"])
+            #expect(try await ledgerTrail(cluster, of: first.id).kinds.isEmpty)
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }

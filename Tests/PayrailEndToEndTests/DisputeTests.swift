@@ -35,15 +35,6 @@ import PayrailStore
         try await client.balances.getBalance(.init(), metadata: client.metadata).balances.first { $0.currency == "USD" }?.availableMinor ?? 0
     }
 
-    private static func kinds(_ cluster: LocalCluster, _ paymentID: String) async throws -> [String] {
-        try await cluster.store.read { try await $0.ledgerTransactions(resourceID: paymentID) }.map(\.kind.rawValue)
-    }
-
-    private static func events(_ cluster: LocalCluster, _ resourceID: String) async throws -> [String] {
-        try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 1_000) }
-            .filter { $0.event.resourceID == resourceID }.map(\.event.type.rawValue)
-    }
-
     @Test(arguments: ClusterStore.available)
     func aLostDisputeKeepsTheFundsAndTheFeeWithdrawn(_ store: ClusterStore) async throws {
         try await withCluster(store: store) { cluster, client, _, _ in
@@ -54,7 +45,7 @@ import PayrailStore
             #expect(dispute.status == .needsResponse && dispute.amount.amountMinor == 10_000 && dispute.fee.amountMinor == 1_500)
             #expect(dispute.reason == "fraudulent" && dispute.evidenceDueAtUnixMs > payment.createdAtUnixMs)
             #expect(try await Self.available(client) == -1_500, "10,000 captured, 10,000 withdrawn, 1,500 fee")
-            #expect(try await Self.kinds(cluster, payment.id) == ["authorization", "capture", "dispute_opened"])
+            #expect(try await ledgerTrail(cluster, of: payment.id).kinds == ["authorization", "capture", "dispute_opened"])
 
             let refused = await rpcFailure {
                 _ = try await client.refunds.createRefund(.with { $0.idempotencyKey = "dispute-lost-r"; $0.paymentID = payment.id }, metadata: client.metadata)
@@ -72,11 +63,11 @@ import PayrailStore
             let lost = try await Self.waitForStatus(client, dispute.id, .lost)
             #expect(lost.evidence == "signed delivery note")
             #expect(try await Self.available(client) == -1_500)
-            #expect(try await Self.kinds(cluster, payment.id) == ["authorization", "capture", "dispute_opened"], "losing posts nothing")
-            #expect(try await Self.events(cluster, dispute.id) == ["dispute.created", "dispute.updated", "dispute.closed"])
+            #expect(try await ledgerTrail(cluster, of: payment.id).kinds == ["authorization", "capture", "dispute_opened"], "losing posts nothing")
+            #expect(try await outboxEventTypes(cluster, about: [dispute.id]) == ["dispute.created", "dispute.updated", "dispute.closed"])
             let acceptedLate = try await client.disputes.acceptDispute(.with { $0.disputeID = dispute.id }, metadata: client.metadata)
             #expect(acceptedLate.status == .lost, "accepting a lost dispute changes nothing")
-            #expect(try await Self.events(cluster, dispute.id).count == 3)
+            #expect(try await outboxEventTypes(cluster, about: [dispute.id]).count == 3)
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }
@@ -92,7 +83,7 @@ import PayrailStore
             let won = try await Self.waitForStatus(client, dispute.id, .won)
             #expect(won.amount.amountMinor == 10_000)
             #expect(try await Self.available(client) == 8_500)
-            #expect(try await Self.kinds(cluster, payment.id) == ["authorization", "capture", "dispute_opened", "dispute_won"])
+            #expect(try await ledgerTrail(cluster, of: payment.id).kinds == ["authorization", "capture", "dispute_opened", "dispute_won"])
             // Funds won back may be refunded again.
             let refund = try await client.refunds.createRefund(.with { $0.idempotencyKey = "dispute-won-r"; $0.paymentID = payment.id; $0.amountMinor = 1_000 },
                                                                metadata: client.metadata)
@@ -133,7 +124,7 @@ import PayrailStore
                                                    from: network.name)
             let disputes = try await client.disputes.listDisputes(.with { $0.paymentID = payment.id }, metadata: client.metadata).disputes
             #expect(disputes.count == 1 && disputes[0].status == .lost)
-            #expect(try await Self.kinds(cluster, payment.id) == ["authorization", "capture", "dispute_opened"])
+            #expect(try await ledgerTrail(cluster, of: payment.id).kinds == ["authorization", "capture", "dispute_opened"])
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }

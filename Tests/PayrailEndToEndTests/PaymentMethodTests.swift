@@ -51,17 +51,6 @@ import PayrailStore
         return request
     }
 
-    private static func ledger(_ cluster: LocalCluster, _ id: String) async throws -> (kinds: [String], processors: Set<String>) {
-        let transactions = try await cluster.store.read { try await $0.ledgerTransactions(resourceID: id) }
-        return (transactions.map(\.kind.rawValue),
-                Set(transactions.flatMap(\.entries).map(\.account).filter { $0.kind.scope == "processor" }.map(\.owner)))
-    }
-
-    private static func events(_ cluster: LocalCluster, _ id: String) async throws -> [String] {
-        try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 1_000) }
-            .filter { $0.event.resourceID == id }.map(\.event.type.rawValue)
-    }
-
     private static func waitFor(_ client: EdgeClient, _ id: String, _ status: Payrail_V1_PaymentStatus) async throws -> Payrail_V1_Payment {
         for _ in 0..<400 {
             let payment = try await client.payments.getPayment(.with { $0.paymentID = id }, metadata: client.metadata)
@@ -81,7 +70,7 @@ import PayrailStore
             }
             let apple = try await client.payments.createPayment(wallet("apple-1", .applePay, TestCards.visaSuccess), metadata: client.metadata)
             #expect(apple.status == .succeeded && apple.paymentMethod.type == "apple_pay" && apple.card.last4 == "4242" && apple.connector == "acquirer-a")
-            #expect(try await Self.ledger(cluster, apple.id).kinds == ["authorization", "capture"])
+            #expect(try await ledgerTrail(cluster, of: apple.id).kinds == ["authorization", "capture"])
             // A 3-D Secure card's network token: the wallet authenticated the cardholder already.
             let google = try await client.payments.createPayment(wallet("google-1", .googlePay, TestCards.threeDSRequired), metadata: client.metadata)
             #expect(google.status == .succeeded && google.paymentMethod.type == "google_pay" && !google.hasNextAction)
@@ -112,8 +101,8 @@ import PayrailStore
             #expect(status == .processing ? kinds == ["authorization"] : kinds == ["authorization", "capture"], "pending funds while the bank clears")
             let settled = try await Self.waitFor(client, ach.id, .succeeded)
             #expect(settled.amountCapturedMinor == 12_000)
-            #expect(try await Self.ledger(cluster, ach.id) == (["authorization", "capture"], ["bank-debits"]))
-            #expect(try await Self.events(cluster, ach.id) == ["payment.succeeded"])
+            #expect(try await ledgerTrail(cluster, of: ach.id) == (["authorization", "capture"], ["bank-debits"]))
+            #expect(try await outboxEventTypes(cluster, about: [ach.id]) == ["payment.succeeded"])
             let refund = try await client.refunds.createRefund(.with { $0.idempotencyKey = "ach-1-r"; $0.paymentID = ach.id; $0.amountMinor = 2_000 },
                                                                metadata: client.metadata)
             #expect(refund.status == .succeeded)
@@ -123,8 +112,8 @@ import PayrailStore
             }, metadata: client.metadata)
             let failed = try await Self.waitFor(client, returned.id, .failed)
             #expect(failed.failure.reason == "bank_debit_returned" && failed.failure.declineCode == "insufficient_funds")
-            #expect(try await Self.ledger(cluster, returned.id).kinds == ["authorization", "void"])
-            #expect(try await Self.events(cluster, returned.id) == ["payment.failed"])
+            #expect(try await ledgerTrail(cluster, of: returned.id).kinds == ["authorization", "void"])
+            #expect(try await outboxEventTypes(cluster, about: [returned.id]) == ["payment.failed"])
 
             let sepa = try await client.payments.createPayment(Self.request("sepa-1", 4_000, "EUR") {
                 $0.bankDebit = .with { $0.scheme = .sepa; $0.iban = "DE89 3704 0044 0532 0130 00" }
@@ -173,7 +162,7 @@ import PayrailStore
                                                                    metadata: client.metadata)
             #expect(approved.status == .succeeded && approved.amountCapturedMinor == 10_001 && approved.connector == "paylater")
             #expect(approved.paymentMethod.type == "bnpl" && approved.paymentMethod.bnplInstallments == 4 && approved.paymentMethod.bnplProvider == "paylater")
-            #expect(try await Self.ledger(cluster, approved.id) == (["authorization", "capture"], ["paylater"]))
+            #expect(try await ledgerTrail(cluster, of: approved.id) == (["authorization", "capture"], ["paylater"]))
             let reference = try #require(try await cluster.core.payments.payment(CallerContext(merchantID: merchantID, livemode: false),
                                                                                    id: approved.id).processorReference)
             #expect(processors.bnpl.installments(planReference: reference) == [2_501, 2_500, 2_500, 2_500], "the buyer's plan adds up")
@@ -181,8 +170,8 @@ import PayrailStore
             let declined = try await client.payments.createPayment(Self.request("bnpl-2", 5_013, "USD") { $0.bnpl = .with { $0.installments = 3 } },
                                                                    metadata: client.metadata)
             #expect(declined.status == .failed && declined.failure.reason == "bnpl_declined" && declined.failure.declineCode == "plan_declined")
-            #expect(try await Self.ledger(cluster, declined.id).kinds.isEmpty)
-            #expect(try await Self.events(cluster, declined.id) == ["payment.failed"])
+            #expect(try await ledgerTrail(cluster, of: declined.id).kinds.isEmpty)
+            #expect(try await outboxEventTypes(cluster, about: [declined.id]) == ["payment.failed"])
             let refund = try await client.refunds.createRefund(.with { $0.idempotencyKey = "bnpl-1-r"; $0.paymentID = approved.id }, metadata: client.metadata)
             #expect(refund.status == .succeeded && refund.amount.amountMinor == 10_001)
             #expect(try await cluster.core.ledger.verify().isValid)
@@ -204,18 +193,18 @@ import PayrailStore
             let early = try await client.payments.confirmPayment(.with { $0.idempotencyKey = "pp-1-early"; $0.paymentID = payment.id },
                                                                  metadata: client.metadata)
             #expect(early.status == .requiresAction)
-            #expect(try await Self.ledger(cluster, payment.id).kinds.isEmpty)
+            #expect(try await ledgerTrail(cluster, of: payment.id).kinds.isEmpty)
 
             processors.paypal.approve(orderID: payment.nextAction.challengeID)
             let paid = try await Self.waitFor(client, payment.id, .succeeded)
             #expect(paid.amountCapturedMinor == 3_300 && !paid.hasNextAction)
-            #expect(try await Self.ledger(cluster, payment.id) == (["authorization", "capture"], ["paypal"]))
+            #expect(try await ledgerTrail(cluster, of: payment.id) == (["authorization", "capture"], ["paypal"]))
             // The merchant confirms when the buyer returns: the same payment, nothing twice.
             let confirmed = try await client.payments.confirmPayment(.with { $0.idempotencyKey = "pp-1-back"; $0.paymentID = payment.id },
                                                                      metadata: client.metadata)
             #expect(confirmed.status == .succeeded)
-            #expect(try await Self.ledger(cluster, payment.id).kinds == ["authorization", "capture"])
-            #expect(try await Self.events(cluster, payment.id) == ["payment.requires_action", "payment.succeeded"])
+            #expect(try await ledgerTrail(cluster, of: payment.id).kinds == ["authorization", "capture"])
+            #expect(try await outboxEventTypes(cluster, about: [payment.id]) == ["payment.requires_action", "payment.succeeded"])
 
             let canceled = try await client.payments.createPayment(paypal("pp-2"), metadata: client.metadata)
             processors.paypal.cancel(orderID: canceled.nextAction.challengeID)
@@ -286,7 +275,7 @@ import PayrailStore
             _ = try await reconciler.round()
             let settled = try await Self.waitFor(client, debit.id, .succeeded)
             #expect(settled.amountCapturedMinor == 7_000 && processors.bank.debitCount() == 1)
-            #expect(try await Self.ledger(cluster, debit.id).kinds == ["authorization", "capture"])
+            #expect(try await ledgerTrail(cluster, of: debit.id).kinds == ["authorization", "capture"])
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }

@@ -48,15 +48,6 @@ import PayrailStore
         throw PayrailError(.internalError, "payout \(id) never reached \(status)")
     }
 
-    private static func ledger(_ cluster: LocalCluster, _ id: String) async throws -> [String] {
-        try await cluster.store.read { try await $0.ledgerTransactions(resourceID: id) }.map(\.kind.rawValue)
-    }
-
-    private static func events(_ cluster: LocalCluster, _ id: String) async throws -> [String] {
-        try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 1_000) }
-            .filter { $0.event.resourceID == id }.map(\.event.type.rawValue)
-    }
-
     @Test(arguments: ClusterStore.available)
     func aStandardPayoutIsBatchedThenPaidAndNeverExceedsTheBalance(_ store: ClusterStore) async throws {
         try await withCluster(store: store, configure: Self.configure()) { cluster, client, _, _ in
@@ -75,8 +66,8 @@ import PayrailStore
 
             let paid = try await Self.waitFor(client, payout.id, .paid)
             #expect(paid.arrivalAtUnixMs > 0)
-            #expect(try await Self.ledger(cluster, payout.id) == ["payout", "payout_paid"])
-            #expect(try await Self.events(cluster, payout.id) == ["payout.created", "payout.paid"])
+            #expect(try await ledgerTrail(cluster, of: payout.id).kinds == ["payout", "payout_paid"])
+            #expect(try await outboxEventTypes(cluster, about: [payout.id]) == ["payout.created", "payout.paid"])
             #expect(try await Self.available(client) == 4_000)
             #expect(try await cluster.core.ledger.verify().isValid)
         }
@@ -89,8 +80,8 @@ import PayrailStore
             let failed = try await Self.waitFor(client, payout.id, .failed)
             #expect(failed.failureCode == "account_closed")
             #expect(try await Self.available(client) == 10_000)
-            #expect(try await Self.ledger(cluster, payout.id) == ["payout", "payout_failed"])
-            #expect(try await Self.events(cluster, payout.id) == ["payout.created", "payout.failed"])
+            #expect(try await ledgerTrail(cluster, of: payout.id).kinds == ["payout", "payout_failed"])
+            #expect(try await outboxEventTypes(cluster, about: [payout.id]) == ["payout.created", "payout.failed"])
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }
@@ -127,7 +118,7 @@ import PayrailStore
             #expect(payout.status == .inTransit && payout.fee.amountMinor == 50 && payout.destinationType == "card" && payout.destinationLast4 == "5556")
             #expect(try await Self.available(client) == 10_000 - 5_000 - 50)
             _ = try await Self.waitFor(client, payout.id, .paid)
-            #expect(try await Self.ledger(cluster, payout.id) == ["payout", "fee", "payout_paid"])
+            #expect(try await ledgerTrail(cluster, of: payout.id).kinds == ["payout", "fee", "payout_paid"])
             let accesses = try await cluster.core.payments.vaultAccesses(CallerContext(merchantID: merchantID, livemode: false), token: debit)
             #expect(!accesses.isEmpty && accesses.allSatisfy { $0.actor == "payouts:bank-rails" }, "every reveal for the payout is logged")
             #expect(try await cluster.core.ledger.verify().isValid)

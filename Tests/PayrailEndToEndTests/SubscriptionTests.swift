@@ -45,11 +45,6 @@ final class SimulatedClock: Sendable {
         try await client.subscriptions.listInvoices(.with { $0.subscriptionID = id }, metadata: client.metadata).invoices
     }
 
-    private static func events(_ cluster: LocalCluster, _ ids: Set<String>) async throws -> [String] {
-        try await cluster.store.read { try await $0.outboxEvents(afterSequence: 0, limit: 1_000) }
-            .filter { ids.contains($0.event.resourceID) }.map(\.event.type.rawValue)
-    }
-
     @Test(arguments: ClusterStore.available)
     func aTrialThenRenewalsOnScheduleThenCancelAtPeriodEnd(_ store: ClusterStore) async throws {
         let clock = SimulatedClock()
@@ -93,7 +88,7 @@ final class SimulatedClock: Sendable {
             #expect(current.status == .canceled && current.canceledAtUnixMs == clock.nowMs)
             #expect(try await Self.invoices(client, subscription.id).count == 2, "no invoice after the end")
             let ids = Set([subscription.id] + invoices.map(\.id))
-            #expect(try await Self.events(cluster, ids) == ["subscription.created", "invoice.paid", "invoice.paid", "subscription.canceled"])
+            #expect(try await outboxEventTypes(cluster, about: ids) == ["subscription.created", "invoice.paid", "invoice.paid", "subscription.canceled"])
             #expect(try await cluster.core.ledger.verify().isValid)
         }
     }
@@ -135,7 +130,7 @@ final class SimulatedClock: Sendable {
             #expect(ended.status == .canceled)
             clock.advance(days: 40)
             #expect(try await cluster.core.subscriptions.round() == .init(), "a canceled subscription is never billed again")
-            #expect(try await Self.events(cluster, [subscription.id, invoice.id]) == [
+            #expect(try await outboxEventTypes(cluster, about: [subscription.id, invoice.id]) == [
                 "subscription.created", "invoice.payment_failed", "invoice.payment_failed", "invoice.payment_failed", "invoice.payment_failed",
                 "subscription.canceled",
             ])

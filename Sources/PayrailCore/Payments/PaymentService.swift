@@ -883,11 +883,7 @@ public final class PaymentService: Sendable {
         try await store.write { tx -> Attempt in
             let nowMs = now()
             if var record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: key) {
-                guard record.operation == operation, record.fingerprint == fingerprint else {
-                    throw PayrailError(.idempotencyKeyReused,
-                        "idempotency key was already used for a different request; use a new key for a new request",
-                        field: "idempotency_key")
-                }
+                try record.requireSameRequest(operation: operation, fingerprint: fingerprint)
                 if record.state == .completed, let response = record.response { return .replay(response) }
                 if record.lockedUntilMs > nowMs { return .wait }
                 record.lockedUntilMs = nowMs + configuration.idempotencyLeaseMs

@@ -76,11 +76,8 @@ public final class PayoutService: Sendable {
         let outcome = try await store.write { tx -> IdempotentOutcome<Payout> in
             let nowMs = now()
             if let record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: command.idempotencyKey) {
-                guard record.operation == Self.operation, record.fingerprint == fingerprintHex, let response = record.response else {
-                    throw PayrailError(.idempotencyKeyReused,
-                                       "idempotency key was already used for a different request; use a new key for a new request",
-                                       field: "idempotency_key")
-                }
+                try record.requireSameRequest(operation: Self.operation, fingerprint: fingerprintHex)
+                guard let response = record.response else { throw PayrailError(.internalError, "payout record without its answer") }
                 return .replayed(response)
             }
             try await tx.lockPayoutBalance(merchantID: caller.merchantID, livemode: caller.livemode, currency: command.amount.currency)
@@ -120,10 +117,8 @@ public final class PayoutService: Sendable {
 
     private func replay(_ caller: CallerContext, key: String, fingerprint: String) async throws -> [UInt8]? {
         guard let record = try await store.read({ try await $0.idempotencyRecord(merchantID: caller.merchantID, key: key) }) else { return nil }
-        guard record.operation == Self.operation, record.fingerprint == fingerprint, let response = record.response else {
-            throw PayrailError(.idempotencyKeyReused, "idempotency key was already used for a different request; use a new key for a new request",
-                               field: "idempotency_key")
-        }
+        try record.requireSameRequest(operation: Self.operation, fingerprint: fingerprint)
+        guard let response = record.response else { throw PayrailError(.internalError, "payout record without its answer") }
         return response
     }
 

@@ -63,10 +63,8 @@ public final class SubscriptionService: Sendable {
         let (subscriptionID, created) = try await store.write { tx -> (String, Bool) in
             let nowMs = now()
             if let record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: idempotencyKey) {
-                guard record.operation == Self.operation, record.fingerprint == fingerprintHex, let id = record.resourceID else {
-                    throw PayrailError(.idempotencyKeyReused, "idempotency key was already used for a different request; use a new key for a new request",
-                                       field: "idempotency_key")
-                }
+                try record.requireSameRequest(operation: Self.operation, fingerprint: fingerprintHex)
+                guard let id = record.resourceID else { throw PayrailError(.internalError, "subscription record without its subscription") }
                 return (id, false)
             }
             guard let plan = try await tx.plan(id: planID, merchantID: caller.merchantID), plan.livemode == caller.livemode else {
