@@ -77,7 +77,8 @@ public struct CoreNode: Sendable {
     public init(configuration: Configuration, store: any PaymentStore, vaultStore: any VaultStore, keys: any KeyProvider,
                 connectors: [any CardConnector]? = nil, payoutRail: (any PayoutRail)? = nil, now: @escaping @Sendable () -> Int64 = UnixClock.nowMs,
                 logger: Logger = Logger(label: "payrail.core")) {
-        let ids = IdentifierGenerator.system
+        // Time-ordered: the store's indexes on ids then grow at their right edge.
+        let ids = IdentifierGenerator.timeOrdered(clockMs: now)
         let vault = CardVault(keys: keys, ids: ids)
         // Without connectors from the caller, the simulated networks the routing file describes.
         let connectors = connectors ?? configuration.routing.connectors.map(CoreNode.simulator)
@@ -137,7 +138,7 @@ public struct CoreNode: Sendable {
 
     static func cardNetwork(_ spec: RoutingConfiguration.ConnectorSpec) -> CardNetworkSimulator {
         var network = CardNetworkSimulator.Configuration(latencyMinMs: spec.network.latencyMinMs, latencyMaxMs: spec.network.latencyMaxMs,
-                                                         timeoutMs: spec.network.timeoutMs)
+                                                         tailPerMille: spec.network.tailPerMille, timeoutMs: spec.network.timeoutMs)
         network.unavailablePerMille = spec.network.unavailablePerMille
         network.requestLossPerMille = spec.network.requestLossPerMille
         network.responseLossPerMille = spec.network.responseLossPerMille

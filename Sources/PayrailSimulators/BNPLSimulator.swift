@@ -18,9 +18,9 @@ public final class BNPLSimulator: ChargebackFree {
     }
 
     private struct State {
-        var outcomesByKey: [String: AuthorizationOutcome] = [:]
-        var resultsByKey: [String: ProcessorOutcome] = [:]
-        var plans: [String: Plan] = [:]
+        var outcomesByKey = BoundedMemory<String, AuthorizationOutcome>(capacity: simulatorMemoryCapacity)
+        var resultsByKey = BoundedMemory<String, ProcessorOutcome>(capacity: simulatorMemoryCapacity)
+        var plans = BoundedMemory<String, Plan>(capacity: simulatorMemoryCapacity)
         var sequence = 0
         mutating func next(_ prefix: String) -> String {
             sequence += 1

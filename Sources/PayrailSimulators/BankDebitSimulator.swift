@@ -26,10 +26,10 @@ public final class BankDebitSimulator: ChargebackFree {
     }
 
     private struct State {
-        var outcomesByKey: [String: AuthorizationOutcome] = [:]
-        var resultsByKey: [String: ProcessorOutcome] = [:]
-        var debits: [String: Debit] = [:]
-        var referenceByKey: [String: String] = [:]
+        var outcomesByKey = BoundedMemory<String, AuthorizationOutcome>(capacity: simulatorMemoryCapacity)
+        var resultsByKey = BoundedMemory<String, ProcessorOutcome>(capacity: simulatorMemoryCapacity)
+        var debits = BoundedMemory<String, Debit>(capacity: simulatorMemoryCapacity)
+        var referenceByKey = BoundedMemory<String, String>(capacity: simulatorMemoryCapacity)
         var notifications = NotificationQueue()
         var sequence = 0
         mutating func next(_ prefix: String) -> String {

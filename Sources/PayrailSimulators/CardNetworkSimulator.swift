@@ -38,6 +38,10 @@ public final class CardNetworkSimulator: CardConnector {
         public var disputeDecisionMs = 200
         /// How long the merchant has to answer a dispute.
         public var evidenceWindowMs: Int64 = 7 * 24 * 3_600_000
+        /// How many idempotency keys, authorizations, challenges and disputes the network
+        /// remembers (at least half of them, the latest): older ones are forgotten, as a real
+        /// processor's idempotency window expires. Bounds the simulator's memory in a long run.
+        public var rememberedMax = 100_000
 
         public init(latencyMinMs: Int = 2, latencyMaxMs: Int = 6, tailPerMille: Int = 10, tailMultiplier: Int = 5, timeoutMs: Int = 1_000) {
             precondition(latencyMinMs >= 0 && latencyMaxMs >= latencyMinMs, "latency range")
@@ -86,22 +90,36 @@ public final class CardNetworkSimulator: CardConnector {
 
     private struct State {
         var random: SplitMix64
-        var outcomesByKey: [String: AuthorizationOutcome] = [:]
-        var resultsByKey: [String: ProcessorOutcome] = [:]
-        var challengeResultsByKey: [String: ChallengeOutcome] = [:]
-        var authorizations: [String: Authorization] = [:]
+        // What the network remembers, bounded like a real processor's idempotency window.
+        var outcomesByKey: BoundedMemory<String, AuthorizationOutcome>
+        var resultsByKey: BoundedMemory<String, ProcessorOutcome>
+        var challengeResultsByKey: BoundedMemory<String, ChallengeOutcome>
+        var authorizations: BoundedMemory<String, Authorization>
         /// The authorization each idempotency key created, for status queries and reversals.
-        var referenceByKey: [String: String] = [:]
-        var reversedKeys: Set<String> = []
+        var referenceByKey: BoundedMemory<String, String>
+        var reversedKeys: BoundedMemory<String, Bool>
         /// When the status API learns of a lagging key.
-        var statusKnownAt: [String: ContinuousClock.Instant] = [:]
-        var challenges: [String: PendingChallenge] = [:]
+        var statusKnownAt: BoundedMemory<String, ContinuousClock.Instant>
+        var challenges: BoundedMemory<String, PendingChallenge>
         var injectedFaults: [Fault] = []
-        var disputes: [String: NetworkDispute] = [:]
+        var disputes: BoundedMemory<String, NetworkDispute>
         var notifications = NotificationQueue()
         var statusAvailable = true
         var calls: [String: Int] = [:]
         var sequence = 0
+
+        init(random: SplitMix64, remembered capacity: Int) {
+            self.random = random
+            outcomesByKey = BoundedMemory(capacity: capacity)
+            resultsByKey = BoundedMemory(capacity: capacity)
+            challengeResultsByKey = BoundedMemory(capacity: capacity)
+            authorizations = BoundedMemory(capacity: capacity)
+            referenceByKey = BoundedMemory(capacity: capacity)
+            reversedKeys = BoundedMemory(capacity: capacity)
+            statusKnownAt = BoundedMemory(capacity: capacity)
+            challenges = BoundedMemory(capacity: capacity)
+            disputes = BoundedMemory(capacity: capacity)
+        }
 
         mutating func nextReference(_ prefix: String) -> String {
             sequence += 1
@@ -119,7 +137,7 @@ public final class CardNetworkSimulator: CardConnector {
                 now: @escaping @Sendable () -> Int64 = SimulatorClock.wallMs) {
         self.name = name
         self.configuration = configuration
-        self.state = Mutex(State(random: SplitMix64(seed: seed)))
+        self.state = Mutex(State(random: SplitMix64(seed: seed), remembered: configuration.rememberedMax))
         self.now = now
     }
 
@@ -228,7 +246,7 @@ public final class CardNetworkSimulator: CardConnector {
         try await simulateLatency()
         return state.withLock { state in
             state.calls["reverse", default: 0] += 1
-            state.reversedKeys.insert(idempotencyKey)
+            state.reversedKeys[idempotencyKey] = true
             if let reference = state.referenceByKey[idempotencyKey], var auth = state.authorizations[reference] {
                 // A reversal undoes the whole message, a sale's capture included.
                 auth.voided = true

@@ -21,10 +21,10 @@ public final class PayPalSimulator: ChargebackFree {
     }
 
     private struct State {
-        var outcomesByKey: [String: AuthorizationOutcome] = [:]
-        var challengeResultsByKey: [String: ChallengeOutcome] = [:]
-        var resultsByKey: [String: ProcessorOutcome] = [:]
-        var orders: [String: Order] = [:]
+        var outcomesByKey = BoundedMemory<String, AuthorizationOutcome>(capacity: simulatorMemoryCapacity)
+        var challengeResultsByKey = BoundedMemory<String, ChallengeOutcome>(capacity: simulatorMemoryCapacity)
+        var resultsByKey = BoundedMemory<String, ProcessorOutcome>(capacity: simulatorMemoryCapacity)
+        var orders = BoundedMemory<String, Order>(capacity: simulatorMemoryCapacity)
         var notifications = NotificationQueue()
         var sequence = 0
         mutating func next(_ prefix: String) -> String {

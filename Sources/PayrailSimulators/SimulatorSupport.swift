@@ -49,3 +49,45 @@ func simulatedDelay(ms: Int) async throws(ConnectorError) {
     guard ms > 0 else { return }
     do { try await Task.sleep(for: .milliseconds(ms)) } catch { throw .unavailable }
 }
+
+/// A simulated processor's memory of keys and references, bounded the way a real processor's
+/// idempotency window is: it remembers at least the latest `capacity / 2` entries and at most
+/// `capacity`, and forgets older ones wholesale (two generations; when the newer one fills, the
+/// older is dropped). Without a bound a simulator inside a long-running core would grow by a
+/// few hundred bytes per payment forever. A forgotten key is answered as never seen.
+struct BoundedMemory<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private var current: [Key: Value] = [:]
+    private var previous: [Key: Value] = [:]
+    private let generationCapacity: Int
+
+    init(capacity: Int) {
+        generationCapacity = max(1, capacity / 2)
+    }
+
+    subscript(key: Key) -> Value? {
+        get { current[key] ?? previous[key] }
+        set {
+            previous.removeValue(forKey: key)
+            if let newValue {
+                if current.count >= generationCapacity && current[key] == nil {
+                    previous = current
+                    current = [:]
+                    current.reserveCapacity(generationCapacity)
+                }
+                current[key] = newValue
+            } else {
+                current.removeValue(forKey: key)
+            }
+        }
+    }
+
+    func contains(_ key: Key) -> Bool { current[key] != nil || previous[key] != nil }
+
+    /// Every remembered value (each key once).
+    var values: [Value] { Array(current.values) + previous.lazy.filter { current[$0.key] == nil }.map(\.value) }
+
+    var count: Int { current.count + previous.count }
+}
+
+/// How many keys and references each non-card simulator remembers (see ``BoundedMemory``).
+let simulatorMemoryCapacity = 100_000

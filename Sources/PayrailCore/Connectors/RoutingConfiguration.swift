@@ -10,7 +10,7 @@ import Yams
 /// connectors:
 ///   - name: acquirer-a                  # lowercase letters, digits, dashes
 ///     type: card_simulator              # the simulated card network (no outside network here)
-///     latency_ms: { min: 2, max: 6 }
+///     latency_ms: { min: 2, max: 6, tail_per_mille: 10 }   # the tail: 5x slower
 ///     timeout_ms: 1000
 ///     faults_per_mille: { unavailable: 0, request_lost: 0, response_lost: 0 }
 /// retry: { attempts_per_connector: 3, backoff_base_ms: 20, backoff_max_ms: 250 }
@@ -41,6 +41,8 @@ public struct RoutingConfiguration: Sendable {
     public struct CardNetworkSimulatorSettings: Sendable, Hashable {
         public var latencyMinMs = 2
         public var latencyMaxMs = 6
+        /// Share of calls (per mille) that take five times longer: the network's slow tail.
+        public var tailPerMille = 10
         public var timeoutMs = 1_000
         public var unavailablePerMille = 0
         public var requestLossPerMille = 0
@@ -127,9 +129,10 @@ public struct RoutingConfiguration: Sendable {
             var settings = CardNetworkSimulatorSettings()
             if let latency = map["latency_ms"] {
                 guard let latency = latency as? [String: Any] else { throw Failure(reason: "connector \(name): latency_ms must be a mapping") }
-                try onlyKeys(latency, ["min", "max"], in: "connector \(name) latency_ms")
+                try onlyKeys(latency, ["min", "max", "tail_per_mille"], in: "connector \(name) latency_ms")
                 settings.latencyMinMs = try int(latency["min"], "connector \(name): latency_ms.min", 0...60_000) ?? settings.latencyMinMs
                 settings.latencyMaxMs = try int(latency["max"], "connector \(name): latency_ms.max", 0...60_000) ?? settings.latencyMaxMs
+                settings.tailPerMille = try int(latency["tail_per_mille"], "connector \(name): latency_ms.tail_per_mille", 0...1000) ?? settings.tailPerMille
                 guard settings.latencyMinMs <= settings.latencyMaxMs else { throw Failure(reason: "connector \(name): latency_ms.min > max") }
             }
             settings.timeoutMs = try int(map["timeout_ms"], "connector \(name): timeout_ms", 1...60_000) ?? settings.timeoutMs

@@ -74,6 +74,27 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
         }
     }
 
+    /// Waits for the lane, commits a batch left open (its writers are answered), then runs
+    /// `body` with nobody else in the lane: for closing the database under it.
+    func drain(then body: () -> Void) async {
+        await gate.acquire()
+        defer { gate.release() }
+        if let current = open.withLock({ $0 }) {
+            open.withLock { $0 = nil }
+            let outcome: Result<Void, any Error>
+            do {
+                try await current.session.commit()
+                commits.add(1, ordering: .relaxed)
+                outcome = .success(())
+            } catch {
+                await current.session.rollback()
+                outcome = .failure(database.translate(error))
+            }
+            current.batch.finish(outcome)
+        }
+        body()
+    }
+
     /// Runs `body` in its own savepoint of the open batch, then either hands the lane to the
     /// next writer (who will commit) or commits. Releases the gate exactly once. Returns only
     /// after the batch is resolved, so the session outlives every writer using it.

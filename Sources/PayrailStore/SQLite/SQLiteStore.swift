@@ -10,27 +10,48 @@ import SQLiteNIO
 /// one writer) with group commit: writers that queue up while a transaction is open join it,
 /// each in its own savepoint (a failing writer rolls back alone), and the last one in line
 /// commits for all of them with one fsync; nobody is answered before that commit. Reads use
-/// their own connections and never wait for writers. All SQLite calls run on a thread pool,
-/// never on an event loop.
+/// their own connections and never wait for writers.
+///
+/// Statements run on the caller's thread against cached prepared statements (``SQLiteHandle``):
+/// they work on the page cache and take microseconds. The calls that wait for the disk, COMMIT
+/// (the fsync) and opening, run on the store's own thread pool, never on the caller's.
 public final class SQLiteStore: GroupCommittingStore {
-    private let writer: SQLiteConnection
+    private let writer: SQLiteHandle
     private let lane: GroupCommitLane<SQLiteWriter>
     /// Most writers in one batch: bounds how long the first of them waits for the commit.
     public var batchMembersMax: Int { lane.membersMax }
 
     /// Transactions committed and writers served so far: their ratio is the group-commit gain.
     public var groupCommitStatistics: GroupCommitStatistics { lane.statistics }
-    private let readers: [SQLiteConnection]
+    private let readers: [SQLiteHandle]
     private let readerGates: [AsyncGate]
     private let nextReader = AtomicCounter()
     private let threadPool: NIOThreadPool
+    private let checkpointer: Task<Void, Never>
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, batchMembersMax: Int) {
-        self.lane = GroupCommitLane(database: SQLiteWriter(connection: writer), membersMax: batchMembersMax)
+    /// How often the WAL is copied back into the database files, off the writer's path.
+    static let checkpointInterval = Duration.milliseconds(200)
+
+    private init(writer: SQLiteHandle, readers: [SQLiteHandle], checkpointConnection: SQLiteHandle, threadPool: NIOThreadPool,
+                 batchMembersMax: Int, logger: Logger) {
+        self.lane = GroupCommitLane(database: SQLiteWriter(connection: writer, threadPool: threadPool), membersMax: batchMembersMax)
         self.writer = writer
         self.readers = readers
         self.readerGates = readers.map { _ in AsyncGate() }
         self.threadPool = threadPool
+        self.checkpointer = Task {
+            // Passive checkpoints never wait for the writer or readers; a busy moment is
+            // simply caught up at the next round.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.checkpointInterval)
+                do {
+                    _ = try await threadPool.runIfActive { try checkpointConnection.query("PRAGMA wal_checkpoint(PASSIVE)") }
+                } catch {
+                    logger.debug("WAL checkpoint skipped", metadata: ["error": "\(error)"])
+                }
+            }
+            checkpointConnection.close()
+        }
     }
 
     /// The vault's file for the payments file at `path`: `payrail.sqlite` -> `payrail.vault.sqlite`.
@@ -42,50 +63,78 @@ public final class SQLiteStore: GroupCommittingStore {
     /// (``vaultPath(for:)``, attached as schema `vault`), and brings both schemas up to date.
     public static func open(path: String, readerCount: Int = 2, batchMembersMax: Int = 64,
                             logger: Logger = Logger(label: "payrail.store.sqlite")) async throws -> SQLiteStore {
+        // One thread for the writer's commits, one for checkpoints.
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
-        let vaultPath = vaultPath(for: path)
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
         do {
-            _ = try await writer.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA vault.journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA vault.synchronous=FULL",
-                           "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
-                _ = try await writer.query(pragma)
+            let (writer, readers, checkpointConnection) = try await threadPool.runIfActive {
+                try openConnections(path: path, readerCount: max(1, readerCount))
             }
-            try await migrate(writer, table: "vault.schema_migrations", SQLiteSchema.vaultMigrations)
-            try await migrate(writer, table: "schema_migrations", SQLiteSchema.migrations)
+            return SQLiteStore(writer: writer, readers: readers, checkpointConnection: checkpointConnection, threadPool: threadPool,
+                               batchMembersMax: max(1, batchMembersMax), logger: logger)
         } catch {
-            // A failed migration is an error for the caller, with the connection closed.
-            try? await writer.close()
+            // A failed open or migration is an error for the caller, with nothing left open.
             try? await threadPool.shutdownGracefully()
             throw error
         }
-        var readers: [SQLiteConnection] = []
-        for _ in 0..<max(1, readerCount) {
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
-            _ = try await reader.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
-            _ = try await reader.query("PRAGMA busy_timeout=10000")
-            _ = try await reader.query("PRAGMA query_only=ON")
-            readers.append(reader)
-        }
-        return SQLiteStore(writer: writer, readers: readers, threadPool: threadPool, batchMembersMax: max(1, batchMembersMax))
     }
 
-    private static func migrate(_ connection: SQLiteConnection, table: String, _ migrations: [String]) async throws {
-        _ = try await connection.query("CREATE TABLE IF NOT EXISTS \(table) (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)")
-        let applied = try await connection.query("SELECT COALESCE(MAX(version), 0) AS v FROM \(table)")
+    /// Per connection: the sub-journals of the writers' savepoints stay in memory (not a temp
+    /// file per savepoint), and a page cache large enough for the hot index pages.
+    private static let connectionPragmas = ["PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-16384", "PRAGMA vault.cache_size=-4096"]
+
+    private static func openConnections(path: String, readerCount: Int) throws -> (SQLiteHandle, [SQLiteHandle], SQLiteHandle) {
+        let vaultPath = vaultPath(for: path)
+        let writer = try SQLiteHandle(path: path)
+        do {
+            try writer.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA vault.journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA vault.synchronous=FULL",
+                           "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000",
+                           // Checkpoints run on their own connection, not inside a writer's commit.
+                           "PRAGMA wal_autocheckpoint=0"] + connectionPragmas {
+                try writer.execute(pragma)
+            }
+            try migrate(writer, table: "vault.schema_migrations", SQLiteSchema.vaultMigrations)
+            try migrate(writer, table: "schema_migrations", SQLiteSchema.migrations)
+        } catch {
+            writer.close()
+            throw error
+        }
+        var others: [SQLiteHandle] = []
+        do {
+            for index in 0...readerCount {
+                let connection = try SQLiteHandle(path: path)
+                others.append(connection)
+                try connection.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
+                try connection.execute("PRAGMA busy_timeout=10000")
+                // The last is the checkpointer, which writes the database files (not rows).
+                if index < readerCount {
+                    for pragma in ["PRAGMA query_only=ON"] + connectionPragmas { try connection.execute(pragma) }
+                }
+            }
+        } catch {
+            for connection in others { connection.close() }
+            writer.close()
+            throw error
+        }
+        let checkpointConnection = others.removeLast()
+        return (writer, others, checkpointConnection)
+    }
+
+    private static func migrate(_ connection: SQLiteHandle, table: String, _ migrations: [String]) throws {
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)")
+        let applied = try connection.query("SELECT COALESCE(MAX(version), 0) AS v FROM \(table)")
         let current = applied.first?.column("v")?.integer ?? 0
         for (index, migration) in migrations.enumerated() where index + 1 > current {
-            _ = try await connection.query("BEGIN IMMEDIATE")
+            try connection.execute("BEGIN IMMEDIATE")
             do {
                 for statement in SQLiteSchema.statements(of: migration) {
-                    _ = try await connection.query(statement)
+                    try connection.execute(statement)
                 }
-                _ = try await connection.query("INSERT INTO \(table) (version, applied_at_ms) VALUES (?, 0)", [.integer(index + 1)])
-                _ = try await connection.query("COMMIT")
+                try connection.query("INSERT INTO \(table) (version, applied_at_ms) VALUES (?, 0)", [.integer(index + 1)])
+                try connection.execute("COMMIT")
             } catch {
-                _ = try? await connection.query("ROLLBACK")
+                try? connection.execute("ROLLBACK")
                 throw error
             }
         }
@@ -99,13 +148,13 @@ public final class SQLiteStore: GroupCommittingStore {
         let index = nextReader.next() % readers.count
         let reader = readers[index]
         return try await readerGates[index].withExclusiveAccess {
-            _ = try await reader.query("BEGIN DEFERRED")
+            try reader.query("BEGIN DEFERRED")
             do {
                 let result = try await body(SQLiteTransaction(connection: reader))
-                _ = try await reader.query("COMMIT")
+                try reader.query("COMMIT")
                 return result
             } catch {
-                _ = try? await reader.query("ROLLBACK")
+                _ = try? reader.query("ROLLBACK")
                 throw SQLiteTransaction.translate(error)
             }
         }
@@ -128,9 +177,14 @@ public final class SQLiteStore: GroupCommittingStore {
         return tx
     }
 
+    /// Closes the connections once nobody uses them (each under its gate).
     public func close() async throws {
-        for reader in readers { try await reader.close() }
-        try await writer.close()
+        checkpointer.cancel()
+        await checkpointer.value
+        for (reader, gate) in zip(readers, readerGates) {
+            try await gate.withExclusiveAccess { reader.close() }
+        }
+        await lane.drain { writer.close() }
         try await threadPool.shutdownGracefully()
     }
 }
@@ -169,29 +223,87 @@ extension String {
 
 /// SQLite's one writer connection as a group-commit database: a batch is one `BEGIN IMMEDIATE`
 /// transaction on it, and the next batch begins only after the commit.
-struct SQLiteWriter: GroupCommitDatabase, GroupCommitSession {
-    let connection: SQLiteConnection
+struct SQLiteWriter: GroupCommitDatabase {
+    let connection: SQLiteHandle
+    let threadPool: NIOThreadPool
 
     var overlapsCommits: Bool { false }
 
-    func withNewSession<T: Sendable>(_ body: (SQLiteWriter) async throws -> T) async throws -> T {
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        return try await body(self)
+    func withNewSession<T: Sendable>(_ body: (SQLiteBatchSession) async throws -> T) async throws -> T {
+        try connection.query("BEGIN IMMEDIATE")
+        return try await body(SQLiteBatchSession(connection: connection, threadPool: threadPool))
     }
 
     func translate(_ error: any Error) -> any Error { SQLiteTransaction.translate(error) }
+}
 
-    func memberTransaction() -> any StoreTransaction { SQLiteTransaction(connection: connection) }
-    func savepoint() async throws { _ = try await connection.query("SAVEPOINT writer") }
-    func releaseSavepoint() async throws { _ = try await connection.query("RELEASE writer") }
-
-    func rollbackToSavepoint() async {
-        _ = try? await connection.query("ROLLBACK TO writer")
-        _ = try? await connection.query("RELEASE writer")
+/// One group-commit batch on the writer connection. The writers' balance changes are kept here
+/// and applied once per account just before COMMIT (as on PostgreSQL): the merchant accounts
+/// that every payment credits are written once per batch, not once per payment. The commit
+/// (the fsync) runs on the store's thread pool; everything else on the lane holder's thread.
+final class SQLiteBatchSession: GroupCommitSession {
+    private struct Pending {
+        /// Changes of writers whose savepoint was released.
+        var batch = BalanceDeltas()
+        /// Changes of the writer running now.
+        var member = BalanceDeltas()
     }
 
-    func commit() async throws { _ = try await connection.query("COMMIT") }
-    func rollback() async { _ = try? await connection.query("ROLLBACK") }
+    let connection: SQLiteHandle
+    private let threadPool: NIOThreadPool
+    private let pending = Mutex(Pending())
+
+    init(connection: SQLiteHandle, threadPool: NIOThreadPool) {
+        self.connection = connection
+        self.threadPool = threadPool
+    }
+
+    func memberTransaction() -> any StoreTransaction { SQLiteTransaction(connection: connection, batch: self) }
+
+    /// Records the balance changes of the running writer's entries.
+    func record(_ entries: [LedgerEntry]) {
+        pending.withLock { $0.member.add(entries) }
+    }
+
+    /// Balance changes not yet in `account_balances`, for reads inside the batch.
+    func pendingBalanceChanges(keyPrefix: String) -> [String: Int64] {
+        pending.withLock { pending in
+            var all = pending.batch
+            all.merge(pending.member)
+            return all.amounts(keyPrefix: keyPrefix)
+        }
+    }
+
+    func savepoint() async throws {
+        pending.withLock { $0.member = BalanceDeltas() }
+        try connection.query("SAVEPOINT writer")
+    }
+
+    func releaseSavepoint() async throws {
+        try connection.query("RELEASE writer")
+        pending.withLock { pending in
+            pending.batch.merge(pending.member)
+            pending.member = BalanceDeltas()
+        }
+    }
+
+    func rollbackToSavepoint() async {
+        pending.withLock { $0.member = BalanceDeltas() }
+        _ = try? connection.query("ROLLBACK TO writer")
+        _ = try? connection.query("RELEASE writer")
+    }
+
+    func commit() async throws {
+        let changes = pending.withLock { $0.batch }
+        for delta in changes.sorted {
+            try connection.query(SQLiteTransaction.balanceUpsert,
+                                 [.text(delta.account), .text(delta.currency), .integer(Int(delta.amountMinor)), .integer(delta.entryCount)])
+        }
+        let connection = connection
+        _ = try await threadPool.runIfActive { try connection.query("COMMIT") }
+    }
+
+    func rollback() async { _ = try? connection.query("ROLLBACK") }
 }
 
 /// A lock-free round-robin counter.

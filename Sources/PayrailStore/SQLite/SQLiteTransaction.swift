@@ -5,7 +5,10 @@ import SQLiteNIO
 /// The ``StoreTransaction`` operations in SQL, on a connection that the caller holds
 /// exclusively inside BEGIN ... COMMIT. All values travel as bind parameters.
 struct SQLiteTransaction: StoreTransaction {
-    let connection: SQLiteConnection
+    let connection: SQLiteHandle
+    /// The group-commit batch this write runs in (nil for reads): it holds balance changes
+    /// until the batch commits.
+    var batch: SQLiteBatchSession? = nil
 
     /// Maps engine errors to ``StoreError`` with the engine's message only (never row data).
     static func translate(_ error: any Error) -> any Error {
@@ -16,24 +19,20 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     @discardableResult
-    private func run(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        do {
-            return try await connection.query(sql, binds)
-        } catch {
-            throw Self.translate(error)
-        }
+    private func run(_ sql: String, _ binds: [SQLiteData] = []) throws -> [SQLiteResultRow] {
+        try connection.query(sql, binds)
     }
 
     // MARK: Merchants and API keys
 
     func insertMerchant(_ merchant: MerchantRecord) async throws {
-        try await run("INSERT INTO merchants (id, name, created_at_ms, settlement_currency) VALUES (?, ?, ?, ?)",
+        try run("INSERT INTO merchants (id, name, created_at_ms, settlement_currency) VALUES (?, ?, ?, ?)",
                       [.text(merchant.id), .text(merchant.name), .integer(Int(merchant.createdAtMs)),
                        merchant.settlementCurrency.map { .text($0.code) } ?? .null])
     }
 
     func merchant(id: String) async throws -> MerchantRecord? {
-        let rows = try await run("SELECT id, name, created_at_ms, settlement_currency FROM merchants WHERE id = ?", [.text(id)])
+        let rows = try run("SELECT id, name, created_at_ms, settlement_currency FROM merchants WHERE id = ?", [.text(id)])
         return try rows.first.map { row in
             MerchantRecord(id: try row.text("id"), name: try row.text("name"), createdAtMs: try row.int64("created_at_ms"),
                            settlementCurrency: row.optionalText("settlement_currency").flatMap(Currency.init(code:)))
@@ -41,7 +40,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func insertAPIKey(_ key: APIKeyRecord) async throws {
-        try await run("""
+        try run("""
             INSERT INTO api_keys (id, merchant_id, secret_sha256, livemode, created_at_ms, revoked_at_ms)
             VALUES (?, ?, ?, ?, ?, ?)
             """, [.text(key.id), .text(key.merchantID), .blob(ByteBuffer(bytes: key.secretSHA256)), .integer(key.livemode ? 1 : 0),
@@ -49,7 +48,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func apiKey(id: String) async throws -> APIKeyRecord? {
-        let rows = try await run("SELECT * FROM api_keys WHERE id = ?", [.text(id)])
+        let rows = try run("SELECT * FROM api_keys WHERE id = ?", [.text(id)])
         return try rows.first.map { row in
             APIKeyRecord(id: try row.text("id"), merchantID: try row.text("merchant_id"), secretSHA256: try row.bytes("secret_sha256"),
                          livemode: try row.int64("livemode") != 0, createdAtMs: try row.int64("created_at_ms"),
@@ -60,17 +59,17 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Idempotency
 
     func idempotencyRecord(merchantID: String, key: String) async throws -> IdempotencyRecord? {
-        let rows = try await run("SELECT * FROM idempotency_keys WHERE merchant_id = ? AND key = ?", [.text(merchantID), .text(key)])
+        let rows = try run("SELECT * FROM idempotency_keys WHERE merchant_id = ? AND key = ?", [.text(merchantID), .text(key)])
         return try rows.first.map(Self.idempotencyRecord)
     }
 
     func idempotencyRecord(merchantID: String, resourceID: String, operation: String) async throws -> IdempotencyRecord? {
-        let rows = try await run("SELECT * FROM idempotency_keys WHERE resource_id = ? AND merchant_id = ? AND operation = ? ORDER BY state = 'in_progress' DESC, updated_at_ms DESC LIMIT 1",
+        let rows = try run("SELECT * FROM idempotency_keys WHERE resource_id = ? AND merchant_id = ? AND operation = ? ORDER BY state = 'in_progress' DESC, updated_at_ms DESC LIMIT 1",
                                  [.text(resourceID), .text(merchantID), .text(operation)])
         return try rows.first.map(Self.idempotencyRecord)
     }
 
-    private static func idempotencyRecord(_ row: SQLiteRow) throws -> IdempotencyRecord {
+    private static func idempotencyRecord(_ row: SQLiteResultRow) throws -> IdempotencyRecord {
         guard let state = IdempotencyRecord.State(rawValue: try row.text("state")) else {
             throw StoreError.corrupt("idempotency_keys.state")
         }
@@ -82,7 +81,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws {
-        let rows = try await run("""
+        let rows = try run("""
             INSERT INTO idempotency_keys (merchant_id, key, operation, fingerprint, state, locked_until_ms, resource_id, response,
                                           created_at_ms, updated_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -96,7 +95,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws {
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE idempotency_keys SET state = ?, locked_until_ms = ?, resource_id = ?, response = ?, updated_at_ms = ?
             WHERE merchant_id = ? AND key = ?
             RETURNING key
@@ -125,7 +124,7 @@ struct SQLiteTransaction: StoreTransaction {
         binds.append(RiskColumns.encode(payment.riskContext).map { .text($0) } ?? .null)
         binds.append(.text(payment.method.kind))
         binds.append(PaymentMethodColumns.details(payment.method).map { .text($0) } ?? .null)
-        try await run("""
+        try run("""
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
                 description, created_at_ms,
@@ -143,7 +142,7 @@ struct SQLiteTransaction: StoreTransaction {
                 metadataBinds += [.text(payment.id), .text(key), .text(value)]
             }
             let rows = Array(repeating: "(?, ?, ?)", count: payment.metadata.count).joined(separator: ", ")
-            try await run("INSERT INTO payment_metadata (payment_id, key, value) VALUES \(rows)", metadataBinds)
+            try run("INSERT INTO payment_metadata (payment_id, key, value) VALUES \(rows)", metadataBinds)
         }
     }
 
@@ -167,7 +166,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws {
         payment.checkInvariants()
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE payments SET status = ?, amount_capturable_minor = ?, amount_captured_minor = ?, amount_refunded_minor = ?,
                 amount_refund_pending_minor = ?, processor_reference = ?, failure_reason = ?, failure_decline_code = ?,
                 failure_message = ?, challenge_id = ?, challenge_attempts_remaining = ?, updated_at_ms = ?, version = ?,
@@ -179,7 +178,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func payment(id: String, merchantID: String) async throws -> Payment? {
-        let rows = try await run("SELECT * FROM payments WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)])
+        let rows = try run("SELECT * FROM payments WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)])
         guard let row = rows.first else { return nil }
         return try await decodePayment(row)
     }
@@ -198,14 +197,14 @@ struct SQLiteTransaction: StoreTransaction {
         sql += " ORDER BY created_at_ms DESC, id DESC LIMIT ?"
         binds.append(.integer(limit))
         var payments: [Payment] = []
-        for row in try await run(sql, binds) { payments.append(try await decodePayment(row)) }
+        for row in try run(sql, binds) { payments.append(try await decodePayment(row)) }
         return payments
     }
 
-    private func decodePayment(_ row: SQLiteRow) async throws -> Payment {
+    private func decodePayment(_ row: SQLiteResultRow) async throws -> Payment {
         let id = try row.text("id")
         var metadata: [String: String] = [:]
-        for meta in try await run("SELECT key, value FROM payment_metadata WHERE payment_id = ?", [.text(id)]) {
+        for meta in try run("SELECT key, value FROM payment_metadata WHERE payment_id = ?", [.text(id)]) {
             metadata[try meta.text("key")] = try meta.text("value")
         }
         guard let currency = Currency(code: try row.text("currency")),
@@ -242,7 +241,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment] {
         var payments: [Payment] = []
-        for row in try await run("SELECT * FROM payments WHERE status = ? AND updated_at_ms < ? AND processor_reference IS NULL ORDER BY updated_at_ms, id LIMIT ?",
+        for row in try run("SELECT * FROM payments WHERE status = ? AND updated_at_ms < ? AND processor_reference IS NULL ORDER BY updated_at_ms, id LIMIT ?",
                                  [.text(status.rawValue), .integer(Int(updatedBeforeMs)), .integer(limit)]) {
             payments.append(try await decodePayment(row))
         }
@@ -252,7 +251,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Subscriptions
 
     func insertPlan(_ plan: Plan) async throws {
-        try await run("""
+        try run("""
             INSERT INTO plans (id, merchant_id, livemode, name, amount_minor, currency, interval_unit, interval_count, trial_days, created_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(plan.id), .text(plan.merchantID), .integer(plan.livemode ? 1 : 0), .text(plan.name), .integer(Int(plan.amount.amountMinor)),
@@ -261,7 +260,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func plan(id: String, merchantID: String) async throws -> Plan? {
-        guard let row = try await run("SELECT * FROM plans WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first else { return nil }
+        guard let row = try run("SELECT * FROM plans WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first else { return nil }
         guard let currency = Currency(code: try row.text("currency")), let unit = BillingInterval.Unit(rawValue: try row.text("interval_unit")) else {
             throw StoreError.corrupt("plan \(id)")
         }
@@ -273,7 +272,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func insertSubscription(_ subscription: Subscription) async throws {
         subscription.checkInvariants()
-        try await run("""
+        try run("""
             INSERT INTO subscriptions (id, merchant_id, livemode, plan_id, card_token, anchor_day, status, current_period_start_ms,
                 current_period_end_ms, cancel_at_period_end, canceled_at_ms, created_at_ms, updated_at_ms, version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -286,7 +285,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func updateSubscription(_ subscription: Subscription, expectedVersion: Int64) async throws {
         subscription.checkInvariants()
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE subscriptions SET status = ?, current_period_start_ms = ?, current_period_end_ms = ?, cancel_at_period_end = ?,
                 canceled_at_ms = ?, updated_at_ms = ?, version = ?
             WHERE id = ? AND version = ? RETURNING id
@@ -297,17 +296,17 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func subscription(id: String, merchantID: String) async throws -> Subscription? {
-        try await run("SELECT * FROM subscriptions WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.subscription)
+        try run("SELECT * FROM subscriptions WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.subscription)
     }
 
     func subscriptionsDue(atMs: Int64, limit: Int) async throws -> [Subscription] {
-        try await run("""
+        try run("""
             SELECT * FROM subscriptions WHERE status IN ('trialing', 'active') AND current_period_end_ms <= ?
             ORDER BY current_period_end_ms, id LIMIT ?
             """, [.integer(Int(atMs)), .integer(limit)]).map(Self.subscription)
     }
 
-    private static func subscription(_ row: SQLiteRow) throws -> Subscription {
+    private static func subscription(_ row: SQLiteResultRow) throws -> Subscription {
         let id = try row.text("id")
         guard let status = SubscriptionStatus(rawValue: try row.text("status")) else { throw StoreError.corrupt("subscription \(id)") }
         return Subscription(id: id, merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0,
@@ -320,7 +319,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func insertInvoice(_ invoice: Invoice) async throws -> Bool {
         invoice.checkInvariants()
-        return try await run("""
+        return try run("""
             INSERT INTO invoices (id, subscription_id, merchant_id, livemode, amount_minor, currency, period_start_ms, period_end_ms, status,
                 attempts, next_attempt_at_ms, payment_id, created_at_ms, updated_at_ms, version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -335,7 +334,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func updateInvoice(_ invoice: Invoice, expectedVersion: Int64) async throws {
         invoice.checkInvariants()
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE invoices SET status = ?, attempts = ?, next_attempt_at_ms = ?, payment_id = ?, updated_at_ms = ?, version = ?
             WHERE id = ? AND version = ? RETURNING id
             """, [.text(invoice.status.rawValue), .integer(invoice.attempts), invoice.nextAttemptAtMs.map { .integer(Int($0)) } ?? .null,
@@ -345,19 +344,19 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func invoice(id: String, merchantID: String) async throws -> Invoice? {
-        try await run("SELECT * FROM invoices WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.invoice)
+        try run("SELECT * FROM invoices WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.invoice)
     }
 
     func invoices(subscriptionID: String) async throws -> [Invoice] {
-        try await run("SELECT * FROM invoices WHERE subscription_id = ? ORDER BY period_start_ms, id", [.text(subscriptionID)]).map(Self.invoice)
+        try run("SELECT * FROM invoices WHERE subscription_id = ? ORDER BY period_start_ms, id", [.text(subscriptionID)]).map(Self.invoice)
     }
 
     func invoicesDue(atMs: Int64, limit: Int) async throws -> [Invoice] {
-        try await run("SELECT * FROM invoices WHERE status = 'open' AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms, id LIMIT ?",
+        try run("SELECT * FROM invoices WHERE status = 'open' AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms, id LIMIT ?",
                       [.integer(Int(atMs)), .integer(limit)]).map(Self.invoice)
     }
 
-    private static func invoice(_ row: SQLiteRow) throws -> Invoice {
+    private static func invoice(_ row: SQLiteResultRow) throws -> Invoice {
         let id = try row.text("id")
         guard let currency = Currency(code: try row.text("currency")), let status = InvoiceStatus(rawValue: try row.text("status")) else {
             throw StoreError.corrupt("invoice \(id)")
@@ -375,7 +374,7 @@ struct SQLiteTransaction: StoreTransaction {
     func insertPayout(_ payout: Payout) async throws {
         payout.checkInvariants()
         let destination = PayoutColumns.destination(payout.destination)
-        try await run("""
+        try run("""
             INSERT INTO payouts (id, merchant_id, livemode, amount_minor, fee_minor, currency, method, destination_kind, routing_number,
                 last4, card_token, card_brand, status, bank_reference, arrival_at_ms, failure_code, created_at_ms, updated_at_ms, version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -390,7 +389,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func updatePayout(_ payout: Payout, expectedVersion: Int64) async throws {
         payout.checkInvariants()
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE payouts SET status = ?, bank_reference = ?, arrival_at_ms = ?, failure_code = ?, updated_at_ms = ?, version = ?
             WHERE id = ? AND version = ? RETURNING id
             """, [.text(payout.status.rawValue), payout.bankReference.map { .text($0) } ?? .null,
@@ -400,16 +399,16 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func payout(id: String, merchantID: String) async throws -> Payout? {
-        try await run("SELECT * FROM payouts WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.payout)
+        try run("SELECT * FROM payouts WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.payout)
     }
 
     func payouts(merchantID: String, livemode: Bool, limit: Int) async throws -> [Payout] {
-        try await run("SELECT * FROM payouts WHERE merchant_id = ? AND livemode = ? ORDER BY created_at_ms DESC, id DESC LIMIT ?",
+        try run("SELECT * FROM payouts WHERE merchant_id = ? AND livemode = ? ORDER BY created_at_ms DESC, id DESC LIMIT ?",
                       [.text(merchantID), .integer(livemode ? 1 : 0), .integer(limit)]).map(Self.payout)
     }
 
     func payouts(status: PayoutStatus, method: PayoutMethod?, limit: Int) async throws -> [Payout] {
-        try await run("SELECT * FROM payouts WHERE status = ? AND (? IS NULL OR method = ?) ORDER BY created_at_ms, id LIMIT ?",
+        try run("SELECT * FROM payouts WHERE status = ? AND (? IS NULL OR method = ?) ORDER BY created_at_ms, id LIMIT ?",
                       [.text(status.rawValue), method.map { .text($0.rawValue) } ?? .null, method.map { .text($0.rawValue) } ?? .null,
                        .integer(limit)]).map(Self.payout)
     }
@@ -417,13 +416,13 @@ struct SQLiteTransaction: StoreTransaction {
     func lockPayoutBalance(merchantID: String, livemode: Bool, currency: Currency) async throws {
         // SQLite has one writer at a time: the transaction is already alone; the row keeps the
         // schema the same as PostgreSQL's.
-        try await run("""
+        try run("""
             INSERT INTO payout_guards (merchant_id, livemode, currency, payouts) VALUES (?, ?, ?, 1)
             ON CONFLICT (merchant_id, livemode, currency) DO UPDATE SET payouts = payout_guards.payouts + 1
             """, [.text(merchantID), .integer(livemode ? 1 : 0), .text(currency.code)])
     }
 
-    private static func payout(_ row: SQLiteRow) throws -> Payout {
+    private static func payout(_ row: SQLiteResultRow) throws -> Payout {
         let id = try row.text("id")
         guard let currency = Currency(code: try row.text("currency")), let method = PayoutMethod(rawValue: try row.text("method")),
               let status = PayoutStatus(rawValue: try row.text("status")),
@@ -444,7 +443,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func insertDispute(_ dispute: Dispute) async throws -> Bool {
         dispute.checkInvariants()
-        let rows = try await run("""
+        let rows = try run("""
             INSERT INTO disputes (id, merchant_id, livemode, payment_id, connector, network_dispute_id, amount_minor, fee_minor, currency,
                 reason, status, evidence, evidence_due_at_ms, created_at_ms, updated_at_ms, version, fee_currency)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -461,7 +460,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func updateDispute(_ dispute: Dispute, expectedVersion: Int64) async throws {
         dispute.checkInvariants()
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE disputes SET status = ?, evidence = ?, updated_at_ms = ?, version = ? WHERE id = ? AND version = ? RETURNING id
             """, [.text(dispute.status.rawValue), .text(dispute.evidence), .integer(Int(dispute.updatedAtMs)), .integer(Int(dispute.version)),
                   .text(dispute.id), .integer(Int(expectedVersion))])
@@ -469,11 +468,11 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func dispute(id: String, merchantID: String) async throws -> Dispute? {
-        try await run("SELECT * FROM disputes WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.dispute)
+        try run("SELECT * FROM disputes WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.dispute)
     }
 
     func dispute(connector: String, networkDisputeID: String) async throws -> Dispute? {
-        try await run("SELECT * FROM disputes WHERE connector = ? AND network_dispute_id = ?", [.text(connector), .text(networkDisputeID)])
+        try run("SELECT * FROM disputes WHERE connector = ? AND network_dispute_id = ?", [.text(connector), .text(networkDisputeID)])
             .first.map(Self.dispute)
     }
 
@@ -486,10 +485,10 @@ struct SQLiteTransaction: StoreTransaction {
         }
         sql += " ORDER BY created_at_ms DESC, id DESC LIMIT ?"
         binds.append(.integer(limit))
-        return try await run(sql, binds).map(Self.dispute)
+        return try run(sql, binds).map(Self.dispute)
     }
 
-    private static func dispute(_ row: SQLiteRow) throws -> Dispute {
+    private static func dispute(_ row: SQLiteResultRow) throws -> Dispute {
         let id = try row.text("id")
         guard let currency = Currency(code: try row.text("currency")), let status = DisputeStatus(rawValue: try row.text("status")),
               let feeCurrency = Currency(code: row.optionalText("fee_currency") ?? currency.code) else {
@@ -506,7 +505,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func acquirePaymentLock(paymentID: String, owner: String, untilMs: Int64, nowMs: Int64) async throws -> Bool {
-        let rows = try await run("""
+        let rows = try run("""
             INSERT INTO payment_locks (payment_id, owner, locked_until_ms) VALUES (?, ?, ?)
             ON CONFLICT (payment_id) DO UPDATE SET owner = excluded.owner, locked_until_ms = excluded.locked_until_ms
             WHERE payment_locks.owner = excluded.owner OR payment_locks.locked_until_ms <= ?
@@ -516,13 +515,13 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func releasePaymentLock(paymentID: String, owner: String) async throws {
-        try await run("DELETE FROM payment_locks WHERE payment_id = ? AND owner = ?", [.text(paymentID), .text(owner)])
+        try run("DELETE FROM payment_locks WHERE payment_id = ? AND owner = ?", [.text(paymentID), .text(owner)])
     }
 
     // MARK: Refunds
 
     func insertRefund(_ refund: Refund) async throws {
-        try await run("""
+        try run("""
             INSERT INTO refunds (id, payment_id, merchant_id, amount_minor, currency, status, reason, failure_reason,
                 failure_decline_code, failure_message, processor_reference, created_at_ms, updated_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -539,7 +538,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func updateRefund(_ refund: Refund) async throws {
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE refunds SET status = ?, failure_reason = ?, failure_decline_code = ?, failure_message = ?,
                 processor_reference = ?, updated_at_ms = ?
             WHERE id = ? AND status = 'pending'
@@ -549,14 +548,14 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func refund(id: String, merchantID: String) async throws -> Refund? {
-        try await run("SELECT * FROM refunds WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(decodeRefund)
+        try run("SELECT * FROM refunds WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(decodeRefund)
     }
 
     func refunds(paymentID: String) async throws -> [Refund] {
-        try await run("SELECT * FROM refunds WHERE payment_id = ? ORDER BY created_at_ms, id", [.text(paymentID)]).map(decodeRefund)
+        try run("SELECT * FROM refunds WHERE payment_id = ? ORDER BY created_at_ms, id", [.text(paymentID)]).map(decodeRefund)
     }
 
-    private func decodeRefund(_ row: SQLiteRow) throws -> Refund {
+    private func decodeRefund(_ row: SQLiteResultRow) throws -> Refund {
         let id = try row.text("id")
         guard let currency = Currency(code: try row.text("currency")), let status = RefundStatus(rawValue: try row.text("status")) else {
             throw StoreError.corrupt("refund \(id)")
@@ -576,7 +575,7 @@ struct SQLiteTransaction: StoreTransaction {
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
         // Re-checked here as well as at construction: the store never writes an unbalanced set.
         try LedgerTransaction.checkBalanced(transaction.entries)
-        try await run("INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+        try run("INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES (?, ?, ?, ?, ?)",
                       [.text(transaction.id), .text(transaction.kind.rawValue), .text(transaction.resourceID),
                        transaction.refundID.map { .text($0) } ?? .null, .integer(Int(transaction.createdAtMs))])
         var entryBinds: [SQLiteData] = []
@@ -585,23 +584,21 @@ struct SQLiteTransaction: StoreTransaction {
             entryBinds += [.text(transaction.id), .text(entry.account.key), .text(entry.account.currency.code), .integer(Int(entry.amountMinor))]
         }
         let rows = Array(repeating: "(?, ?, ?, ?)", count: transaction.entries.count).joined(separator: ", ")
-        try await run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(rows)", entryBinds)
-        // One balance update per account, in account order.
-        let deltas = BalanceDeltas(transaction.entries)
-        var balanceBinds: [SQLiteData] = []
-        for delta in deltas.sorted {
-            balanceBinds += [.text(delta.account), .text(delta.currency), .integer(Int(delta.amountMinor)), .integer(delta.entryCount)]
-        }
-        let balanceRows = Array(repeating: "(?, ?, ?, ?)", count: deltas.sorted.count).joined(separator: ", ")
-        try await run("""
-            INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES \(balanceRows)
-            ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
-                                                entry_count = account_balances.entry_count + excluded.entry_count
-            """, balanceBinds)
+        try run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(rows)", entryBinds)
+        // Balances: once per account per batch, just before it commits.
+        guard let batch else { preconditionFailure("ledger writes run inside a group-commit batch") }
+        batch.record(transaction.entries)
     }
 
+    /// Adds one account's net change of a batch to its stored balance.
+    static let balanceUpsert = """
+        INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES (?, ?, ?, ?)
+        ON CONFLICT (account) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor,
+                                            entry_count = account_balances.entry_count + excluded.entry_count
+        """
+
     func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction] {
-        let rows = try await run("""
+        let rows = try run("""
             SELECT t.id, t.kind, t.resource_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
             FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
             WHERE t.resource_id = ? ORDER BY t.seq, e.id
@@ -612,7 +609,7 @@ struct SQLiteTransaction: StoreTransaction {
     func forEachLedgerTransaction(_ body: (LedgerTransaction) throws -> Void) async throws {
         var afterSeq = 0
         while true {
-            let rows = try await run("""
+            let rows = try run("""
                 SELECT t.seq, t.id, t.kind, t.resource_id, t.refund_id, t.created_at_ms, e.account, e.amount_minor
                 FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
                 WHERE t.seq IN (SELECT seq FROM ledger_transactions WHERE seq > ? ORDER BY seq LIMIT 500)
@@ -625,7 +622,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     /// Groups joined transaction/entry rows back into validated transactions.
-    private static func assemble(_ rows: [SQLiteRow]) throws -> [LedgerTransaction] {
+    private static func assemble(_ rows: [SQLiteResultRow]) throws -> [LedgerTransaction] {
         var result: [LedgerTransaction] = []
         var index = 0
         while index < rows.count {
@@ -650,21 +647,24 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func orphanLedgerEntries(limit: Int) async throws -> [(entryID: Int64, transactionID: String)] {
-        try await run("""
+        try run("""
             SELECT e.id, e.transaction_id FROM ledger_entries e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id
             WHERE t.id IS NULL ORDER BY e.id LIMIT ?
             """, [.integer(limit)]).map { (try $0.int64("id"), try $0.text("transaction_id")) }
     }
 
     func accountBalances(keyPrefix: String) async throws -> [String: Int64] {
-        let rows = try await run("SELECT account, balance_minor AS balance FROM account_balances WHERE account >= ? AND account < ?",
+        let rows = try run("SELECT account, balance_minor AS balance FROM account_balances WHERE account >= ? AND account < ?",
                                  [.text(keyPrefix), .text(keyPrefix + "\u{10FFFF}")])
         var balances: [String: Int64] = [:]
         for row in rows { balances[try row.text("account")] = try row.int64("balance") }
+        for (account, pending) in batch?.pendingBalanceChanges(keyPrefix: keyPrefix) ?? [:] {
+            balances[account, default: 0] += pending
+        }
         return balances
     }
 
-    private static func settlement(_ row: SQLiteRow) throws -> SettlementTerms? {
+    private static func settlement(_ row: SQLiteResultRow) throws -> SettlementTerms? {
         guard let code = row.optionalText("settlement_currency") else { return nil }
         guard let currency = Currency(code: code), let rate = row.optionalInt64("fx_rate_scaled"), rate > 0,
               let markup = row.optionalInt64("fx_markup_bps") else { throw StoreError.corrupt("payment settlement terms") }
@@ -674,14 +674,14 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: FX
 
     func insertFXRate(_ rate: FXRate) async throws {
-        try await run("""
+        try run("""
             INSERT INTO fx_rates (from_currency, to_currency, rate_scaled, source, valid_from_ms, valid_until_ms) VALUES (?, ?, ?, ?, ?, ?)
             """, [.text(rate.from.code), .text(rate.to.code), .integer(Int(rate.rateScaled)), .text(rate.source),
                   .integer(Int(rate.validFromMs)), .integer(Int(rate.validUntilMs))])
     }
 
     func fxRate(from: Currency, to: Currency, atMs: Int64) async throws -> FXRate? {
-        let rows = try await run("""
+        let rows = try run("""
             SELECT * FROM fx_rates WHERE from_currency = ? AND to_currency = ? AND valid_from_ms <= ? AND valid_until_ms > ?
             ORDER BY valid_from_ms DESC, id DESC LIMIT 1
             """, [.text(from.code), .text(to.code), .integer(Int(atMs)), .integer(Int(atMs))])
@@ -696,7 +696,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func insertFXQuote(_ quote: FXQuote) async throws {
-        try await run("""
+        try run("""
             INSERT INTO fx_quotes (id, merchant_id, from_currency, to_currency, rate_scaled, markup_bps, source, created_at_ms, expires_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(quote.id), .text(quote.merchantID), .text(quote.from.code), .text(quote.to.code), .integer(Int(quote.rateScaled)),
@@ -704,7 +704,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func fxQuote(id: String) async throws -> FXQuote? {
-        try await run("SELECT * FROM fx_quotes WHERE id = ?", [.text(id)]).first.map { row in
+        try run("SELECT * FROM fx_quotes WHERE id = ?", [.text(id)]).first.map { row in
             guard let from = Currency(code: try row.text("from_currency")), let to = Currency(code: try row.text("to_currency")) else {
                 throw StoreError.corrupt("fx quote")
             }
@@ -717,7 +717,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Outbox
 
     func appendOutboxEvent(_ event: DomainEvent) async throws {
-        try await run("""
+        try run("""
             INSERT INTO outbox_events (id, type, merchant_id, livemode, resource_id, payload, created_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """, [.text(event.id), .text(event.type.rawValue), .text(event.merchantID), .integer(event.livemode ? 1 : 0),
@@ -725,7 +725,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func outboxEvents(afterSequence: Int64, limit: Int) async throws -> [(sequence: Int64, event: DomainEvent)] {
-        try await run("SELECT * FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(Int(afterSequence)), .integer(limit)]).map { row in
+        try run("SELECT * FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(Int(afterSequence)), .integer(limit)]).map { row in
             (try row.int64("seq"), DomainEvent(
                 id: try row.text("id"), type: DomainEvent.EventType(try row.text("type")), merchantID: try row.text("merchant_id"),
                 livemode: try row.int64("livemode") != 0, resourceID: try row.text("resource_id"), payload: try row.bytes("payload"),
@@ -736,7 +736,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Webhooks
 
     func insertWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws {
-        try await run("""
+        try run("""
             INSERT INTO webhook_endpoints (id, merchant_id, livemode, url, event_types, description, status, disabled_reason, secrets,
                                            failing_since_ms, created_at_ms, updated_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -748,7 +748,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func updateWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws {
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE webhook_endpoints SET url = ?, event_types = ?, description = ?, status = ?, disabled_reason = ?, secrets = ?,
                 failing_since_ms = ?, updated_at_ms = ?
             WHERE id = ? AND merchant_id = ? RETURNING id
@@ -760,21 +760,21 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func deleteWebhookEndpoint(id: String, merchantID: String) async throws -> Bool {
-        let rows = try await run("DELETE FROM webhook_endpoints WHERE id = ? AND merchant_id = ? RETURNING id", [.text(id), .text(merchantID)])
+        let rows = try run("DELETE FROM webhook_endpoints WHERE id = ? AND merchant_id = ? RETURNING id", [.text(id), .text(merchantID)])
         guard rows.count == 1 else { return false }
-        try await run("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = ? AND status = 'pending'", [.text(id)])
+        try run("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = ? AND status = 'pending'", [.text(id)])
         return true
     }
 
     func webhookEndpoint(id: String, merchantID: String) async throws -> WebhookEndpoint? {
-        try await run("SELECT * FROM webhook_endpoints WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.endpoint)
+        try run("SELECT * FROM webhook_endpoints WHERE id = ? AND merchant_id = ?", [.text(id), .text(merchantID)]).first.map(Self.endpoint)
     }
 
     func webhookEndpoints(merchantID: String) async throws -> [WebhookEndpoint] {
-        try await run("SELECT * FROM webhook_endpoints WHERE merchant_id = ? ORDER BY created_at_ms, id", [.text(merchantID)]).map(Self.endpoint)
+        try run("SELECT * FROM webhook_endpoints WHERE merchant_id = ? ORDER BY created_at_ms, id", [.text(merchantID)]).map(Self.endpoint)
     }
 
-    private static func endpoint(_ row: SQLiteRow) throws -> WebhookEndpoint {
+    private static func endpoint(_ row: SQLiteResultRow) throws -> WebhookEndpoint {
         guard let status = WebhookEndpoint.Status(rawValue: try row.text("status")) else { throw StoreError.corrupt("webhook endpoint status") }
         return WebhookEndpoint(id: try row.text("id"), merchantID: try row.text("merchant_id"), livemode: try row.int64("livemode") != 0,
                                url: try row.text("url"), eventTypes: WebhookColumns.decodeEventTypes(try row.text("event_types")),
@@ -785,20 +785,20 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func outboxEventsAwaitingFanOut(limit: Int) async throws -> [DomainEvent] {
-        try await run("SELECT * FROM outbox_events WHERE fanned_out_at_ms IS NULL ORDER BY seq LIMIT ?", [.integer(limit)]).map(Self.event)
+        try run("SELECT * FROM outbox_events WHERE fanned_out_at_ms IS NULL ORDER BY seq LIMIT ?", [.integer(limit)]).map(Self.event)
     }
 
     func markOutboxEventsFannedOut(ids: [String], atMs: Int64) async throws {
         for id in ids {
-            try await run("UPDATE outbox_events SET fanned_out_at_ms = ? WHERE id = ?", [.integer(Int(atMs)), .text(id)])
+            try run("UPDATE outbox_events SET fanned_out_at_ms = ? WHERE id = ?", [.integer(Int(atMs)), .text(id)])
         }
     }
 
     func outboxEvent(id: String) async throws -> DomainEvent? {
-        try await run("SELECT * FROM outbox_events WHERE id = ?", [.text(id)]).first.map(Self.event)
+        try run("SELECT * FROM outbox_events WHERE id = ?", [.text(id)]).first.map(Self.event)
     }
 
-    private static func event(_ row: SQLiteRow) throws -> DomainEvent {
+    private static func event(_ row: SQLiteResultRow) throws -> DomainEvent {
         DomainEvent(id: try row.text("id"), type: DomainEvent.EventType(try row.text("type")), merchantID: try row.text("merchant_id"),
                     livemode: try row.int64("livemode") != 0, resourceID: try row.text("resource_id"), payload: try row.bytes("payload"),
                     createdAtMs: try row.int64("created_at_ms"))
@@ -806,7 +806,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func insertWebhookDeliveries(_ deliveries: [WebhookDelivery]) async throws {
         for delivery in deliveries {
-            try await run("""
+            try run("""
                 INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, status, attempts, next_attempt_at_ms,
                                                 leased_until_ms, created_at_ms, updated_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, endpoint_id) DO NOTHING
@@ -821,7 +821,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func leaseDueWebhookDeliveries(nowMs: Int64, leaseUntilMs: Int64, limit: Int) async throws -> [WebhookDelivery] {
-        try await run("""
+        try run("""
             UPDATE webhook_deliveries SET leased_until_ms = ?
             WHERE id IN (
                 SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled'
@@ -832,7 +832,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func updateWebhookDelivery(_ delivery: WebhookDelivery, heldUntilMs: Int64) async throws -> Bool {
-        let rows = try await run("""
+        let rows = try run("""
             UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at_ms = ?, leased_until_ms = ?, updated_at_ms = ?
             WHERE id = ? AND leased_until_ms = ? RETURNING id
             """, [.text(delivery.status.rawValue), .integer(delivery.attempts), .integer(Int(delivery.nextAttemptAtMs)),
@@ -841,14 +841,14 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func webhookDelivery(id: String) async throws -> WebhookDelivery? {
-        try await run("SELECT * FROM webhook_deliveries WHERE id = ?", [.text(id)]).first.map(Self.delivery)
+        try run("SELECT * FROM webhook_deliveries WHERE id = ?", [.text(id)]).first.map(Self.delivery)
     }
 
     func webhookDeliveries(eventID: String) async throws -> [WebhookDelivery] {
-        try await run("SELECT * FROM webhook_deliveries WHERE event_id = ? ORDER BY created_at_ms, id", [.text(eventID)]).map(Self.delivery)
+        try run("SELECT * FROM webhook_deliveries WHERE event_id = ? ORDER BY created_at_ms, id", [.text(eventID)]).map(Self.delivery)
     }
 
-    private static func delivery(_ row: SQLiteRow) throws -> WebhookDelivery {
+    private static func delivery(_ row: SQLiteResultRow) throws -> WebhookDelivery {
         guard let status = WebhookDelivery.Status(rawValue: try row.text("status")) else { throw StoreError.corrupt("webhook delivery status") }
         return WebhookDelivery(id: try row.text("id"), eventID: try row.text("event_id"), endpointID: try row.text("endpoint_id"),
                                merchantID: try row.text("merchant_id"), status: status, attempts: Int(try row.int64("attempts")),
@@ -857,7 +857,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func insertWebhookAttempt(_ attempt: WebhookAttempt) async throws {
-        try await run("""
+        try run("""
             INSERT INTO webhook_attempts (delivery_id, attempted_at_ms, http_status, latency_ms, error, response_excerpt, retry_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """, [.text(attempt.deliveryID), .integer(Int(attempt.attemptedAtMs)), attempt.httpStatus.map { .integer($0) } ?? .null,
@@ -866,7 +866,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func webhookAttempts(deliveryID: String) async throws -> [WebhookAttempt] {
-        try await run("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id", [.text(deliveryID)]).map { row in
+        try run("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id", [.text(deliveryID)]).map { row in
             WebhookAttempt(deliveryID: try row.text("delivery_id"), attemptedAtMs: try row.int64("attempted_at_ms"),
                            httpStatus: row.optionalInt64("http_status").map(Int.init), latencyMs: try row.int64("latency_ms"),
                            error: row.optionalText("error"), responseExcerpt: try row.text("response_excerpt"),
@@ -875,7 +875,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func webhookQueue() async throws -> (pending: Int, oldestCreatedAtMs: Int64?) {
-        let row = try await run("""
+        let row = try run("""
             SELECT COUNT(*) AS pending, MIN(d.created_at_ms) AS oldest FROM webhook_deliveries d
             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled' WHERE d.status = 'pending'
             """).first
@@ -885,7 +885,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Vault (the attached `vault` database; see SQLiteVaultStore)
 
     func insertVaultedCard(_ card: VaultedCardRecord) async throws {
-        try await run("""
+        try run("""
             INSERT INTO vault.cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
                 sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING
@@ -896,10 +896,10 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func vaultedCard(token: String) async throws -> VaultedCardRecord? {
-        try await run("SELECT * FROM vault.cards WHERE token = ?", [.text(token)]).first.map(Self.vaultedCard)
+        try run("SELECT * FROM vault.cards WHERE token = ?", [.text(token)]).first.map(Self.vaultedCard)
     }
 
-    private static func vaultedCard(_ row: SQLiteRow) throws -> VaultedCardRecord {
+    private static func vaultedCard(_ row: SQLiteResultRow) throws -> VaultedCardRecord {
         guard let brand = CardBrand(rawValue: try row.text("brand")) else { throw StoreError.corrupt("vault card brand") }
         return VaultedCardRecord(
             summary: CardSummary(token: try row.text("token"), brand: brand, last4: try row.text("last4"),
@@ -912,12 +912,12 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func vaultedCards(wrappedBelow version: Int, limit: Int) async throws -> [VaultedCardRecord] {
-        try await run("SELECT * FROM vault.cards WHERE key_version < ? AND erased_at_ms IS NULL ORDER BY key_version, created_at_ms LIMIT ?",
+        try run("SELECT * FROM vault.cards WHERE key_version < ? AND erased_at_ms IS NULL ORDER BY key_version, created_at_ms LIMIT ?",
                       [.integer(version), .integer(limit)]).map(Self.vaultedCard)
     }
 
     func rewrapVaultedCard(token: String, wrappedDataKey: [UInt8], keyVersion: Int, fromVersion: Int) async throws -> Bool {
-        try await run("""
+        try run("""
             UPDATE vault.cards SET wrapped_data_key = ?, key_version = ?
             WHERE token = ? AND key_version = ? AND erased_at_ms IS NULL RETURNING token
             """, [.blob(ByteBuffer(bytes: wrappedDataKey)), .integer(keyVersion), .text(token), .integer(fromVersion)]).count == 1
@@ -925,26 +925,26 @@ struct SQLiteTransaction: StoreTransaction {
 
     func eraseVaultedCards(merchantID: String, customerRef: String, atMs: Int64) async throws -> Int {
         // The data key goes; the ciphertext stays, unreadable by anyone, with the card's summary.
-        try await run("""
+        try run("""
             UPDATE vault.cards SET wrapped_data_key = X'', erased_at_ms = ?
             WHERE merchant_id = ? AND customer_ref = ? AND erased_at_ms IS NULL RETURNING token
             """, [.integer(Int(atMs)), .text(merchantID), .text(customerRef)]).count
     }
 
     func appendVaultAccess(_ access: VaultAccess) async throws {
-        try await run("INSERT INTO vault.access_log (token, merchant_id, actor, purpose, at_ms) VALUES (?, ?, ?, ?, ?)",
+        try run("INSERT INTO vault.access_log (token, merchant_id, actor, purpose, at_ms) VALUES (?, ?, ?, ?, ?)",
                       [.text(access.token), .text(access.merchantID), .text(access.actor), .text(access.purpose), .integer(Int(access.atMs))])
     }
 
     func vaultAccesses(token: String, limit: Int) async throws -> [VaultAccess] {
-        try await run("SELECT * FROM vault.access_log WHERE token = ? ORDER BY id DESC LIMIT ?", [.text(token), .integer(limit)]).map { row in
+        try run("SELECT * FROM vault.access_log WHERE token = ? ORDER BY id DESC LIMIT ?", [.text(token), .integer(limit)]).map { row in
             VaultAccess(token: try row.text("token"), merchantID: try row.text("merchant_id"), actor: try row.text("actor"),
                         purpose: try row.text("purpose"), atMs: try row.int64("at_ms"))
         }
     }
 }
 
-extension SQLiteRow {
+extension SQLiteResultRow {
     func text(_ name: String) throws -> String {
         guard let value = column(name)?.string, column(name) != .null else { throw StoreError.corrupt("missing column \(name)") }
         return value
@@ -977,7 +977,7 @@ extension SQLiteTransaction {
 
     func appendTrafficChange(_ change: TrafficChange) async throws {
         let action = change.action.stored
-        let rows = try await run("""
+        let rows = try run("""
             INSERT INTO traffic_changes (version, plan, action, arguments, actor, reason, at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (version) DO NOTHING
@@ -992,7 +992,7 @@ extension SQLiteTransaction {
     }
 
     func trafficChanges(limit: Int) async throws -> [TrafficChange] {
-        try await run("SELECT * FROM traffic_changes ORDER BY version DESC LIMIT ?", [.integer(limit)]).map { row in
+        try run("SELECT * FROM traffic_changes ORDER BY version DESC LIMIT ?", [.integer(limit)]).map { row in
             guard let plan = TrafficPlan(version: try row.int64("version"), encoded: try row.text("plan")),
                   let action = TrafficChange.Action(kind: try row.text("action"), arguments: try row.text("arguments")) else {
                 throw StoreError.corrupt("traffic change")
@@ -1005,7 +1005,7 @@ extension SQLiteTransaction {
     // MARK: Risk
 
     func insertRiskListEntry(_ entry: RiskListEntry) async throws -> Bool {
-        try await run("""
+        try run("""
             INSERT INTO risk_list_entries (merchant_id, list, kind, value, created_at_ms) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING RETURNING value
             """, [.text(entry.merchantID), .text(entry.list.rawValue), .text(entry.kind.rawValue), .text(entry.value),
@@ -1013,12 +1013,12 @@ extension SQLiteTransaction {
     }
 
     func deleteRiskListEntry(merchantID: String, list: RiskListEntry.List, kind: RiskListEntry.Kind, value: String) async throws -> Bool {
-        try await run("DELETE FROM risk_list_entries WHERE merchant_id = ? AND list = ? AND kind = ? AND value = ? RETURNING value",
+        try run("DELETE FROM risk_list_entries WHERE merchant_id = ? AND list = ? AND kind = ? AND value = ? RETURNING value",
                       [.text(merchantID), .text(list.rawValue), .text(kind.rawValue), .text(value)]).count == 1
     }
 
     func riskListEntries(merchantID: String) async throws -> [RiskListEntry] {
-        try await run("SELECT * FROM risk_list_entries WHERE merchant_id = ? ORDER BY created_at_ms, list, kind, value",
+        try run("SELECT * FROM risk_list_entries WHERE merchant_id = ? ORDER BY created_at_ms, list, kind, value",
                       [.text(merchantID)]).map { row in
             guard let list = RiskListEntry.List(rawValue: try row.text("list")), let kind = RiskListEntry.Kind(rawValue: try row.text("kind")) else {
                 throw StoreError.corrupt("risk list entry")
@@ -1030,7 +1030,7 @@ extension SQLiteTransaction {
 
     func paymentsCreated(sinceMs: Int64, limit: Int) async throws -> [Payment] {
         var payments: [Payment] = []
-        for row in try await run("SELECT * FROM payments WHERE created_at_ms >= ? ORDER BY created_at_ms, id LIMIT ?",
+        for row in try run("SELECT * FROM payments WHERE created_at_ms >= ? ORDER BY created_at_ms, id LIMIT ?",
                                  [.integer(Int(sinceMs)), .integer(limit)]) {
             payments.append(try await decodePayment(row))
         }
