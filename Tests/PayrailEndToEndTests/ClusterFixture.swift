@@ -185,3 +185,28 @@ func ledgerTrail(_ cluster: LocalCluster, of resourceID: String) async throws ->
     return (transactions.map(\.kind.rawValue),
             Set(transactions.flatMap(\.entries).map(\.account).filter { $0.kind.scope == "processor" }.map(\.owner)))
 }
+
+/// A loopback port for a server process a test starts: below Linux's ephemeral range
+/// (32768-60999), where the suite's own outgoing connections take their ports, and free to
+/// bind when chosen.
+enum TestPorts {
+    static func unused() -> Int {
+        while true {
+            let port = Int.random(in: 20_000...30_999)
+            if canBind(port) { return port }
+        }
+    }
+
+    private static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

@@ -29,7 +29,7 @@ import Glibc
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-kill-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let pki = try DevPKI(directory: directory + "/tls").ensure()
-            let corePort = Int.random(in: 40_000...44_000)
+            let corePort = TestPorts.unused()
             func startCore() throws -> Process {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: binary)

@@ -19,7 +19,7 @@ import Glibc
         try await withCluster { cluster, _, _, _ in
             let merchant = try await cluster.core.apiKeys.createMerchant(name: "Reload")
             let tls = cluster.pki.caCertificatePath.replacingOccurrences(of: "/ca.pem", with: "")
-            let port = Int.random(in: 44_000...47_000)
+            let port = TestPorts.unused()
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("edge-reload-\(UUID().uuidString).yaml").path
             defer { try? FileManager.default.removeItem(atPath: path) }
             func write(perSecond: String, burst: Int) throws {

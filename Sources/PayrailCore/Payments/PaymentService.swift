@@ -41,6 +41,7 @@ public final class PaymentService: Sendable {
     private let ids: IdentifierGenerator
     private let now: @Sendable () -> Int64
     private let configuration: Configuration
+    private let merchants = MerchantSettlementCache()
     private let logger: Logger
     /// The fraud check every new payment goes through.
     public let risk: RiskService
@@ -603,8 +604,8 @@ public final class PaymentService: Sendable {
     /// The terms a new payment settles under: none when the merchant is paid in the payment's
     /// currency; else the locked quote (if given, valid and matching) or the current rate.
     private func settlementTerms(_ caller: CallerContext, presentment: Currency, quoteID: String?, nowMs: Int64) async throws -> SettlementTerms? {
-        let merchant = try await store.read { try await $0.merchant(id: caller.merchantID) }
-        guard let settlement = merchant?.settlementCurrency, settlement != presentment else {
+        let settlementCurrency = try await merchants.settlementCurrency(merchantID: caller.merchantID, store: store)
+        guard let settlement = settlementCurrency ?? nil, settlement != presentment else {
             if quoteID != nil {
                 throw PayrailError(.invalidRequest, "fx_quote_id given, but this payment settles in its own currency", field: "fx_quote_id")
             }
