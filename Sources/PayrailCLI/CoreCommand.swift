@@ -85,6 +85,10 @@ struct CoreCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        if let grouped = store as? any GroupCommittingStore {
+            // How well writes shared commits over this run (writes per commit is the gain).
+            print("store group commit: \(grouped.groupCommitStatistics)")
+        }
         try await vaultStore.close()
         try await store.close()
     }

@@ -41,7 +41,7 @@ public final class CardNetworkSimulator: CardConnector {
         /// How many idempotency keys, authorizations, challenges and disputes the network
         /// remembers (at least half of them, the latest): older ones are forgotten, as a real
         /// processor's idempotency window expires. Bounds the simulator's memory in a long run.
-        public var rememberedMax = 100_000
+        public var rememberedMax = 20_000
 
         public init(latencyMinMs: Int = 2, latencyMaxMs: Int = 6, tailPerMille: Int = 10, tailMultiplier: Int = 5, timeoutMs: Int = 1_000) {
             precondition(latencyMinMs >= 0 && latencyMaxMs >= latencyMinMs, "latency range")

@@ -90,4 +90,4 @@ struct BoundedMemory<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 }
 
 /// How many keys and references each non-card simulator remembers (see ``BoundedMemory``).
-let simulatorMemoryCapacity = 100_000
+let simulatorMemoryCapacity = 20_000
