@@ -23,7 +23,7 @@ import PayrailDomain
             connectors:
               - name: acquirer-a
                 type: card_simulator
-                latency_ms: { min: 5, max: 9 }
+                latency_ms: { min: 5, max: 9, tail_per_mille: 0 }
                 timeout_ms: 500
                 faults_per_mille: { unavailable: 10, request_lost: 2, response_lost: 1 }
               - name: acquirer-b
@@ -38,6 +38,7 @@ import PayrailDomain
                 connectors: [acquirer-a, acquirer-b]
             """)
         #expect(configuration.connectors[0].network.latencyMinMs == 5 && configuration.connectors[0].network.timeoutMs == 500)
+        #expect(configuration.connectors[0].network.tailPerMille == 0 && configuration.connectors[1].network.tailPerMille == 10)
         #expect(configuration.connectors[0].network.unavailablePerMille == 10 && configuration.connectors[0].network.responseLossPerMille == 1)
         #expect(configuration.retry == ConnectorRetryPolicy(attemptsPerConnector: 4, backoffBaseMs: 10, backoffMaxMs: 100))
         let amex = RoutingTable.RoutingInput(method: "card", currency: .usd, region: "ap-south", brand: .amex)
@@ -55,6 +56,7 @@ import PayrailDomain
         ("version: 1\nconnectors: [{name: a, type: card_simulator, colour: red}]\nroutes: [{id: d, connectors: [a]}]", "unknown key \"colour\""),
         ("version: 1\nconnectors: [{name: a, type: card_simulator}]\nretry: {attempts_per_connector: 0}\nroutes: [{id: d, connectors: [a]}]", "attempts_per_connector must be"),
         ("version: 1\nconnectors: [{name: a, type: card_simulator}]\nroutes: [{id: d, connectors: [a, a]}]", "listed twice"),
+        ("version: 1\nconnectors: [{name: a, type: card_simulator, latency_ms: {tail_per_mille: 1001}}]\nroutes: [{id: d, connectors: [a]}]", "latency_ms.tail_per_mille"),
     ])
     func badFilesAreRefusedWithTheReason(_ text: String, _ reason: String) {
         do {
