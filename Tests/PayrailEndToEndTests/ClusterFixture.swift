@@ -210,3 +210,14 @@ enum TestPorts {
         }
     }
 }
+
+/// Starts child processes one at a time: swift-corelibs-foundation's `Process.run()` crashed
+/// (a bad read while copying the child's arguments and environment) when two suites started
+/// processes at the same moment.
+enum TestProcesses {
+    private static let lock = NSLock()
+
+    static func start(_ process: Process) throws {
+        try lock.withLock { try process.run() }
+    }
+}

@@ -36,7 +36,7 @@ import Glibc
                 process.arguments = ["core", "--data-dir", directory, "--port", "\(corePort)", "--postgres", url, "--idempotency-lease-ms", "2000", "--metrics-port", "0"]
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
-                try process.run()
+                try TestProcesses.start(process)
                 return process
             }
             var core = try startCore()

@@ -48,7 +48,7 @@ import Glibc
             process.arguments = ["edge", "--config", path, "--edge-id", "test-1"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try TestProcesses.start(process)
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             let client = try EdgeClient(port: port, caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey)
 

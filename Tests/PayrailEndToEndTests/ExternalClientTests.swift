@@ -21,7 +21,7 @@ import Testing
             let output = Pipe()
             process.standardOutput = output
             process.standardError = output
-            try process.run()
+            try TestProcesses.start(process)
             let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
             process.waitUntilExit()
             let text = String(decoding: data, as: UTF8.self)

@@ -140,7 +140,7 @@ import Glibc
                                      "--poll-ms", "20", "--initial-retry-ms", "200"]
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
-                try process.run()
+                try TestProcesses.start(process)
                 return process
             }
             var dispatcher = try startDispatcher()

@@ -9,16 +9,9 @@ import Synchronization
 /// by every payment is locked once per batch and only for the commit, so it does not serialize
 /// the payments.
 final class PostgresBatchSession: GroupCommitSession {
-    private struct Pending {
-        /// Changes of writers whose savepoint was released.
-        var batch = BalanceDeltas()
-        /// Changes of the writer running now.
-        var member = BalanceDeltas()
-    }
-
     let connection: PostgresConnection
     private let logger: Logger
-    private let pending = Mutex(Pending())
+    let balances = BatchBalanceChanges()
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -29,42 +22,24 @@ final class PostgresBatchSession: GroupCommitSession {
         PostgresTransaction(connection: connection, logger: logger, locking: true, batch: self)
     }
 
-    /// Records the balance changes of the running writer's entries.
-    func record(_ entries: [LedgerEntry]) {
-        pending.withLock { $0.member.add(entries) }
-    }
-
-    /// Balance changes not yet in `account_balances`: what the batch's earlier writers and the
-    /// running one posted, for reads inside the batch.
-    func pendingBalanceChanges(keyPrefix: String) -> [String: Int64] {
-        pending.withLock { pending in
-            var all = pending.batch
-            all.merge(pending.member)
-            return all.amounts(keyPrefix: keyPrefix)
-        }
-    }
-
     func savepoint() async throws {
-        pending.withLock { $0.member = BalanceDeltas() }
+        balances.resetMember()
         try await connection.query("SAVEPOINT writer", logger: logger)
     }
 
     func releaseSavepoint() async throws {
         try await connection.query("RELEASE SAVEPOINT writer", logger: logger)
-        pending.withLock { pending in
-            pending.batch.merge(pending.member)
-            pending.member = BalanceDeltas()
-        }
+        balances.keepMember()
     }
 
     func rollbackToSavepoint() async {
-        pending.withLock { $0.member = BalanceDeltas() }
+        balances.resetMember()
         _ = try? await connection.query("ROLLBACK TO SAVEPOINT writer", logger: logger)
         _ = try? await connection.query("RELEASE SAVEPOINT writer", logger: logger)
     }
 
     func commit() async throws {
-        let changes = pending.withLock { $0.batch }
+        let changes = balances.batch
         if !changes.isEmpty {
             try await connection.query(PostgresTransaction.balanceUpsert(changes), logger: logger)
         }

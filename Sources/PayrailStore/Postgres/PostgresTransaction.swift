@@ -625,7 +625,7 @@ struct PostgresTransaction: StoreTransaction {
             INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor)
             SELECT v.* FROM t, (VALUES \(rows.joined(separator: ", "))) AS v (transaction_id, account, currency, amount_minor)
             """, binds: bindings))
-        batch.record(transaction.entries)
+        batch.balances.record(transaction.entries)
     }
 
     /// One statement adding each account's delta, accounts in key order so concurrent
@@ -727,7 +727,7 @@ struct PostgresTransaction: StoreTransaction {
             """) {
             balances[try row["account"].decode(String.self)] = try row["balance"].decode(Int64.self)
         }
-        for (account, pending) in batch?.pendingBalanceChanges(keyPrefix: keyPrefix) ?? [:] {
+        for (account, pending) in batch?.balances.pending(keyPrefix: keyPrefix) ?? [:] {
             balances[account, default: 0] += pending
         }
         return balances

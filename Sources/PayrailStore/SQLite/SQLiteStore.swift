@@ -27,36 +27,13 @@ public final class SQLiteStore: GroupCommittingStore {
     private let readerGates: [AsyncGate]
     private let nextReader = AtomicCounter()
     private let threadPool: NIOThreadPool
-    private let checkpointer: Task<Void, Never>
 
-    /// How often the WAL is copied back into the database files off the writer's path. The
-    /// writer's own automatic checkpoint (every 1,000 pages, inside its COMMIT on the thread
-    /// pool) still runs: only a checkpoint between two of the writer's transactions can copy
-    /// every frame, which lets the next transaction restart the WAL from its beginning (with
-    /// the copying done only in the background, a busy writer's WAL grows without end). The
-    /// background rounds leave it little to copy.
-    static let checkpointInterval = Duration.milliseconds(200)
-
-    private init(writer: SQLiteHandle, readers: [SQLiteHandle], checkpointConnection: SQLiteHandle, threadPool: NIOThreadPool,
-                 batchMembersMax: Int, logger: Logger) {
+    private init(writer: SQLiteHandle, readers: [SQLiteHandle], threadPool: NIOThreadPool, batchMembersMax: Int) {
         self.lane = GroupCommitLane(database: SQLiteWriter(connection: writer, threadPool: threadPool), membersMax: batchMembersMax)
         self.writer = writer
         self.readers = readers
         self.readerGates = readers.map { _ in AsyncGate() }
         self.threadPool = threadPool
-        self.checkpointer = Task {
-            // Passive checkpoints never wait for the writer or readers; a busy moment is
-            // simply caught up at the next round.
-            while !Task.isCancelled {
-                try? await Task.sleep(for: Self.checkpointInterval)
-                do {
-                    _ = try await threadPool.runIfActive { try checkpointConnection.query("PRAGMA wal_checkpoint(PASSIVE)") }
-                } catch {
-                    logger.debug("WAL checkpoint skipped", metadata: ["error": "\(error)"])
-                }
-            }
-            checkpointConnection.close()
-        }
     }
 
     /// The vault's file for the payments file at `path`: `payrail.sqlite` -> `payrail.vault.sqlite`.
@@ -68,15 +45,15 @@ public final class SQLiteStore: GroupCommittingStore {
     /// (``vaultPath(for:)``, attached as schema `vault`), and brings both schemas up to date.
     public static func open(path: String, readerCount: Int = 2, batchMembersMax: Int = 64,
                             logger: Logger = Logger(label: "payrail.store.sqlite")) async throws -> SQLiteStore {
-        // One thread for the writer's commits, one for checkpoints.
-        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        // The writer's commits (fsync and SQLite's automatic WAL checkpoint, every 1,000 pages:
+        // run between two of its transactions, it lets the WAL restart from its beginning).
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
         do {
-            let (writer, readers, checkpointConnection) = try await threadPool.runIfActive {
+            let (writer, readers) = try await threadPool.runIfActive {
                 try openConnections(path: path, readerCount: max(1, readerCount))
             }
-            return SQLiteStore(writer: writer, readers: readers, checkpointConnection: checkpointConnection, threadPool: threadPool,
-                               batchMembersMax: max(1, batchMembersMax), logger: logger)
+            return SQLiteStore(writer: writer, readers: readers, threadPool: threadPool, batchMembersMax: max(1, batchMembersMax))
         } catch {
             // A failed open or migration is an error for the caller, with nothing left open.
             try? await threadPool.shutdownGracefully()
@@ -90,7 +67,7 @@ public final class SQLiteStore: GroupCommittingStore {
     private static let writerPragmas = ["PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-16384", "PRAGMA vault.cache_size=-4096"]
     private static let readerPragmas = ["PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-4096", "PRAGMA vault.cache_size=-1024"]
 
-    private static func openConnections(path: String, readerCount: Int) throws -> (SQLiteHandle, [SQLiteHandle], SQLiteHandle) {
+    private static func openConnections(path: String, readerCount: Int) throws -> (SQLiteHandle, [SQLiteHandle]) {
         let vaultPath = vaultPath(for: path)
         let writer = try SQLiteHandle(path: path)
         do {
@@ -107,25 +84,20 @@ public final class SQLiteStore: GroupCommittingStore {
             writer.close()
             throw error
         }
-        var others: [SQLiteHandle] = []
+        var readers: [SQLiteHandle] = []
         do {
-            for index in 0...readerCount {
-                let connection = try SQLiteHandle(path: path)
-                others.append(connection)
-                try connection.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
-                try connection.execute("PRAGMA busy_timeout=10000")
-                // The last is the checkpointer, which writes the database files (not rows).
-                if index < readerCount {
-                    for pragma in ["PRAGMA query_only=ON"] + readerPragmas { try connection.execute(pragma) }
-                }
+            for _ in 0..<readerCount {
+                let reader = try SQLiteHandle(path: path)
+                readers.append(reader)
+                try reader.query("ATTACH DATABASE ? AS vault", [.text(vaultPath)])
+                for pragma in ["PRAGMA busy_timeout=10000", "PRAGMA query_only=ON"] + readerPragmas { try reader.execute(pragma) }
             }
         } catch {
-            for connection in others { connection.close() }
+            for reader in readers { reader.close() }
             writer.close()
             throw error
         }
-        let checkpointConnection = others.removeLast()
-        return (writer, others, checkpointConnection)
+        return (writer, readers)
     }
 
     private static func migrate(_ connection: SQLiteHandle, table: String, _ migrations: [String]) throws {
@@ -186,8 +158,6 @@ public final class SQLiteStore: GroupCommittingStore {
 
     /// Closes the connections once nobody uses them (each under its gate).
     public func close() async throws {
-        checkpointer.cancel()
-        await checkpointer.value
         for (reader, gate) in zip(readers, readerGates) {
             try await gate.withExclusiveAccess { reader.close() }
         }
@@ -249,16 +219,9 @@ struct SQLiteWriter: GroupCommitDatabase {
 /// that every payment credits are written once per batch, not once per payment. The commit
 /// (the fsync) runs on the store's thread pool; everything else on the lane holder's thread.
 final class SQLiteBatchSession: GroupCommitSession {
-    private struct Pending {
-        /// Changes of writers whose savepoint was released.
-        var batch = BalanceDeltas()
-        /// Changes of the writer running now.
-        var member = BalanceDeltas()
-    }
-
     let connection: SQLiteHandle
     private let threadPool: NIOThreadPool
-    private let pending = Mutex(Pending())
+    let balances = BatchBalanceChanges()
 
     init(connection: SQLiteHandle, threadPool: NIOThreadPool) {
         self.connection = connection
@@ -267,42 +230,24 @@ final class SQLiteBatchSession: GroupCommitSession {
 
     func memberTransaction() -> any StoreTransaction { SQLiteTransaction(connection: connection, batch: self) }
 
-    /// Records the balance changes of the running writer's entries.
-    func record(_ entries: [LedgerEntry]) {
-        pending.withLock { $0.member.add(entries) }
-    }
-
-    /// Balance changes not yet in `account_balances`, for reads inside the batch.
-    func pendingBalanceChanges(keyPrefix: String) -> [String: Int64] {
-        pending.withLock { pending in
-            var all = pending.batch
-            all.merge(pending.member)
-            return all.amounts(keyPrefix: keyPrefix)
-        }
-    }
-
     func savepoint() async throws {
-        pending.withLock { $0.member = BalanceDeltas() }
+        balances.resetMember()
         try connection.query("SAVEPOINT writer")
     }
 
     func releaseSavepoint() async throws {
         try connection.query("RELEASE writer")
-        pending.withLock { pending in
-            pending.batch.merge(pending.member)
-            pending.member = BalanceDeltas()
-        }
+        balances.keepMember()
     }
 
     func rollbackToSavepoint() async {
-        pending.withLock { $0.member = BalanceDeltas() }
+        balances.resetMember()
         _ = try? connection.query("ROLLBACK TO writer")
         _ = try? connection.query("RELEASE writer")
     }
 
     func commit() async throws {
-        let changes = pending.withLock { $0.batch }
-        for delta in changes.sorted {
+        for delta in balances.batch.sorted {
             try connection.query(SQLiteTransaction.balanceUpsert,
                                  [.text(delta.account), .text(delta.currency), .integer(Int(delta.amountMinor)), .integer(delta.entryCount)])
         }

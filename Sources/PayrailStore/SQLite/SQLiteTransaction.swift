@@ -587,7 +587,7 @@ struct SQLiteTransaction: StoreTransaction {
         try run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(rows)", entryBinds)
         // Balances: once per account per batch, just before it commits.
         guard let batch else { preconditionFailure("ledger writes run inside a group-commit batch") }
-        batch.record(transaction.entries)
+        batch.balances.record(transaction.entries)
     }
 
     /// Adds one account's net change of a batch to its stored balance.
@@ -658,7 +658,7 @@ struct SQLiteTransaction: StoreTransaction {
                                  [.text(keyPrefix), .text(keyPrefix + "\u{10FFFF}")])
         var balances: [String: Int64] = [:]
         for row in rows { balances[try row.text("account")] = try row.int64("balance") }
-        for (account, pending) in batch?.pendingBalanceChanges(keyPrefix: keyPrefix) ?? [:] {
+        for (account, pending) in batch?.balances.pending(keyPrefix: keyPrefix) ?? [:] {
             balances[account, default: 0] += pending
         }
         return balances
