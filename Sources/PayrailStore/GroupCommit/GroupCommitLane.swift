@@ -81,16 +81,7 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
         defer { gate.release() }
         if let current = open.withLock({ $0 }) {
             open.withLock { $0 = nil }
-            let outcome: Result<Void, any Error>
-            do {
-                try await current.session.commit()
-                commits.add(1, ordering: .relaxed)
-                outcome = .success(())
-            } catch {
-                await current.session.rollback()
-                outcome = .failure(database.translate(error))
-            }
-            current.batch.finish(outcome)
+            current.batch.finish(await commit(current))
         }
         body()
     }
@@ -130,22 +121,28 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
         // Last in line: commit for the whole batch, then answer everyone.
         open.withLock { $0 = nil }
         if database.overlapsCommits { gate.release() }
-        let outcome: Result<Void, any Error>
-        do {
-            try await current.session.commit()
-            commits.add(1, ordering: .relaxed)
-            outcome = .success(())
-        } catch {
-            // An unanswered COMMIT may still have committed: callers see an error, and their
-            // idempotency keys resolve the unknown outcome on retry.
-            await current.session.rollback()
-            outcome = .failure(database.translate(error))
-        }
+        let outcome = await commit(current)
         if !database.overlapsCommits { gate.release() }
         current.batch.finish(outcome)
         let value = try result.get()
         try outcome.get()
         return value
+    }
+}
+
+extension GroupCommitLane {
+    /// Commits the batch's transaction (rolling back if the commit fails) and counts it.
+    private func commit(_ current: Open) async -> Result<Void, any Error> {
+        do {
+            try await current.session.commit()
+            commits.add(1, ordering: .relaxed)
+            return .success(())
+        } catch {
+            // An unanswered COMMIT may still have committed: callers see an error, and their
+            // idempotency keys resolve the unknown outcome on retry.
+            await current.session.rollback()
+            return .failure(database.translate(error))
+        }
     }
 }
 

@@ -11,12 +11,8 @@ struct SQLiteTransaction: StoreTransaction {
     var batch: SQLiteBatchSession? = nil
 
     /// Maps engine errors to ``StoreError`` with the engine's message only (never row data).
-    static func translate(_ error: any Error) -> any Error {
-        if let sqliteError = error as? SQLiteError {
-            return StoreError.database(sqliteError.message)
-        }
-        return error
-    }
+    /// (``SQLiteHandle`` already throws ``StoreError/database(_:)``; other errors pass through.)
+    static func translate(_ error: any Error) -> any Error { error }
 
     @discardableResult
     private func run(_ sql: String, _ binds: [SQLiteData] = []) throws -> [SQLiteResultRow] {
