@@ -141,6 +141,8 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Edge id.") var id = "edge-1"
     @Option(help: "Region.") var region = "local"
     @Option(help: "Port for Prometheus metrics (GET /metrics on 127.0.0.1); 0: off.") var metricsPort = 0
+    @Flag(help: "Send payment calls to the core as unary calls, not over one PaymentCalls stream per connection (also with --config; for comparisons).")
+    var unaryCoreCalls = false
 
     func run() async throws {
         let logger = Logger(label: "payrail.edge")
@@ -155,6 +157,7 @@ struct EdgeCommand: AsyncParsableCommand {
                 throw ValidationError("\(config) has no edge \"\(edgeID)\"")
             }
             configuration = fromFile
+            configuration.pipedPaymentCalls = !unaryCoreCalls
             let edge = try EdgeNode(configuration: configuration, logger: logger)
             reloader = EdgeConfigReloader(path: config, edgeID: edgeID, initial: file) { next in
                 edge.gateway.apply(rateLimits: next.rateLimits, idempotencyRetentionMs: next.idempotencyRetentionMs)
@@ -169,6 +172,7 @@ struct EdgeCommand: AsyncParsableCommand {
         configuration.coreHost = coreHost
         configuration.edgeID = id
         configuration.region = region
+        configuration.pipedPaymentCalls = !unaryCoreCalls
         try await serve(try EdgeNode(configuration: configuration, logger: logger), configuration, reloader: nil, logger: logger)
     }
 

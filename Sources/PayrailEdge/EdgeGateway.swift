@@ -16,6 +16,8 @@ public final class EdgeGateway: Sendable {
     public let edgeID: String
     public let region: String
     private let cores: [Payrail_Internal_V1_Core.Client<HTTP2ClientTransport.Posix>]
+    /// One `PaymentCalls` stream per core connection (same index), empty when disabled.
+    let pipes: [CoreCallPipe]
     private let authenticator: APIKeyAuthenticator
     private let next = Atomic<Int>(0)
     private let now: @Sendable () -> Int64
@@ -36,12 +38,13 @@ public final class EdgeGateway: Sendable {
     public init(edgeID: String, region: String, cores: [GRPCClient<HTTP2ClientTransport.Posix>], now: @escaping @Sendable () -> Int64,
                 upstreamTimeout: Duration = .seconds(30), rateLimiter: EdgeRateLimiter = EdgeRateLimiter(),
                 idempotencyRetentionMs: Int64 = 10 * 60_000, logger: Logger = Logger(label: "payrail.edge"),
-                regionMap: @escaping @Sendable () -> Payrail_V1_RegionMap? = { nil }) {
+                regionMap: @escaping @Sendable () -> Payrail_V1_RegionMap? = { nil }, pipedPaymentCalls: Bool = true) {
         precondition(!cores.isEmpty, "an edge needs at least one core connection")
         self.edgeID = edgeID
         self.region = region
         let clients = cores.map { Payrail_Internal_V1_Core.Client(wrapping: $0) }
         self.cores = clients
+        self.pipes = pipedPaymentCalls ? clients.map { CoreCallPipe(client: $0, logger: logger) } : []
         self.now = now
         self.upstreamTimeout = upstreamTimeout
         self.rateLimiter = rateLimiter
@@ -64,7 +67,25 @@ public final class EdgeGateway: Sendable {
 
     /// One of the core connections, round robin.
     private var core: Payrail_Internal_V1_Core.Client<HTTP2ClientTransport.Posix> {
-        cores[(next.add(1, ordering: .relaxed).oldValue & Int.max) % cores.count]
+        cores[nextCoreIndex()]
+    }
+
+    private func nextCoreIndex() -> Int { (next.add(1, ordering: .relaxed).oldValue & Int.max) % cores.count }
+
+    /// A payment call to the next core connection: on its `PaymentCalls` stream when that is
+    /// ready, else as the unary call `unary` makes. Errors are the unary call's either way.
+    private func paymentCall(_ call: Payrail_Internal_V1_PipedCall.OneOf_Call,
+                             unary: (Payrail_Internal_V1_Core.Client<HTTP2ClientTransport.Posix>) async throws -> Payrail_V1_Payment)
+        async throws -> Payrail_V1_Payment {
+        let index = nextCoreIndex()
+        if index < pipes.count, let answer = try await pipes[index].send(call, timeout: options.timeout ?? upstreamTimeout) {
+            switch answer.result {
+            case .payment(let payment): return payment
+            case .error(let error): throw RPCErrorMapping.rpcError(error)
+            case nil: throw RPCError(code: .internalError, message: "the core answered a piped call with nothing")
+            }
+        }
+        return try await unary(cores[index])
     }
 
     private var options: CallOptions {
@@ -184,6 +205,9 @@ public final class EdgeGateway: Sendable {
     /// How often the edge answered a retry itself, or joined a duplicate to the first request.
     public var idempotencyStatistics: (replays: Int, coalesced: Int) { idempotency.statistics }
 
+    /// Payment calls sent to the core on `PaymentCalls` streams since start; the rest went unary.
+    public var pipedPaymentCalls: Int { pipes.reduce(0) { $0 + $1.callsSent } }
+
     var today: CalendarMonth { CalendarMonth(unixMillis: now()) }
 
     /// A payment answer worth replaying from the edge: anything but `processing`, whose retry
@@ -235,7 +259,8 @@ public final class EdgeGateway: Sendable {
         try await handle("CreatePayment", metadata) { context in
             _ = try ProtoMapping.createPaymentCommand(request, today: today)
             return try await idempotent("CreatePayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
-                try await self.core.createPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+                let call = Payrail_Internal_V1_CreatePaymentCall.with { $0.context = context; $0.request = request }
+                return try await self.paymentCall(.createPayment(call)) { try await $0.createPayment(call, options: self.options) }
             }
         }
     }
@@ -243,7 +268,8 @@ public final class EdgeGateway: Sendable {
     func getPayment(_ request: Payrail_V1_GetPaymentRequest, _ metadata: Metadata) async throws -> Payrail_V1_Payment {
         try await handle("GetPayment", metadata) { context in
             _ = try RequestValidation.paymentID(request.paymentID)
-            return try await withFailover { try await core.getPayment(.with { $0.context = context; $0.request = request }, options: options) }
+            let call = Payrail_Internal_V1_GetPaymentCall.with { $0.context = context; $0.request = request }
+            return try await withFailover { try await paymentCall(.getPayment(call)) { try await $0.getPayment(call, options: options) } }
         }
     }
 
@@ -251,7 +277,8 @@ public final class EdgeGateway: Sendable {
         try await handle("ConfirmPayment", metadata) { context in
             _ = try RequestValidation.confirm(request)
             return try await idempotent("ConfirmPayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
-                try await self.core.confirmPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+                let call = Payrail_Internal_V1_ConfirmPaymentCall.with { $0.context = context; $0.request = request }
+                return try await self.paymentCall(.confirmPayment(call)) { try await $0.confirmPayment(call, options: self.options) }
             }
         }
     }
@@ -260,7 +287,8 @@ public final class EdgeGateway: Sendable {
         try await handle("CapturePayment", metadata) { context in
             _ = try RequestValidation.capture(request)
             return try await idempotent("CapturePayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
-                try await self.core.capturePayment(.with { $0.context = context; $0.request = request }, options: self.options)
+                let call = Payrail_Internal_V1_CapturePaymentCall.with { $0.context = context; $0.request = request }
+                return try await self.paymentCall(.capturePayment(call)) { try await $0.capturePayment(call, options: self.options) }
             }
         }
     }
@@ -269,7 +297,8 @@ public final class EdgeGateway: Sendable {
         try await handle("CancelPayment", metadata) { context in
             _ = try RequestValidation.cancel(request)
             return try await idempotent("CancelPayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
-                try await self.core.cancelPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+                let call = Payrail_Internal_V1_CancelPaymentCall.with { $0.context = context; $0.request = request }
+                return try await self.paymentCall(.cancelPayment(call)) { try await $0.cancelPayment(call, options: self.options) }
             }
         }
     }
@@ -278,7 +307,8 @@ public final class EdgeGateway: Sendable {
         try await handle("ReviewPayment", metadata) { context in
             _ = try RequestValidation.review(request)
             return try await idempotent("ReviewPayment", context, key: request.idempotencyKey, request: request, keep: Self.isFinal) {
-                try await self.core.reviewPayment(.with { $0.context = context; $0.request = request }, options: self.options)
+                let call = Payrail_Internal_V1_ReviewPaymentCall.with { $0.context = context; $0.request = request }
+                return try await self.paymentCall(.reviewPayment(call)) { try await $0.reviewPayment(call, options: self.options) }
             }
         }
     }

@@ -31,6 +31,9 @@ public struct EdgeNode: Sendable {
         public var advertisedAddress: String?
         /// HTTP/2 connections to the core (one gRPC client each).
         public var coreConnections = 2
+        /// Whether payment calls to the core travel on one long-lived `PaymentCalls` stream per
+        /// connection (falling back to unary calls while it is down) or always as unary calls.
+        public var pipedPaymentCalls = true
         /// Deadline for each call to the core.
         public var upstreamTimeout: Duration = .seconds(30)
         /// Rate-limit tiers, enforced locally per merchant and per API key.
@@ -108,7 +111,7 @@ public struct EdgeNode: Sendable {
                                   upstreamTimeout: configuration.upstreamTimeout,
                                   rateLimiter: EdgeRateLimiter(configuration: configuration.rateLimits),
                                   idempotencyRetentionMs: configuration.idempotencyRetentionMs, logger: logger,
-                                  regionMap: { watcherBox.watcher?.regionMap })
+                                  regionMap: { watcherBox.watcher?.regionMap }, pipedPaymentCalls: configuration.pipedPaymentCalls)
         self.gateway = gateway
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
@@ -184,10 +187,12 @@ public struct EdgeNode: Sendable {
         return config
     }
 
-    /// The lifecycle services: core connections first (stopped last), the traffic watcher, then
-    /// the server (stopped first: no new connections, GOAWAY, calls in flight finish).
+    /// The lifecycle services: core connections first (stopped last), their payment call
+    /// streams, the traffic watcher, then the server (stopped first: no new connections,
+    /// GOAWAY, calls in flight finish).
     public var services: [any Service] {
-        coreClients.map { GRPCClientService(client: $0) as any Service } + [traffic, GRPCServerService(server: server)]
+        coreClients.map { GRPCClientService(client: $0) as any Service } + gateway.pipes.map { $0 as any Service }
+            + [traffic, GRPCServerService(server: server)]
     }
 
     public func listeningPort() async throws -> Int {

@@ -18,14 +18,8 @@ import Testing
             var environment = ProcessInfo.processInfo.environment
             environment["PAYRAIL_API_KEY"] = merchant.apiKey
             process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try TestProcesses.start(process)
-            let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "python client failed:\n\(text)")
+            let (status, text) = try await TestProcesses.run(process)
+            #expect(status == 0, "python client failed:\n\(text)")
             #expect(text.contains("external client: all checks passed"))
         }
     }

@@ -56,18 +56,12 @@ import Testing
     }
 
     /// What `openssl s_client` negotiates with the edge: (handshake succeeded, output).
-    private func handshake(port: Int, caPath: String, _ extra: [String]) throws -> (Bool, String) {
+    private func handshake(port: Int, caPath: String, _ extra: [String]) async throws -> (Bool, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caPath, "-alpn", "h2", "-brief"] + extra
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
         process.standardInput = FileHandle.nullDevice
-        try TestProcesses.start(process)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try await TestProcesses.run(process).output
         return (text.contains("Protocol version"), text)
     }
 
@@ -75,12 +69,12 @@ import Testing
     @Test func edgePrefersTLS13AndRefusesOlderThan12() async throws {
         try await withCluster { cluster, _, _, _ in
             let ca = cluster.pki.caCertificatePath, port = cluster.edgePorts[0]
-            let best = try handshake(port: port, caPath: ca, [])
+            let best = try await handshake(port: port, caPath: ca, [])
             #expect(best.0 && best.1.contains("Protocol version: TLSv1.3"), "\(best.1)")
-            let tls12 = try handshake(port: port, caPath: ca, ["-tls1_2"])
+            let tls12 = try await handshake(port: port, caPath: ca, ["-tls1_2"])
             #expect(tls12.0 && tls12.1.contains("Protocol version: TLSv1.2"), "\(tls12.1)")
             // SECLEVEL=0 lets this client offer TLS 1.1 at all; the edge must still say no.
-            let tls11 = try handshake(port: port, caPath: ca, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+            let tls11 = try await handshake(port: port, caPath: ca, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
             #expect(!tls11.0, "\(tls11.1)")
         }
     }

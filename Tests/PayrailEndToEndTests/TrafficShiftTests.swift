@@ -204,31 +204,25 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build the payrail executable first (swift build --build-tests)")
         try await withCluster(regions: regions) { cluster, _, _, _ in
             #expect(await eventually { cluster.core.traffic.snapshot?.edges.count == 3 })
-            func payrail(_ arguments: [String]) throws -> (Int32, String) {
+            func payrail(_ arguments: [String]) async throws -> (Int32, String) {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: binary)
                 process.arguments = ["traffic"] + arguments + ["--core", "127.0.0.1:\(cluster.corePort)", "--tls-dir", cluster.pki.directory]
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardError = output
-                try TestProcesses.start(process)
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+                return try await TestProcesses.run(process)
             }
-            let shift = try payrail(["shift", "--from", "eu-west", "--to", "us-east", "--percent", "50", "--reason", "cli test", "--actor", "cli-sre"])
+            let shift = try await payrail(["shift", "--from", "eu-west", "--to", "us-east", "--percent", "50", "--reason", "cli test", "--actor", "cli-sre"])
             #expect(shift.0 == 0 && shift.1.contains("version 2: shift 50% eu-west -> us-east by cli-sre (cli test)"), "\(shift.1)")
             #expect(try await cluster.core.traffic.plan().regions.map(\.weight) == [3334 + 1666, 3333 - 1666, 3333])
-            let unknown = try payrail(["drain", "--region", "nowhere", "--reason", "typo"])
+            let unknown = try await payrail(["drain", "--region", "nowhere", "--reason", "typo"])
             #expect(unknown.0 == 1 && unknown.1.contains("no region named nowhere"), "\(unknown.1)")
-            let stale = try payrail(["restore", "--reason", "late", "--expect-version", "1"])
+            let stale = try await payrail(["restore", "--reason", "late", "--expect-version", "1"])
             #expect(stale.0 == 1 && stale.1.contains("aborted"), "\(stale.1)")
-            let noReason = try payrail(["drain", "--region", "eu-west"])
+            let noReason = try await payrail(["drain", "--region", "eu-west"])
             #expect(noReason.0 != 0, "a change without a reason is refused by the command line")
-            let status = try payrail(["status"])
+            let status = try await payrail(["status"])
             #expect(status.0 == 0 && status.1.contains("plan version 2") && status.1.contains("eu-west-1@127.0.0.1:\(cluster.edgePorts[1])"),
                     "\(status.1)")
-            let log = try payrail(["log"])
+            let log = try await payrail(["log"])
             #expect(log.0 == 0 && log.1.contains("cli-sre: shift 50% eu-west -> us-east (cli test)"), "\(log.1)")
         }
     }

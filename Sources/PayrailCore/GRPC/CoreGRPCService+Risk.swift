@@ -6,6 +6,10 @@ import PayrailRuntime
 /// Reviews of held payments and the merchant's risk lists.
 extension CoreGRPCService {
     public func reviewPayment(request: Payrail_Internal_V1_ReviewPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await reviewPayment(request)
+    }
+
+    func reviewPayment(_ request: Payrail_Internal_V1_ReviewPaymentCall) async throws -> Payrail_V1_Payment {
         try await mapped("ReviewPayment", request.context) {
             let body = try RequestValidation.review(request.request)
             return try paymentResponse(try await payments.reviewPayment(try caller(request.context), idempotencyKey: body.idempotencyKey,

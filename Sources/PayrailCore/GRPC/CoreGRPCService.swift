@@ -15,7 +15,7 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     let payouts: PayoutService
     let subscriptions: SubscriptionService
     let now: @Sendable () -> Int64
-    private let logger: Logger
+    let logger: Logger
 
     public init(payments: PaymentService, apiKeys: APIKeyService, webhookEndpoints: WebhookEndpointService, disputes: DisputeService,
                 payouts: PayoutService, subscriptions: SubscriptionService,
@@ -75,6 +75,10 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func createPayment(request: Payrail_Internal_V1_CreatePaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await createPayment(request)
+    }
+
+    func createPayment(_ request: Payrail_Internal_V1_CreatePaymentCall) async throws -> Payrail_V1_Payment {
         try await mapped("CreatePayment", request.context) {
             let command = try ProtoMapping.createPaymentCommand(request.request, today: CalendarMonth(unixMillis: now()))
             return try payment(try await payments.createPayment(try caller(request.context), command))
@@ -82,6 +86,10 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func getPayment(request: Payrail_Internal_V1_GetPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await getPayment(request)
+    }
+
+    func getPayment(_ request: Payrail_Internal_V1_GetPaymentCall) async throws -> Payrail_V1_Payment {
         try await mapped("GetPayment", request.context) {
             let id = try RequestValidation.paymentID(request.request.paymentID)
             return ProtoMapping.proto(try await payments.payment(try caller(request.context), id: id))
@@ -89,6 +97,10 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func confirmPayment(request: Payrail_Internal_V1_ConfirmPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await confirmPayment(request)
+    }
+
+    func confirmPayment(_ request: Payrail_Internal_V1_ConfirmPaymentCall) async throws -> Payrail_V1_Payment {
         try await mapped("ConfirmPayment", request.context) {
             let body = try RequestValidation.confirm(request.request)
             return try payment(try await payments.confirmPayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
@@ -97,6 +109,10 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func capturePayment(request: Payrail_Internal_V1_CapturePaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await capturePayment(request)
+    }
+
+    func capturePayment(_ request: Payrail_Internal_V1_CapturePaymentCall) async throws -> Payrail_V1_Payment {
         try await mapped("CapturePayment", request.context) {
             let body = try RequestValidation.capture(request.request)
             return try payment(try await payments.capturePayment(try caller(request.context), idempotencyKey: body.idempotencyKey,
@@ -105,6 +121,10 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     }
 
     public func cancelPayment(request: Payrail_Internal_V1_CancelPaymentCall, context: ServerContext) async throws -> Payrail_V1_Payment {
+        try await cancelPayment(request)
+    }
+
+    func cancelPayment(_ request: Payrail_Internal_V1_CancelPaymentCall) async throws -> Payrail_V1_Payment {
         try await mapped("CancelPayment", request.context) {
             let body = try RequestValidation.cancel(request.request)
             return try payment(try await payments.cancelPayment(try caller(request.context), idempotencyKey: body.idempotencyKey,

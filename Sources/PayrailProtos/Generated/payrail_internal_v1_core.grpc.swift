@@ -517,6 +517,19 @@ public enum Payrail_Internal_V1_Core: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "PaymentCalls" metadata.
+        public enum PaymentCalls: Sendable {
+            /// Request type for "PaymentCalls".
+            public typealias Input = Payrail_Internal_V1_PipedCall
+            /// Response type for "PaymentCalls".
+            public typealias Output = Payrail_Internal_V1_PipedResult
+            /// Descriptor for "PaymentCalls".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "payrail.internal.v1.Core"),
+                method: "PaymentCalls",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Descriptors for all methods in the "payrail.internal.v1.Core" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             AuthenticateAPIKey.descriptor,
@@ -556,7 +569,8 @@ public enum Payrail_Internal_V1_Core: Sendable {
             DeleteWebhookEndpoint.descriptor,
             RotateWebhookSecret.descriptor,
             ResendWebhookEvent.descriptor,
-            ListWebhookDeliveries.descriptor
+            ListWebhookDeliveries.descriptor,
+            PaymentCalls.descriptor
         ]
     }
 }
@@ -1119,6 +1133,28 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Payrail_V1_ListWebhookDeliveriesResponse>
+
+        /// Handle the "PaymentCalls" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The payment calls of the hot path over one long-lived stream per edge connection: each
+        /// > PipedCall is one call (the same request as the unary method), answered by the PipedResult
+        /// > with its id, in completion order. An edge pays a message per payment instead of an HTTP/2
+        /// > stream and a gRPC call set-up; the unary methods above stay the fallback. The core first
+        /// > sends a result with id 0 (ready), so an edge only uses a stream the core serves.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_PipedCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_Internal_V1_PipedResult` messages.
+        func paymentCalls(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_PipedCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_Internal_V1_PipedResult>
     }
 
     /// Service protocol for the "payrail.internal.v1.Core" service.
@@ -1665,6 +1701,28 @@ extension Payrail_Internal_V1_Core {
             request: GRPCCore.ServerRequest<Payrail_Internal_V1_ListWebhookDeliveriesCall>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Payrail_V1_ListWebhookDeliveriesResponse>
+
+        /// Handle the "PaymentCalls" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The payment calls of the hot path over one long-lived stream per edge connection: each
+        /// > PipedCall is one call (the same request as the unary method), answered by the PipedResult
+        /// > with its id, in completion order. An edge pays a message per payment instead of an HTTP/2
+        /// > stream and a gRPC call set-up; the unary methods above stay the fallback. The core first
+        /// > sends a result with id 0 (ready), so an edge only uses a stream the core serves.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Payrail_Internal_V1_PipedCall` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Payrail_Internal_V1_PipedResult` messages.
+        func paymentCalls(
+            request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_PipedCall>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Payrail_Internal_V1_PipedResult>
     }
 
     /// Simple service protocol for the "payrail.internal.v1.Core" service.
@@ -2209,6 +2267,29 @@ extension Payrail_Internal_V1_Core {
             request: Payrail_Internal_V1_ListWebhookDeliveriesCall,
             context: GRPCCore.ServerContext
         ) async throws -> Payrail_V1_ListWebhookDeliveriesResponse
+
+        /// Handle the "PaymentCalls" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The payment calls of the hot path over one long-lived stream per edge connection: each
+        /// > PipedCall is one call (the same request as the unary method), answered by the PipedResult
+        /// > with its id, in completion order. An edge pays a message per payment instead of an HTTP/2
+        /// > stream and a gRPC call set-up; the unary methods above stay the fallback. The core first
+        /// > sends a result with id 0 (ready), so an edge only uses a stream the core serves.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Payrail_Internal_V1_PipedCall` messages.
+        ///   - response: A response stream of `Payrail_Internal_V1_PipedResult` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func paymentCalls(
+            request: GRPCCore.RPCAsyncSequence<Payrail_Internal_V1_PipedCall, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Payrail_Internal_V1_PipedResult>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -2629,6 +2710,17 @@ extension Payrail_Internal_V1_Core.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_V1_ListWebhookDeliveriesResponse>(),
             handler: { request, context in
                 try await self.listWebhookDeliveries(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Payrail_Internal_V1_Core.Method.PaymentCalls.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_PipedCall>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_PipedResult>(),
+            handler: { request, context in
+                try await self.paymentCalls(
                     request: request,
                     context: context
                 )
@@ -3555,6 +3647,23 @@ extension Payrail_Internal_V1_Core.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func paymentCalls(
+        request: GRPCCore.StreamingServerRequest<Payrail_Internal_V1_PipedCall>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Payrail_Internal_V1_PipedResult> {
+        return GRPCCore.StreamingServerResponse<Payrail_Internal_V1_PipedResult>(
+            metadata: [:],
+            producer: { writer in
+                try await self.paymentCalls(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
 }
 
 // MARK: payrail.internal.v1.Core (client)
@@ -4291,6 +4400,33 @@ extension Payrail_Internal_V1_Core {
             deserializer: some GRPCCore.MessageDeserializer<Payrail_V1_ListWebhookDeliveriesResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Payrail_V1_ListWebhookDeliveriesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PaymentCalls" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The payment calls of the hot path over one long-lived stream per edge connection: each
+        /// > PipedCall is one call (the same request as the unary method), answered by the PipedResult
+        /// > with its id, in completion order. An edge pays a message per payment instead of an HTTP/2
+        /// > stream and a gRPC call set-up; the unary methods above stay the fallback. The core first
+        /// > sends a result with id 0 (ready), so an edge only uses a stream the core serves.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Payrail_Internal_V1_PipedCall` messages.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_PipedCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_Internal_V1_PipedResult` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func paymentCalls<Result>(
+            request: GRPCCore.StreamingClientRequest<Payrail_Internal_V1_PipedCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_PipedCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_Internal_V1_PipedResult>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Payrail_Internal_V1_PipedResult>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -5454,6 +5590,42 @@ extension Payrail_Internal_V1_Core {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "PaymentCalls" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The payment calls of the hot path over one long-lived stream per edge connection: each
+        /// > PipedCall is one call (the same request as the unary method), answered by the PipedResult
+        /// > with its id, in completion order. An edge pays a message per payment instead of an HTTP/2
+        /// > stream and a gRPC call set-up; the unary methods above stay the fallback. The core first
+        /// > sends a result with id 0 (ready), so an edge only uses a stream the core serves.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Payrail_Internal_V1_PipedCall` messages.
+        ///   - serializer: A serializer for `Payrail_Internal_V1_PipedCall` messages.
+        ///   - deserializer: A deserializer for `Payrail_Internal_V1_PipedResult` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func paymentCalls<Result>(
+            request: GRPCCore.StreamingClientRequest<Payrail_Internal_V1_PipedCall>,
+            serializer: some GRPCCore.MessageSerializer<Payrail_Internal_V1_PipedCall>,
+            deserializer: some GRPCCore.MessageDeserializer<Payrail_Internal_V1_PipedResult>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Payrail_Internal_V1_PipedResult>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Payrail_Internal_V1_Core.Method.PaymentCalls.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -6410,6 +6582,37 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_ListWebhookDeliveriesCall>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_V1_ListWebhookDeliveriesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PaymentCalls" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The payment calls of the hot path over one long-lived stream per edge connection: each
+    /// > PipedCall is one call (the same request as the unary method), answered by the PipedResult
+    /// > with its id, in completion order. An edge pays a message per payment instead of an HTTP/2
+    /// > stream and a gRPC call set-up; the unary methods above stay the fallback. The core first
+    /// > sends a result with id 0 (ready), so an edge only uses a stream the core serves.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Payrail_Internal_V1_PipedCall` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func paymentCalls<Result>(
+        request: GRPCCore.StreamingClientRequest<Payrail_Internal_V1_PipedCall>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Payrail_Internal_V1_PipedResult>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.paymentCalls(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Payrail_Internal_V1_PipedCall>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Payrail_Internal_V1_PipedResult>(),
             options: options,
             onResponse: handleResponse
         )
@@ -7520,6 +7723,42 @@ extension Payrail_Internal_V1_Core.ClientProtocol {
             metadata: metadata
         )
         return try await self.listWebhookDeliveries(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PaymentCalls" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The payment calls of the hot path over one long-lived stream per edge connection: each
+    /// > PipedCall is one call (the same request as the unary method), answered by the PipedResult
+    /// > with its id, in completion order. An edge pays a message per payment instead of an HTTP/2
+    /// > stream and a gRPC call set-up; the unary methods above stay the fallback. The core first
+    /// > sends a result with id 0 (ready), so an edge only uses a stream the core serves.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func paymentCalls<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Payrail_Internal_V1_PipedCall>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Payrail_Internal_V1_PipedResult>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Payrail_Internal_V1_PipedCall>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.paymentCalls(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -28,6 +28,141 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// One call on the PaymentCalls stream. Ids are chosen by the edge, unique per stream, never 0.
+public nonisolated struct Payrail_Internal_V1_PipedCall: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  public var call: Payrail_Internal_V1_PipedCall.OneOf_Call? = nil
+
+  public var createPayment: Payrail_Internal_V1_CreatePaymentCall {
+    get {
+      if case .createPayment(let v)? = call {return v}
+      return Payrail_Internal_V1_CreatePaymentCall()
+    }
+    set {call = .createPayment(newValue)}
+  }
+
+  public var getPayment: Payrail_Internal_V1_GetPaymentCall {
+    get {
+      if case .getPayment(let v)? = call {return v}
+      return Payrail_Internal_V1_GetPaymentCall()
+    }
+    set {call = .getPayment(newValue)}
+  }
+
+  public var confirmPayment: Payrail_Internal_V1_ConfirmPaymentCall {
+    get {
+      if case .confirmPayment(let v)? = call {return v}
+      return Payrail_Internal_V1_ConfirmPaymentCall()
+    }
+    set {call = .confirmPayment(newValue)}
+  }
+
+  public var capturePayment: Payrail_Internal_V1_CapturePaymentCall {
+    get {
+      if case .capturePayment(let v)? = call {return v}
+      return Payrail_Internal_V1_CapturePaymentCall()
+    }
+    set {call = .capturePayment(newValue)}
+  }
+
+  public var cancelPayment: Payrail_Internal_V1_CancelPaymentCall {
+    get {
+      if case .cancelPayment(let v)? = call {return v}
+      return Payrail_Internal_V1_CancelPaymentCall()
+    }
+    set {call = .cancelPayment(newValue)}
+  }
+
+  public var reviewPayment: Payrail_Internal_V1_ReviewPaymentCall {
+    get {
+      if case .reviewPayment(let v)? = call {return v}
+      return Payrail_Internal_V1_ReviewPaymentCall()
+    }
+    set {call = .reviewPayment(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Call: Equatable, Sendable {
+    case createPayment(Payrail_Internal_V1_CreatePaymentCall)
+    case getPayment(Payrail_Internal_V1_GetPaymentCall)
+    case confirmPayment(Payrail_Internal_V1_ConfirmPaymentCall)
+    case capturePayment(Payrail_Internal_V1_CapturePaymentCall)
+    case cancelPayment(Payrail_Internal_V1_CancelPaymentCall)
+    case reviewPayment(Payrail_Internal_V1_ReviewPaymentCall)
+
+  }
+
+  public init() {}
+}
+
+/// The answer to the PipedCall with the same id: the payment, or the error the unary method
+/// would have ended with.
+public nonisolated struct Payrail_Internal_V1_PipedResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  public var result: Payrail_Internal_V1_PipedResult.OneOf_Result? = nil
+
+  public var payment: Payrail_V1_Payment {
+    get {
+      if case .payment(let v)? = result {return v}
+      return Payrail_V1_Payment()
+    }
+    set {result = .payment(newValue)}
+  }
+
+  public var error: Payrail_Internal_V1_PipedError {
+    get {
+      if case .error(let v)? = result {return v}
+      return Payrail_Internal_V1_PipedError()
+    }
+    set {result = .error(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Result: Equatable, Sendable {
+    case payment(Payrail_V1_Payment)
+    case error(Payrail_Internal_V1_PipedError)
+
+  }
+
+  public init() {}
+}
+
+/// A call's error: the gRPC status code and message, and the Payrail metadata an edge relays
+/// (the same facts as the unary call's trailers; see RPCErrorMapping).
+public nonisolated struct Payrail_Internal_V1_PipedError: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var code: Int32 = 0
+
+  public var message: String = String()
+
+  public var reason: String = String()
+
+  public var field: String = String()
+
+  public var declineCode: String = String()
+
+  public var statusDetails: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Who is calling, as established by the edge.
 public nonisolated struct Payrail_Internal_V1_CallContext: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1229,6 +1364,273 @@ public nonisolated struct Payrail_Internal_V1_ListWebhookDeliveriesCall: Sendabl
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "payrail.internal.v1"
+
+nonisolated extension Payrail_Internal_V1_PipedCall: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PipedCall"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{4}\u{9}create_payment\0\u{3}get_payment\0\u{3}confirm_payment\0\u{3}capture_payment\0\u{3}cancel_payment\0\u{3}review_payment\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 10: try {
+        var v: Payrail_Internal_V1_CreatePaymentCall?
+        var hadOneofValue = false
+        if let current = self.call {
+          hadOneofValue = true
+          if case .createPayment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.call = .createPayment(v)
+        }
+      }()
+      case 11: try {
+        var v: Payrail_Internal_V1_GetPaymentCall?
+        var hadOneofValue = false
+        if let current = self.call {
+          hadOneofValue = true
+          if case .getPayment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.call = .getPayment(v)
+        }
+      }()
+      case 12: try {
+        var v: Payrail_Internal_V1_ConfirmPaymentCall?
+        var hadOneofValue = false
+        if let current = self.call {
+          hadOneofValue = true
+          if case .confirmPayment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.call = .confirmPayment(v)
+        }
+      }()
+      case 13: try {
+        var v: Payrail_Internal_V1_CapturePaymentCall?
+        var hadOneofValue = false
+        if let current = self.call {
+          hadOneofValue = true
+          if case .capturePayment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.call = .capturePayment(v)
+        }
+      }()
+      case 14: try {
+        var v: Payrail_Internal_V1_CancelPaymentCall?
+        var hadOneofValue = false
+        if let current = self.call {
+          hadOneofValue = true
+          if case .cancelPayment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.call = .cancelPayment(v)
+        }
+      }()
+      case 15: try {
+        var v: Payrail_Internal_V1_ReviewPaymentCall?
+        var hadOneofValue = false
+        if let current = self.call {
+          hadOneofValue = true
+          if case .reviewPayment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.call = .reviewPayment(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    switch self.call {
+    case .createPayment?: try {
+      guard case .createPayment(let v)? = self.call else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .getPayment?: try {
+      guard case .getPayment(let v)? = self.call else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .confirmPayment?: try {
+      guard case .confirmPayment(let v)? = self.call else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .capturePayment?: try {
+      guard case .capturePayment(let v)? = self.call else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .cancelPayment?: try {
+      guard case .cancelPayment(let v)? = self.call else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .reviewPayment?: try {
+      guard case .reviewPayment(let v)? = self.call else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_Internal_V1_PipedCall, rhs: Payrail_Internal_V1_PipedCall) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.call != rhs.call {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_Internal_V1_PipedResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PipedResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{2}\u{9}payment\0\u{1}error\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 10: try {
+        var v: Payrail_V1_Payment?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .payment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .payment(v)
+        }
+      }()
+      case 11: try {
+        var v: Payrail_Internal_V1_PipedError?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .error(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .error(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    switch self.result {
+    case .payment?: try {
+      guard case .payment(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .error?: try {
+      guard case .error(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_Internal_V1_PipedResult, rhs: Payrail_Internal_V1_PipedResult) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.result != rhs.result {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Payrail_Internal_V1_PipedError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PipedError"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{1}reason\0\u{1}field\0\u{3}decline_code\0\u{3}status_details\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.code) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.field) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.declineCode) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.statusDetails) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.code != 0 {
+      try visitor.visitSingularInt32Field(value: self.code, fieldNumber: 1)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.field.isEmpty {
+      try visitor.visitSingularStringField(value: self.field, fieldNumber: 4)
+    }
+    if !self.declineCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.declineCode, fieldNumber: 5)
+    }
+    if !self.statusDetails.isEmpty {
+      try visitor.visitSingularBytesField(value: self.statusDetails, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Payrail_Internal_V1_PipedError, rhs: Payrail_Internal_V1_PipedError) -> Bool {
+    if lhs.code != rhs.code {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.field != rhs.field {return false}
+    if lhs.declineCode != rhs.declineCode {return false}
+    if lhs.statusDetails != rhs.statusDetails {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Payrail_Internal_V1_CallContext: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CallContext"
