@@ -122,6 +122,47 @@ import Testing
         }
     }
 
+    /// Writers whose callers are cancelled while they wait in line are still written, and do
+    /// not fail the others: a batch runs on a task of its own, not on whichever caller holds
+    /// the lane (its cancellation would otherwise roll back everyone else's payments).
+    @Test(arguments: StoreKind.available)
+    func aCancelledCallerDoesNotReachTheOtherWritersOfItsBatch(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            // One writer holds the lane until the others are queued and all but one cancelled.
+            let (release, releaser) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await store.write { tx in
+                    for await _ in release { break }
+                    try await tx.appendLedgerTransaction(try transaction("ltx_holder"))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let writers = (0..<64).map { index in
+                Task {
+                    try await store.write { tx in
+                        try Task.checkCancellation()
+                        try await tx.appendLedgerTransaction(try transaction("ltx_c\(index)"))
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            for writer in writers.dropLast() { writer.cancel() }
+            releaser.yield()
+            releaser.finish()
+            try await holder.value
+            for (index, writer) in writers.enumerated() {
+                let outcome = await writer.result
+                #expect((try? outcome.get()) != nil, "writer \(index) failed: \(outcome)")
+            }
+            let written = try await store.read { tx in
+                var ids: Set<String> = []
+                try await tx.forEachLedgerTransaction { ids.insert($0.id) }
+                return ids
+            }
+            #expect(written == Set(["ltx_holder"] + (0..<64).map { "ltx_c\($0)" }))
+        }
+    }
+
     /// Two first requests with the same key, racing on different connections: exactly one
     /// claims it; the others see a conflict (and the payment service looks again).
     @Test(arguments: StoreKind.available)
