@@ -122,6 +122,61 @@ import Testing
         }
     }
 
+    /// Writers refused by the database itself (a duplicate payment id, a stale version) while
+    /// sharing batches with good ones: each refused writer gets its error and leaves nothing,
+    /// every other writer's work commits, and what a writer reads after its own writes sees
+    /// them (on PostgreSQL those writes are sent without waiting for their answers).
+    @Test(arguments: StoreKind.available)
+    func writesRefusedByTheDatabaseFailAloneInSharedBatches(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            func payment(_ id: String) -> Payment {
+                Payment(id: id, merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 500, currency: .usd), captureMethod: .manual,
+                        card: CardSummary(token: "tok_\(id)", brand: .visa, last4: "4242", expMonth: 1, expYear: 2030, fingerprint: "fp", country: "US"),
+                        connector: "cardsim", description: "", metadata: ["order": id], createdAtMs: 5)
+            }
+            try await store.write { try await $0.insertPayment(payment("pay_taken")) }
+            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<120 {
+                    group.addTask {
+                        do {
+                            try await store.write { tx in
+                                try await tx.appendLedgerTransaction(try transaction("ltx_r\(index)"))
+                                switch index % 6 {
+                                case 1: try await tx.insertPayment(payment("pay_taken"))  // unique violation in the database
+                                case 4: try await tx.updatePayment(payment("pay_taken"), expectedVersion: 99)  // no such version
+                                default:
+                                    try await tx.insertPayment(payment("pay_r\(index)"))
+                                    guard try await tx.payment(id: "pay_r\(index)", merchantID: "acct_1") != nil else {
+                                        throw StoreError.database("own write not visible")
+                                    }
+                                }
+                            }
+                            return (index, true)
+                        } catch StoreError.conflict {
+                            return (index, false)
+                        } catch {
+                            Issue.record("writer \(index): \(error)")
+                            return (index, false)
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            for (index, succeeded) in outcomes {
+                #expect(succeeded == ![1, 4].contains(index % 6), "writer \(index)")
+            }
+            let written = try await store.read { tx in
+                var ids: Set<String> = []
+                try await tx.forEachLedgerTransaction { ids.insert($0.id) }
+                return ids
+            }
+            #expect(written == Set((0..<120).filter { ![1, 4].contains($0 % 6) }.map { "ltx_r\($0)" }))
+            for index in 0..<120 where ![1, 4].contains(index % 6) {
+                #expect(try await store.read { try await $0.payment(id: "pay_r\(index)", merchantID: "acct_1") } != nil)
+            }
+        }
+    }
+
     /// Writers whose callers are cancelled while they wait in line are still written, and do
     /// not fail the others: a batch runs on a task of its own, not on whichever caller holds
     /// the lane (its cancellation would otherwise roll back everyone else's payments).

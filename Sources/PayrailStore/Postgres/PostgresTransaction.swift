@@ -37,10 +37,27 @@ struct PostgresTransaction: StoreTransaction {
     @discardableResult
     private func run(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         do {
-            return try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+            return try await PreparedStatements.rows(query, on: connection, logger: logger)
         } catch {
+            // In a batch, an earlier write sent without waiting may have aborted the
+            // transaction: report that cause, not this statement's consequence.
+            if let batch { try await batch.settleSentWrites() }
             throw Self.translate(error)
         }
+    }
+
+    /// A write whose result the caller does not read: sent without waiting inside a
+    /// group-commit batch (its failure surfaces at the writer's savepoint release, see
+    /// ``PostgresBatchSession/send(_:expectingOneRow:)``), run at once elsewhere.
+    /// `expectingOneRow`: the write must touch exactly one row (it ends `RETURNING`), else it
+    /// is a conflict with this message.
+    private func write(_ query: PostgresQuery, expectingOneRow: String? = nil) async throws {
+        if let batch {
+            batch.send(query, expectingOneRow: expectingOneRow)
+            return
+        }
+        let rows = try await run(query)
+        if let expectingOneRow, rows.count != 1 { throw StoreError.conflict(expectingOneRow) }
     }
 
     // MARK: Merchants and API keys
@@ -108,7 +125,7 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws {
-        let rows = try await run("""
+        try await write("""
             INSERT INTO idempotency_keys (merchant_id, key, operation, fingerprint, state, locked_until_ms, resource_id, response,
                                           created_at_ms, updated_at_ms)
             VALUES (\(record.merchantID), \(record.key), \(record.operation), \(record.fingerprint), \(record.state.rawValue),
@@ -116,19 +133,17 @@ struct PostgresTransaction: StoreTransaction {
                     \(record.createdAtMs), \(record.updatedAtMs))
             ON CONFLICT (merchant_id, key) DO NOTHING
             RETURNING key
-            """)
-        guard rows.count == 1 else { throw StoreError.conflict("idempotency key already claimed") }
+            """, expectingOneRow: "idempotency key already claimed")
     }
 
     func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws {
-        let rows = try await run("""
+        try await write("""
             UPDATE idempotency_keys SET state = \(record.state.rawValue), locked_until_ms = \(record.lockedUntilMs),
                 resource_id = \(record.resourceID), response = \(record.response.map { ByteBuffer(bytes: $0) }),
                 updated_at_ms = \(record.updatedAtMs)
             WHERE merchant_id = \(record.merchantID) AND key = \(record.key)
             RETURNING key
-            """)
-        guard rows.count == 1 else { throw StoreError.conflict("idempotency record missing") }
+            """, expectingOneRow: "idempotency record missing")
     }
 
     // MARK: Payments
@@ -138,7 +153,7 @@ struct PostgresTransaction: StoreTransaction {
         let failure = payment.failure
         let card = PaymentMethodColumns.card(payment.method)
         let methodDetails = PaymentMethodColumns.details(payment.method)
-        try await run("""
+        try await write("""
             INSERT INTO payments (id, merchant_id, livemode, amount_minor, currency, capture_method,
                 card_token, card_brand, card_last4, card_exp_month, card_exp_year, card_fingerprint, card_country,
                 connector, description, created_at_ms,
@@ -171,7 +186,7 @@ struct PostgresTransaction: StoreTransaction {
                 bindings.append(value)
                 rows.append("($\(index * 3 + 1), $\(index * 3 + 2), $\(index * 3 + 3))")
             }
-            try await run(PostgresQuery(unsafeSQL: "INSERT INTO payment_metadata (payment_id, key, value) VALUES " + rows.joined(separator: ", "),
+            try await write(PostgresQuery(unsafeSQL: "INSERT INTO payment_metadata (payment_id, key, value) VALUES " + rows.joined(separator: ", "),
                                         binds: bindings))
         }
     }
@@ -179,7 +194,7 @@ struct PostgresTransaction: StoreTransaction {
     func updatePayment(_ payment: Payment, expectedVersion: Int64) async throws {
         payment.checkInvariants()
         let failure = payment.failure
-        let rows = try await run("""
+        try await write("""
             UPDATE payments SET status = \(payment.status.rawValue), amount_capturable_minor = \(payment.amountCapturableMinor),
                 amount_captured_minor = \(payment.amountCapturedMinor), amount_refunded_minor = \(payment.amountRefundedMinor),
                 amount_refund_pending_minor = \(payment.amountRefundPendingMinor), processor_reference = \(payment.processorReference),
@@ -191,8 +206,7 @@ struct PostgresTransaction: StoreTransaction {
                 challenge_redirect_url = \(payment.challenge?.redirectURL)
             WHERE id = \(payment.id) AND version = \(expectedVersion)
             RETURNING id
-            """)
-        guard rows.count == 1 else { throw StoreError.conflict("payment \(payment.id) changed concurrently") }
+            """, expectingOneRow: "payment \(payment.id) changed concurrently")
     }
 
     func payment(id: String, merchantID: String) async throws -> Payment? {
@@ -617,7 +631,7 @@ struct PostgresTransaction: StoreTransaction {
             bindings.append(entry.amountMinor)
             rows.append("($1, $\(index * 3 + 6), $\(index * 3 + 7), $\(index * 3 + 8))")
         }
-        try await run(PostgresQuery(unsafeSQL: """
+        try await write(PostgresQuery(unsafeSQL: """
             WITH t AS (
                 INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)
                 RETURNING id
@@ -786,7 +800,7 @@ struct PostgresTransaction: StoreTransaction {
     // MARK: Outbox
 
     func appendOutboxEvent(_ event: DomainEvent) async throws {
-        try await run("""
+        try await write("""
             INSERT INTO outbox_events (id, type, merchant_id, livemode, resource_id, payload, created_at_ms)
             VALUES (\(event.id), \(event.type.rawValue), \(event.merchantID), \(event.livemode), \(event.resourceID),
                     \(ByteBuffer(bytes: event.payload)), \(event.createdAtMs))

@@ -166,9 +166,15 @@ final class SQLiteHandle: @unchecked Sendable {
         return SQLiteResultRow(names: statement.columns, values: values)
     }
 
-    /// The connection's message for a failed call: the engine's text only, never row data.
+    /// The connection's message for a failed call: the engine's text only, never row data. A
+    /// unique or primary-key violation is a conflict, as on PostgreSQL (23505): the caller can
+    /// resolve it by looking again.
     private func error(_ status: Int32) -> StoreError {
         let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "SQLite status \(status)"
+        let extended = db.map { sqlite_nio_sqlite3_extended_errcode($0) } ?? status
+        if extended == 2067 || extended == 1555 {  // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+            return StoreError.conflict(message)
+        }
         return StoreError.database(message)
     }
 }

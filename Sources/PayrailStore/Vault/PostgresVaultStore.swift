@@ -161,7 +161,7 @@ public final class PostgresVaultStore: VaultStore {
     private func query(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         do {
             return try await client.withConnection { connection in
-                try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+                try await PreparedStatements.rows(query, on: connection, logger: logger)
             }
         } catch {
             throw Self.translate(error)
