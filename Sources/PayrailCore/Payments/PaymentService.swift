@@ -927,13 +927,15 @@ public final class PaymentService: Sendable {
                 }
             }
             try await tx.updatePayment(payment, expectedVersion: expectedVersion)
+            // One snapshot for both the event and the replayable answer: the same payment.
+            let snapshot = codec.snapshot(payment)
             if payment.status != statusBefore, let type = DomainEvent.EventType.payment(enteredStatus: payment.status) {
                 try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: type, merchantID: payment.merchantID,
                                                            livemode: payment.livemode, resourceID: payment.id,
-                                                           payload: codec.snapshot(payment), createdAtMs: nowMs))
+                                                           payload: snapshot, createdAtMs: nowMs))
             }
             if let lockOwner { try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner) }
-            try await tx.updateIdempotencyRecord(Self.completed(record, response: codec.snapshot(payment), nowMs: nowMs))
+            try await tx.updateIdempotencyRecord(Self.completed(record, response: snapshot, nowMs: nowMs))
             logger.debug("payment updated", metadata: [
                 "payment": "\(payment.id)", "status": "\(payment.status.rawValue)", "amount": "\(payment.amount)",
                 "method": "\(payment.method.kind) ****\(payment.card?.last4 ?? "")", "decline_code": "\(payment.failure?.declineCode?.rawValue ?? "")",

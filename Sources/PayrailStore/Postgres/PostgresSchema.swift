@@ -436,5 +436,11 @@ enum PostgresSchema {
         """
         ALTER TABLE disputes ADD COLUMN fee_currency TEXT;
         """,
+        // 19: no query reads ledger entries by account (balances live in account_balances, the
+        // verifier scans the whole table), and the index cost every posting an insert in the
+        // middle of the hot merchant account's range.
+        """
+        DROP INDEX IF EXISTS ledger_entries_by_account;
+        """,
     ]
 }

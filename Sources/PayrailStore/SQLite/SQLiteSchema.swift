@@ -425,6 +425,12 @@ enum SQLiteSchema {
         """
         ALTER TABLE disputes ADD COLUMN fee_currency TEXT;
         """,
+        // 18: no query reads ledger entries by account (balances live in account_balances, the
+        // verifier scans the whole table), and the index cost every posting an insert in the
+        // middle of the hot merchant account's range.
+        """
+        DROP INDEX IF EXISTS ledger_entries_by_account;
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).
