@@ -13,6 +13,13 @@ import Synchronization
 /// a fixed, small set (their values are always bound); DML only (utility statements such as
 /// SAVEPOINT gain nothing), and at most ``capacity`` distinct texts per process, beyond which
 /// statements run ad hoc, since a connection keeps every statement it prepared.
+///
+/// Ordering: the first time a connection sees a statement, postgres-nio queues its execution
+/// only once the preparation has been answered, behind whatever was queued meanwhile. Callers
+/// therefore await ``rows(_:on:logger:)`` before sending anything else on that connection;
+/// writes sent without waiting (``PostgresBatchSession/send(_:expectingOneRow:)``) stay ad hoc
+/// so they keep their place in line (measured: sending them prepared let a failed writer's
+/// insert run after its rollback, which the store contract tests caught).
 enum PreparedStatements {
     static let capacity = 512
 
