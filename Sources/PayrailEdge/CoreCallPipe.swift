@@ -12,8 +12,8 @@ import Synchronization
 /// gRPC call's set-up at both ends. Calls are matched to answers by id.
 ///
 /// The stream is an optimisation, never a new way to fail: ``send(_:timeout:)`` returns nil
-/// while no stream is up (connecting, reconnecting, a core without `PaymentCalls`) and the
-/// gateway then makes the unary call. When a stream breaks, the calls on it fail as a broken
+/// while no stream is up (connecting, reconnecting, a core without `PaymentCalls`, asked again
+/// every 30 s) and the gateway then makes the unary call. When a stream breaks, the calls on it fail as a broken
 /// unary call would (UNAVAILABLE, no Payrail reason), so the gateway's failover and the
 /// merchant's retry with the same idempotency key apply unchanged. The edge enforces each
 /// call's deadline itself; the core runs a started call to completion (it is durable).
@@ -38,15 +38,20 @@ final class CoreCallPipe: Service, Sendable {
     private let nextID = Atomic<UInt64>(1)
     private let sentCount = Atomic<Int>(0)
     private let streamsOpened = Atomic<Int>(0)
+    private let refusedCount = Atomic<Int>(0)
+    /// How long to wait before asking a core that refused the stream (UNIMPLEMENTED) again.
+    private let unimplementedRetry: Duration
     private let pipedCalls = Counter(label: "payrail_edge_piped_calls_total")
     private let logger: Logger
     /// How often deadlines are checked: the precision of a piped call's deadline.
     private let deadlineTick: Duration
 
-    init(client: Payrail_Internal_V1_Core.Client<HTTP2ClientTransport.Posix>, logger: Logger, deadlineTick: Duration = .milliseconds(10)) {
+    init(client: Payrail_Internal_V1_Core.Client<HTTP2ClientTransport.Posix>, logger: Logger, deadlineTick: Duration = .milliseconds(10),
+         unimplementedRetry: Duration = .seconds(30)) {
         self.client = client
         self.logger = logger
         self.deadlineTick = deadlineTick
+        self.unimplementedRetry = unimplementedRetry
     }
 
     /// Whether a stream is ready to carry calls.
@@ -57,6 +62,9 @@ final class CoreCallPipe: Service, Sendable {
 
     /// Streams the core declared ready since start (1 unless a stream broke).
     var streamsReady: Int { streamsOpened.load(ordering: .relaxed) }
+
+    /// Times the core answered UNIMPLEMENTED (it does not serve `PaymentCalls`).
+    var streamsRefused: Int { refusedCount.load(ordering: .relaxed) }
 
     /// Sends `call` and waits for its answer; nil if no stream is ready (nothing was sent).
     /// Throws `deadlineExceeded` after `timeout`, `unavailable` if the stream breaks first, and
@@ -124,9 +132,14 @@ final class CoreCallPipe: Service, Sendable {
                     }
                 })
             } catch let error as RPCError where error.code == .unimplemented {
-                logger.notice("the core does not serve PaymentCalls; payment calls stay unary")
+                // An older core: unary calls meanwhile, and a look again later (it may be
+                // upgraded in place during a rolling deploy).
+                if refusedCount.add(1, ordering: .relaxed).oldValue == 0 {
+                    logger.notice("the core does not serve PaymentCalls; payment calls stay unary, asking again every 30 s")
+                }
                 failWaiting(outbound)
-                return
+                try? await Task.sleep(for: unimplementedRetry)
+                continue
             } catch {
                 logger.debug("payment call stream ended", metadata: ["error_type": "\(type(of: error))"])
             }

@@ -79,7 +79,7 @@ import Testing
         try await withFakeCore(FakePaymentCalls { calls, writer in
             try await writer.write(Payrail_Internal_V1_PipedResult())  // ready
             for try await _ in calls {}
-        }) { pipe, _ in
+        }) { pipe in
             #expect(await eventually { pipe.isReady })
             let started = ContinuousClock.now
             await #expect(throws: RPCError.self) {
@@ -110,7 +110,7 @@ import Testing
                 answer.payment = .with { $0.id = "pay_answered" }
                 try await writer.write(answer)
             }
-        }) { pipe, _ in
+        }) { pipe in
             #expect(await eventually { pipe.isReady })
             do {
                 _ = try await pipe.send(.getPayment(.init()), timeout: .seconds(10))
@@ -125,11 +125,11 @@ import Testing
         }
     }
 
-    /// A core that does not serve `PaymentCalls` (an older version): the edge stops trying and
-    /// every call takes the unary path (`send` returns nil without sending).
+    /// A core that does not serve `PaymentCalls` (an older version): every call takes the
+    /// unary path (`send` returns nil without sending), and the edge asks again later.
     @Test func aCoreWithoutTheStreamIsCalledUnary() async throws {
-        try await withFakeCore(nil) { pipe, finished in
-            #expect(await eventually { finished.isSet }, "the pipe gives up on UNIMPLEMENTED")
+        try await withFakeCore(nil, unimplementedRetry: .milliseconds(50)) { pipe in
+            #expect(await eventually { pipe.streamsRefused >= 2 }, "the core is asked again after UNIMPLEMENTED")
             let answer = try await pipe.send(.getPayment(.init()), timeout: .seconds(1))
             #expect(answer == nil)
             #expect(pipe.callsSent == 0 && !pipe.isReady)
@@ -149,7 +149,8 @@ import Testing
 
     /// A plaintext server answering only `PaymentCalls` (with `service`; none: UNIMPLEMENTED),
     /// and a pipe to it, running; both stopped after `body`.
-    private func withFakeCore(_ service: FakePaymentCalls?, _ body: (CoreCallPipe, Flag) async throws -> Void) async throws {
+    private func withFakeCore(_ service: FakePaymentCalls?, unimplementedRetry: Duration = .seconds(30),
+                              _ body: (CoreCallPipe) async throws -> Void) async throws {
         let server = GRPCServer(transport: HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
                                 services: service.map { [$0] } ?? [])
         let serving = Task { try await server.serve() }
@@ -158,14 +159,11 @@ import Testing
         let client = GRPCClient(transport: try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext))
         let connections = Task { try await client.runConnections() }
         defer { connections.cancel() }
-        let pipe = CoreCallPipe(client: Payrail_Internal_V1_Core.Client(wrapping: client), logger: Logger(label: "test"))
-        let finished = Flag()
-        let running = Task {
-            try await pipe.run()
-            finished.set()
-        }
+        let pipe = CoreCallPipe(client: Payrail_Internal_V1_Core.Client(wrapping: client), logger: Logger(label: "test"),
+                                unimplementedRetry: unimplementedRetry)
+        let running = Task { try await pipe.run() }
         do {
-            try await body(pipe, finished)
+            try await body(pipe)
         } catch {
             running.cancel()
             throw error
@@ -204,12 +202,6 @@ private struct FakePaymentCalls: RegistrableRPCService {
 private final class Counter: Sendable {
     private let value = Mutex(0)
     func next() -> Int { value.withLock { $0 += 1; return $0 } }
-}
-
-private final class Flag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
 }
 
 private enum UUIDKey {
