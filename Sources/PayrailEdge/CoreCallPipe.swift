@@ -13,8 +13,8 @@ import Synchronization
 ///
 /// The stream is an optimisation, never a new way to fail: ``send(_:timeout:)`` returns nil
 /// while no stream is up (connecting, reconnecting, a core without `PaymentCalls`, asked again
-/// every 30 s) and the gateway then makes the unary call. When a stream breaks, the calls on it fail as a broken
-/// unary call would (UNAVAILABLE, no Payrail reason), so the gateway's failover and the
+/// every 30 s by default) and the gateway then makes the unary call. When a stream breaks, the
+/// calls on it fail as a broken unary call would (UNAVAILABLE, no Payrail reason), so the gateway's failover and the
 /// merchant's retry with the same idempotency key apply unchanged. The edge enforces each
 /// call's deadline itself; the core runs a started call to completion (it is durable).
 final class CoreCallPipe: Service, Sendable {
@@ -135,7 +135,8 @@ final class CoreCallPipe: Service, Sendable {
                 // An older core: unary calls meanwhile, and a look again later (it may be
                 // upgraded in place during a rolling deploy).
                 if refusedCount.add(1, ordering: .relaxed).oldValue == 0 {
-                    logger.notice("the core does not serve PaymentCalls; payment calls stay unary, asking again every 30 s")
+                    logger.notice("the core does not serve PaymentCalls; payment calls stay unary, asking again",
+                                  metadata: ["every": "\(unimplementedRetry)"])
                 }
                 failWaiting(outbound)
                 try? await Task.sleep(for: unimplementedRetry)

@@ -18,10 +18,7 @@ final class AsyncGate: Sendable {
         return try await body()
     }
 
-    /// Whether someone is queued behind the current holder.
-    var hasWaiters: Bool { state.withLock { $0.head < $0.waiters.count } }
-
-    func acquire() async {
+    private func acquire() async {
         let acquired = state.withLock { state -> Bool in
             if !state.held {
                 state.held = true
@@ -43,7 +40,7 @@ final class AsyncGate: Sendable {
         }
     }
 
-    func release() {
+    private func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard state.head < state.waiters.count else {
                 state.held = false
