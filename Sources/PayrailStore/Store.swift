@@ -31,6 +31,11 @@ public protocol StoreTransaction {
     func insertIdempotencyRecord(_ record: IdempotencyRecord) async throws
     /// Updates the state, lease, resource and response of an existing record.
     func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws
+    /// Updates the record only while the stored one is still in progress under the lease
+    /// `lockedUntilMs` (the fencing token of the request that set it); throws
+    /// ``StoreError/conflict(_:)`` otherwise. The check of an owner that did not read the
+    /// record in this transaction.
+    func updateIdempotencyRecord(_ record: IdempotencyRecord, whileLeasedUntil lockedUntilMs: Int64) async throws
     /// The record of the request that created `resourceID` with `operation` (e.g. the
     /// create_payment record of a payment), locked like ``idempotencyRecord(merchantID:key:)``:
     /// the reconciliation job takes over an abandoned request through it. With several (a
@@ -112,6 +117,9 @@ public protocol StoreTransaction {
 
     // Ledger (append-only)
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws
+    /// Appends several transactions in order, as few statements as the store can (a sale's
+    /// authorization and capture).
+    func appendLedgerTransactions(_ transactions: [LedgerTransaction]) async throws
     /// The transactions of one payment (or payout, settlement), in commit order.
     func ledgerTransactions(resourceID: String) async throws -> [LedgerTransaction]
     /// Every transaction in commit order, for `payrail ledger verify`.

@@ -253,6 +253,73 @@ import Testing
         }
     }
 
+    /// The fenced update writes only while the record still carries the lease it names: an
+    /// owner whose lease was taken over (or finished) gets a conflict and changes nothing.
+    @Test(arguments: StoreKind.available)
+    func fencedIdempotencyUpdatesRefuseATakenOverLease(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            let claimed = IdempotencyRecord(merchantID: "acct_1", key: "k", operation: "create_payment", fingerprint: "f",
+                                            state: .inProgress, lockedUntilMs: 100, resourceID: "pay_1", response: nil,
+                                            createdAtMs: 1, updatedAtMs: 1)
+            try await store.write { try await $0.insertIdempotencyRecord(claimed) }
+            var takenOver = claimed
+            takenOver.lockedUntilMs = 200
+            takenOver.updatedAtMs = 150
+            let successor = takenOver
+            try await store.write { try await $0.updateIdempotencyRecord(successor, whileLeasedUntil: 100) }
+            var finished = claimed
+            finished.state = .completed
+            finished.response = [9]
+            let late = finished
+            // The first owner's lease (100) is gone: its answer must not replace the successor's claim.
+            await #expect(throws: StoreError.self) {
+                try await store.write { try await $0.updateIdempotencyRecord(late, whileLeasedUntil: 100) }
+            }
+            #expect(try await store.read { try await $0.idempotencyRecord(merchantID: "acct_1", key: "k") } == successor)
+            var done = successor
+            done.state = .completed
+            done.response = [7]
+            let answer = done
+            try await store.write { try await $0.updateIdempotencyRecord(answer, whileLeasedUntil: 200) }
+            // Completed: no lease can write it again.
+            await #expect(throws: StoreError.self) {
+                try await store.write { try await $0.updateIdempotencyRecord(answer, whileLeasedUntil: 200) }
+            }
+            #expect(try await store.read { try await $0.idempotencyRecord(merchantID: "acct_1", key: "k") } == answer)
+        }
+    }
+
+    /// Several transactions appended at once land in order with their own entries and
+    /// balances, and with the writer's rollback, not at all.
+    @Test(arguments: StoreKind.available)
+    func transactionsAppendedTogetherKeepTheirEntriesAndOrder(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
+            let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
+            let c = LedgerAccount.merchantAvailable("acct_1", livemode: false, .eur)
+            let d = LedgerAccount.processorReceivable("cardsim", livemode: false, .eur)
+            let first = try LedgerTransaction(id: "ltx_m1", kind: .authorization, resourceID: "pay_m", entries: [.debit(b, 700), .credit(a, 700)],
+                                              createdAtMs: 1)
+            let second = try LedgerTransaction(id: "ltx_m2", kind: .capture, resourceID: "pay_m",
+                                               entries: [.debit(d, 30), .credit(c, 20), .credit(c, 10)], createdAtMs: 1)
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await store.write { tx in
+                    try await tx.appendLedgerTransactions([first, second])
+                    throw Boom()
+                }
+            }
+            #expect(try await store.read { try await $0.ledgerTransactions(resourceID: "pay_m") }.isEmpty)
+            try await store.write { tx in try await tx.appendLedgerTransactions([first, second]) }
+            let stored = try await store.read { try await $0.ledgerTransactions(resourceID: "pay_m") }
+            #expect(stored.map(\.id) == ["ltx_m1", "ltx_m2"])
+            #expect(stored.map(\.entries.count) == [2, 3])
+            #expect(stored.first?.entries.map(\.amountMinor).sorted() == [-700, 700])
+            let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
+            #expect(balances == ["merchant:acct_1:test:available:USD": -700, "merchant:acct_1:test:available:EUR": -30])
+        }
+    }
+
     /// FX rates by validity window (latest start wins), locked quotes, a merchant's settlement
     /// currency and a payment's settlement terms all round-trip.
     @Test(arguments: StoreKind.available)

@@ -159,7 +159,7 @@ public final class PaymentService: Sendable {
         var created: Payment?
         var newCard: VaultedCardRecord?
         let claim = try await claim(caller, key: command.idempotencyKey, operation: Operation.createPayment,
-                                    fingerprint: fingerprint.finalize()) { tx, nowMs in
+                                    fingerprint: fingerprint.finalize(), optimistic: true) { tx, nowMs in
             let method: PaymentMethodDetails
             switch command.method {
             case .card(let input):
@@ -194,6 +194,11 @@ public final class PaymentService: Sendable {
             if case .replay(let bytes) = claim { return .replayed(bytes) }
             preconditionFailure("unreachable")
         }
+        // An attempt that rolled back (the key existed) left its payment behind in memory only.
+        if created?.id != paymentID {
+            created = nil
+            newCard = nil
+        }
         // A new payment is the one just written; a resumed one is read back.
         var resumed: Payment?
         if created == nil { resumed = try await store.read({ try await $0.payment(id: paymentID, merchantID: caller.merchantID) }) }
@@ -218,7 +223,9 @@ public final class PaymentService: Sendable {
         // Blocked by the fraud check: declined here, the processor never sees it. The cardholder
         // gets a generic decline; the merchant sees `fraud_suspected` and the reasons.
         if payment.risk?.action == .block {
-            let declined = try await finish(record, paymentID: payment.id, caller: caller) { _, _ in [.declined(Self.fraudFailure)] }
+            let declined = try await finish(record, paymentID: payment.id, caller: caller, known: created) { _, _ in
+                [.declined(Self.fraudFailure)]
+            }
             risk.recordDecline(declined, atMs: now())
             return .current(declined)
         }
@@ -276,7 +283,7 @@ public final class PaymentService: Sendable {
             try await releaseForRetry(record)
             return .current(try await loadPayment(caller, payment.id))
         }
-        let finished = try await finish(record, paymentID: payment.id, caller: caller) { payment, nowMs in
+        let finished = try await finish(record, paymentID: payment.id, caller: caller, known: created) { payment, nowMs in
             try Self.events(for: outcome, payment: payment)
         }
         if finished.status == .failed { risk.recordDecline(finished, atMs: now()) }
@@ -853,13 +860,23 @@ public final class PaymentService: Sendable {
     /// Step 1: claims (merchant, key) for this request, running `start` in the same
     /// transaction the first time. Replays a finished answer, waits out a running duplicate,
     /// or takes over an abandoned one.
-    private func claim(_ caller: CallerContext, key: String, operation: String, fingerprint: String,
+    ///
+    /// `optimistic`: the first attempt runs `start` and inserts the record without looking
+    /// for one (a new key is the common case; the insert refuses a key that exists). Any
+    /// failure of that attempt, the key's existence or `start`'s own error, rolls it back and
+    /// the request is claimed again by looking first, so a retry still replays its answer.
+    private func claim(_ caller: CallerContext, key: String, operation: String, fingerprint: String, optimistic: Bool = false,
                        start: (any StoreTransaction, Int64) async throws -> String) async throws -> Claim {
         let deadline = now() + configuration.duplicateWaitMs
+        var lookFirst = !optimistic
         while true {
             let attempt: Attempt
             do {
-                attempt = try await claimAttempt(caller, key: key, operation: operation, fingerprint: fingerprint, start: start)
+                attempt = try await claimAttempt(caller, key: key, operation: operation, fingerprint: fingerprint, lookFirst: lookFirst,
+                                                 start: start)
+            } catch where !lookFirst {
+                lookFirst = true
+                continue
             } catch let error as StoreError {
                 // A concurrent request with the same key (or on the same payment) committed
                 // first: look again, and wait for it or replay it.
@@ -879,11 +896,11 @@ public final class PaymentService: Sendable {
         }
     }
 
-    private func claimAttempt(_ caller: CallerContext, key: String, operation: String, fingerprint: String,
+    private func claimAttempt(_ caller: CallerContext, key: String, operation: String, fingerprint: String, lookFirst: Bool,
                               start: (any StoreTransaction, Int64) async throws -> String) async throws -> Attempt {
         try await store.write { tx -> Attempt in
             let nowMs = now()
-            if var record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: key) {
+            if lookFirst, var record = try await tx.idempotencyRecord(merchantID: caller.merchantID, key: key) {
                 try record.requireSameRequest(operation: operation, fingerprint: fingerprint)
                 if record.state == .completed, let response = record.response { return .replay(response) }
                 if record.lockedUntilMs > nowMs { return .wait }
@@ -908,40 +925,70 @@ public final class PaymentService: Sendable {
 
     /// Step 3: applies `events` to the current payment, posts the matching ledger entries and
     /// finishes the idempotency record, all in one transaction.
-    private func finish(_ record: IdempotencyRecord, paymentID: String, caller: CallerContext, releasingLockOf lockOwner: String? = nil,
+    ///
+    /// `known`: the payment as this request last wrote it (the one its claim created). The
+    /// write then reads nothing: the payment's version check and an update of the record
+    /// fenced by this request's lease stand in for the reads, and if either finds a change
+    /// (a reroute, a takeover) the transaction rolls back and the reading path decides.
+    private func finish(_ record: IdempotencyRecord, paymentID: String, caller: CallerContext, known: Payment? = nil,
+                        releasingLockOf lockOwner: String? = nil,
                         events makeEvents: (Payment, Int64) throws -> [PaymentEvent]) async throws -> Payment {
-        try await store.write { tx -> Payment in
-            let nowMs = now()
-            guard var payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
+        if let known {
+            do {
+                return try await store.write { tx in
+                    try await apply(makeEvents, to: known, finishing: record, fenced: true, releasingLockOf: lockOwner, tx)
+                }
+            } catch StoreError.conflict {
+                // Changed since this request wrote it: read it again below.
+            }
+        }
+        return try await store.write { tx -> Payment in
+            guard let payment = try await tx.payment(id: paymentID, merchantID: caller.merchantID) else {
                 throw PayrailError(.internalError, "payment vanished")
             }
             // Our lease ran out and another request took the key over: it finishes the work.
             guard try await owns(tx, record) else { return payment }
-            let expectedVersion = payment.version
-            let statusBefore = payment.status
-            for event in try makeEvents(payment, nowMs) {
-                let before = payment
-                try payment.apply(event, at: nowMs)
-                if let posting = try Self.posting(for: event, before: before, after: payment, transactionID: ids.make("ltx"), nowMs: nowMs) {
-                    try await tx.appendLedgerTransaction(posting)
-                }
-            }
-            try await tx.updatePayment(payment, expectedVersion: expectedVersion)
-            // One snapshot for both the event and the replayable answer: the same payment.
-            let snapshot = codec.snapshot(payment)
-            if payment.status != statusBefore, let type = DomainEvent.EventType.payment(enteredStatus: payment.status) {
-                try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: type, merchantID: payment.merchantID,
-                                                           livemode: payment.livemode, resourceID: payment.id,
-                                                           payload: snapshot, createdAtMs: nowMs))
-            }
-            if let lockOwner { try await tx.releasePaymentLock(paymentID: paymentID, owner: lockOwner) }
-            try await tx.updateIdempotencyRecord(Self.completed(record, response: snapshot, nowMs: nowMs))
-            logger.debug("payment updated", metadata: [
-                "payment": "\(payment.id)", "status": "\(payment.status.rawValue)", "amount": "\(payment.amount)",
-                "method": "\(payment.method.kind) ****\(payment.card?.last4 ?? "")", "decline_code": "\(payment.failure?.declineCode?.rawValue ?? "")",
-            ])
-            return payment
+            return try await apply(makeEvents, to: payment, finishing: record, fenced: false, releasingLockOf: lockOwner, tx)
         }
+    }
+
+    /// The writes of step 3 for `current`, the stored payment: the payment at its next
+    /// version, the finished record (`fenced`: only while it still carries this request's
+    /// lease), the lock released, the postings and the outbox event. Rows are written in the
+    /// order the reading path locks them (payment, record), so the two paths cannot deadlock.
+    private func apply(_ makeEvents: (Payment, Int64) throws -> [PaymentEvent], to current: Payment, finishing record: IdempotencyRecord,
+                       fenced: Bool, releasingLockOf lockOwner: String?, _ tx: any StoreTransaction) async throws -> Payment {
+        let nowMs = now()
+        var payment = current
+        var postings: [LedgerTransaction] = []
+        for event in try makeEvents(payment, nowMs) {
+            let before = payment
+            try payment.apply(event, at: nowMs)
+            if let posting = try Self.posting(for: event, before: before, after: payment, transactionID: ids.make("ltx"), nowMs: nowMs) {
+                postings.append(posting)
+            }
+        }
+        try await tx.updatePayment(payment, expectedVersion: current.version)
+        // One snapshot for both the event and the replayable answer: the same payment.
+        let snapshot = codec.snapshot(payment)
+        let completed = Self.completed(record, response: snapshot, nowMs: nowMs)
+        if fenced {
+            try await tx.updateIdempotencyRecord(completed, whileLeasedUntil: record.lockedUntilMs)
+        } else {
+            try await tx.updateIdempotencyRecord(completed)
+        }
+        if let lockOwner { try await tx.releasePaymentLock(paymentID: payment.id, owner: lockOwner) }
+        if !postings.isEmpty { try await tx.appendLedgerTransactions(postings) }
+        if payment.status != current.status, let type = DomainEvent.EventType.payment(enteredStatus: payment.status) {
+            try await tx.appendOutboxEvent(DomainEvent(id: ids.make("evt"), type: type, merchantID: payment.merchantID,
+                                                       livemode: payment.livemode, resourceID: payment.id,
+                                                       payload: snapshot, createdAtMs: nowMs))
+        }
+        logger.debug("payment updated", metadata: [
+            "payment": "\(payment.id)", "status": "\(payment.status.rawValue)", "amount": "\(payment.amount)",
+            "method": "\(payment.method.kind) ****\(payment.card?.last4 ?? "")", "decline_code": "\(payment.failure?.declineCode?.rawValue ?? "")",
+        ])
+        return payment
     }
 
     /// The ledger transaction an applied event posts, if any.

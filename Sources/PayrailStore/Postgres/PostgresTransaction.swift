@@ -146,6 +146,16 @@ struct PostgresTransaction: StoreTransaction {
             """, expectingOneRow: "idempotency record missing")
     }
 
+    func updateIdempotencyRecord(_ record: IdempotencyRecord, whileLeasedUntil lockedUntilMs: Int64) async throws {
+        try await write("""
+            UPDATE idempotency_keys SET state = \(record.state.rawValue), locked_until_ms = \(record.lockedUntilMs),
+                resource_id = \(record.resourceID), response = \(record.response.map { ByteBuffer(bytes: $0) }),
+                updated_at_ms = \(record.updatedAtMs)
+            WHERE merchant_id = \(record.merchantID) AND key = \(record.key) AND state = 'in_progress' AND locked_until_ms = \(lockedUntilMs)
+            RETURNING key
+            """, expectingOneRow: "idempotency record taken over")
+    }
+
     // MARK: Payments
 
     func insertPayment(_ payment: Payment) async throws {
@@ -613,33 +623,47 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: Ledger
 
-    /// One statement for the transaction and its entries; the balance changes wait in the
-    /// batch and are applied once per account just before the batch commits.
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
-        try LedgerTransaction.checkBalanced(transaction.entries)
+        try await appendLedgerTransactions([transaction])
+    }
+
+    /// One statement for the transactions and all their entries; the balance changes wait in
+    /// the batch and are applied once per account just before the batch commits.
+    func appendLedgerTransactions(_ transactions: [LedgerTransaction]) async throws {
+        guard !transactions.isEmpty else { return }
         guard let batch else { preconditionFailure("ledger writes run inside a group-commit batch") }
-        var bindings = PostgresBindings(capacity: 5 + transaction.entries.count * 3)
-        bindings.append(transaction.id)
-        bindings.append(transaction.kind.rawValue)
-        bindings.append(transaction.resourceID)
-        bindings.append(transaction.refundID)
-        bindings.append(transaction.createdAtMs)
-        var rows: [String] = []
-        for (index, entry) in transaction.entries.enumerated() {
-            bindings.append(entry.account.key)
-            bindings.append(entry.account.currency.code)
-            bindings.append(entry.amountMinor)
-            rows.append("($1, $\(index * 3 + 6), $\(index * 3 + 7), $\(index * 3 + 8))")
+        let entryCount = transactions.reduce(0) { $0 + $1.entries.count }
+        var bindings = PostgresBindings(capacity: transactions.count * 5 + entryCount * 4)
+        var transactionRows: [String] = []
+        var entryRows: [String] = []
+        for transaction in transactions {
+            try LedgerTransaction.checkBalanced(transaction.entries)
+            let first = bindings.count + 1
+            bindings.append(transaction.id)
+            bindings.append(transaction.kind.rawValue)
+            bindings.append(transaction.resourceID)
+            bindings.append(transaction.refundID)
+            bindings.append(transaction.createdAtMs)
+            transactionRows.append("($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4))")
+            for entry in transaction.entries {
+                let p = bindings.count + 1
+                bindings.append(entry.account.key)
+                bindings.append(entry.account.currency.code)
+                bindings.append(entry.amountMinor)
+                entryRows.append("($\(first), $\(p), $\(p + 1), $\(p + 2))")
+            }
         }
+        // The entries' join on the inserted ids ties them to this statement's transactions.
         try await write(PostgresQuery(unsafeSQL: """
             WITH t AS (
-                INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)
+                INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES \(transactionRows.joined(separator: ", "))
                 RETURNING id
             )
             INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor)
-            SELECT v.* FROM t, (VALUES \(rows.joined(separator: ", "))) AS v (transaction_id, account, currency, amount_minor)
+            SELECT v.* FROM (VALUES \(entryRows.joined(separator: ", "))) AS v (transaction_id, account, currency, amount_minor)
+            JOIN t ON t.id = v.transaction_id
             """, binds: bindings))
-        batch.balances.record(transaction.entries)
+        for transaction in transactions { batch.balances.record(transaction.entries) }
     }
 
     /// One statement adding each account's delta, accounts in key order so concurrent

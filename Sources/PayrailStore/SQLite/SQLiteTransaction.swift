@@ -91,14 +91,23 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func updateIdempotencyRecord(_ record: IdempotencyRecord) async throws {
+        try updateIdempotencyRecord(record, condition: "", [], missing: "idempotency record missing")
+    }
+
+    func updateIdempotencyRecord(_ record: IdempotencyRecord, whileLeasedUntil lockedUntilMs: Int64) async throws {
+        try updateIdempotencyRecord(record, condition: " AND state = 'in_progress' AND locked_until_ms = ?", [.integer(Int(lockedUntilMs))],
+                                    missing: "idempotency record taken over")
+    }
+
+    private func updateIdempotencyRecord(_ record: IdempotencyRecord, condition: String, _ conditionBinds: [SQLiteData], missing: String) throws {
         let rows = try run("""
             UPDATE idempotency_keys SET state = ?, locked_until_ms = ?, resource_id = ?, response = ?, updated_at_ms = ?
-            WHERE merchant_id = ? AND key = ?
+            WHERE merchant_id = ? AND key = ?\(condition)
             RETURNING key
             """, [.text(record.state.rawValue), .integer(Int(record.lockedUntilMs)), record.resourceID.map { .text($0) } ?? .null,
                   record.response.map { .blob(ByteBuffer(bytes: $0)) } ?? .null, .integer(Int(record.updatedAtMs)),
-                  .text(record.merchantID), .text(record.key)])
-        guard rows.count == 1 else { throw StoreError.conflict("idempotency record missing") }
+                  .text(record.merchantID), .text(record.key)] + conditionBinds)
+        guard rows.count == 1 else { throw StoreError.conflict(missing) }
     }
 
     // MARK: Payments
@@ -569,22 +578,37 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Ledger
 
     func appendLedgerTransaction(_ transaction: LedgerTransaction) async throws {
-        // Re-checked here as well as at construction: the store never writes an unbalanced set.
-        try LedgerTransaction.checkBalanced(transaction.entries)
-        try run("INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES (?, ?, ?, ?, ?)",
-                      [.text(transaction.id), .text(transaction.kind.rawValue), .text(transaction.resourceID),
-                       transaction.refundID.map { .text($0) } ?? .null, .integer(Int(transaction.createdAtMs))])
-        var entryBinds: [SQLiteData] = []
-        entryBinds.reserveCapacity(transaction.entries.count * 4)
-        for entry in transaction.entries {
-            entryBinds += [.text(transaction.id), .text(entry.account.key), .text(entry.account.currency.code), .integer(Int(entry.amountMinor))]
-        }
-        let rows = Array(repeating: "(?, ?, ?, ?)", count: transaction.entries.count).joined(separator: ", ")
-        try run("INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES \(rows)", entryBinds)
-        // Balances: once per account per batch, just before it commits.
-        guard let batch else { preconditionFailure("ledger writes run inside a group-commit batch") }
-        batch.balances.record(transaction.entries)
+        try await appendLedgerTransactions([transaction])
     }
+
+    /// Two statements whatever the count: the transactions, then all their entries.
+    func appendLedgerTransactions(_ transactions: [LedgerTransaction]) async throws {
+        guard !transactions.isEmpty else { return }
+        guard let batch else { preconditionFailure("ledger writes run inside a group-commit batch") }
+        var transactionBinds: [SQLiteData] = []
+        transactionBinds.reserveCapacity(transactions.count * 5)
+        var entryBinds: [SQLiteData] = []
+        var entryCount = 0
+        for transaction in transactions {
+            // Re-checked here as well as at construction: the store never writes an unbalanced set.
+            try LedgerTransaction.checkBalanced(transaction.entries)
+            transactionBinds += [.text(transaction.id), .text(transaction.kind.rawValue), .text(transaction.resourceID),
+                                 transaction.refundID.map { .text($0) } ?? .null, .integer(Int(transaction.createdAtMs))]
+            for entry in transaction.entries {
+                entryBinds += [.text(transaction.id), .text(entry.account.key), .text(entry.account.currency.code), .integer(Int(entry.amountMinor))]
+            }
+            entryCount += transaction.entries.count
+        }
+        try run(Self.ledgerTransactionInsert.sql(rows: transactions.count), transactionBinds)
+        try run(Self.ledgerEntryInsert.sql(rows: entryCount), entryBinds)
+        // Balances: once per account per batch, just before it commits.
+        for transaction in transactions { batch.balances.record(transaction.entries) }
+    }
+
+    private static let ledgerTransactionInsert = MultiRowInsert(
+        "INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES ", row: "(?, ?, ?, ?, ?)", prebuilt: 4)
+    private static let ledgerEntryInsert = MultiRowInsert(
+        "INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor) VALUES ", row: "(?, ?, ?, ?)", prebuilt: 12)
 
     /// Adds one account's net change of a batch to its stored balance.
     static let balanceUpsert = """
@@ -1031,5 +1055,26 @@ extension SQLiteTransaction {
             payments.append(try await decodePayment(row))
         }
         return payments
+    }
+}
+
+/// An INSERT of `rows` value rows; the texts for up to `prebuilt` rows are built once, since
+/// the statement cache is keyed by text and the hot paths use a few fixed counts (a sale: 2
+/// ledger transactions of 3 entries each).
+struct MultiRowInsert: Sendable {
+    private let prefix: String
+    private let row: String
+    private let texts: [String]
+
+    init(_ prefix: String, row: String, prebuilt: Int) {
+        self.prefix = prefix
+        self.row = row
+        self.texts = (0...prebuilt).map { Self.text(prefix, row, $0) }
+    }
+
+    func sql(rows: Int) -> String { rows < texts.count ? texts[rows] : Self.text(prefix, row, rows) }
+
+    private static func text(_ prefix: String, _ row: String, _ count: Int) -> String {
+        prefix + Array(repeating: row, count: count).joined(separator: ", ")
     }
 }
