@@ -177,6 +177,72 @@ import Testing
         }
     }
 
+    /// A writer is all or nothing however its statements reach the database: writes held and
+    /// sent together, a read after writes, a write it waits for (a lock). One that fails at
+    /// its end leaves none of them, and the writers around it in the batch keep theirs.
+    @Test(arguments: StoreKind.available)
+    func aWriterThatFailsAfterReadingItsOwnWritesLeavesNothing(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            struct Boom: Error {}
+            func payment(_ id: String) -> Payment {
+                Payment(id: id, merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 500, currency: .usd), captureMethod: .manual,
+                        card: CardSummary(token: "tok_\(id)", brand: .visa, last4: "4242", expMonth: 1, expYear: 2030, fingerprint: "fp", country: "US"),
+                        connector: "cardsim", description: "", metadata: ["order": id], createdAtMs: 5)
+            }
+            let failing: Set<Int> = Set((0..<60).filter { $0 % 3 != 0 })
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        do {
+                            try await store.write { tx in
+                                switch index % 3 {
+                                case 1:
+                                    // Held write, a read that sees it, a held write, then a failure.
+                                    try await tx.insertPayment(payment("pay_w\(index)"))
+                                    guard try await tx.payment(id: "pay_w\(index)", merchantID: "acct_1") != nil else {
+                                        throw StoreError.database("own write not visible")
+                                    }
+                                    try await tx.appendLedgerTransaction(try transaction("ltx_w\(index)"))
+                                    throw Boom()
+                                case 2:
+                                    // A write it waits for, then held writes, then a failure.
+                                    guard try await tx.acquirePaymentLock(paymentID: "pay_w\(index)", owner: "w\(index)", untilMs: 1_000, nowMs: 0) else {
+                                        throw StoreError.database("lock not taken")
+                                    }
+                                    try await tx.insertPayment(payment("pay_w\(index)"))
+                                    throw Boom()
+                                default:
+                                    try await tx.insertPayment(payment("pay_w\(index)"))
+                                    try await tx.appendLedgerTransaction(try transaction("ltx_w\(index)"))
+                                }
+                            }
+                            #expect(!failing.contains(index), "writer \(index) should have failed")
+                        } catch is Boom {
+                            #expect(failing.contains(index), "writer \(index)")
+                        } catch {
+                            Issue.record("writer \(index): \(error)")
+                        }
+                    }
+                }
+            }
+            for index in 0..<60 {
+                let stored = try await store.read { try await $0.payment(id: "pay_w\(index)", merchantID: "acct_1") }
+                #expect((stored != nil) == !failing.contains(index), "payment of writer \(index)")
+            }
+            let written = try await store.read { tx in
+                var ids: Set<String> = []
+                try await tx.forEachLedgerTransaction { ids.insert($0.id) }
+                return ids
+            }
+            #expect(written == Set((0..<60).filter { !failing.contains($0) }.map { "ltx_w\($0)" }))
+            // The failed writers' locks are gone: another owner takes them at once.
+            for index in failing where index % 3 == 2 {
+                let taken = try await store.write { try await $0.acquirePaymentLock(paymentID: "pay_w\(index)", owner: "other", untilMs: 1_000, nowMs: 0) }
+                #expect(taken, "lock of writer \(index) left behind")
+            }
+        }
+    }
+
     /// Writers whose callers are cancelled while they wait in line are still written, and do
     /// not fail the others: a batch runs on a task of its own, not on whichever caller holds
     /// the lane (its cancellation would otherwise roll back everyone else's payments).

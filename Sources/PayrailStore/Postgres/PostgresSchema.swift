@@ -442,5 +442,36 @@ enum PostgresSchema {
         """
         DROP INDEX IF EXISTS ledger_entries_by_account;
         """,
+        // 20: a group-commit writer's statements in one round trip (PostgresBatchSession): run in
+        // order, each with its own slice of `args` as $1; a statement with a `one_row` message
+        // must touch exactly one row. The exception block makes the call a subtransaction: on
+        // any failure nothing of it stays and the call answers "<statement> <SQLSTATE>
+        // <message>" instead of aborting the batch's transaction. SECURITY INVOKER (the
+        // default): it can do nothing its caller could not.
+        """
+        CREATE FUNCTION payrail_writes(statements TEXT[], args TEXT[], arg_ends INT[], one_row TEXT[]) RETURNS TEXT
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            n INT := 0;
+            first INT := 1;
+            touched BIGINT;
+        BEGIN
+            WHILE n < coalesce(array_length(statements, 1), 0) LOOP
+                n := n + 1;
+                EXECUTE statements[n] USING args[first : arg_ends[n]];
+                IF one_row[n] IS NOT NULL THEN
+                    GET DIAGNOSTICS touched = ROW_COUNT;
+                    IF touched <> 1 THEN
+                        RAISE EXCEPTION USING ERRCODE = 'PR409', MESSAGE = one_row[n];
+                    END IF;
+                END IF;
+                first := arg_ends[n] + 1;
+            END LOOP;
+            RETURN NULL;
+        EXCEPTION WHEN OTHERS THEN
+            RETURN n || ' ' || SQLSTATE || ' ' || SQLERRM;
+        END
+        $$;
+        """,
     ]
 }

@@ -37,26 +37,34 @@ struct PostgresTransaction: StoreTransaction {
     @discardableResult
     private func run(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         do {
+            // The writer's held writes first: statements run in the order the writer made them.
+            try await batch?.prepareForStatement(writing: !Self.isPlainRead(query.sql))
             return try await PreparedStatements.rows(query, on: connection, logger: logger)
         } catch {
-            // In a batch, an earlier write sent without waiting may have aborted the
-            // transaction: report that cause, not this statement's consequence.
-            if let batch { try await batch.settleSentWrites() }
             throw Self.translate(error)
         }
     }
 
-    /// A write whose result the caller does not read: sent without waiting inside a
-    /// group-commit batch (its failure surfaces at the writer's savepoint release, see
-    /// ``PostgresBatchSession/send(_:expectingOneRow:)``), run at once elsewhere.
+    /// A SELECT (every other statement may write).
+    private static func isPlainRead(_ sql: String) -> Bool {
+        sql.drop(while: { $0 == " " || $0 == "\n" }).prefix(6).uppercased() == "SELECT"
+    }
+
+    /// A write whose result the caller does not read: held by the group-commit batch and sent
+    /// with the writer's other writes (see ``PostgresBatchSession``), run at once elsewhere.
     /// `expectingOneRow`: the write must touch exactly one row (it ends `RETURNING`), else it
     /// is a conflict with this message.
-    private func write(_ query: PostgresQuery, expectingOneRow: String? = nil) async throws {
+    private func write(_ statement: PostgresWrite, expectingOneRow: String? = nil) async throws {
         if let batch {
-            batch.send(query, expectingOneRow: expectingOneRow)
+            batch.send(statement, expectingOneRow: expectingOneRow)
             return
         }
-        let rows = try await run(query)
+        let rows: [PostgresRandomAccessRow]
+        do {
+            rows = try await PreparedStatements.rows(statement.query, on: connection, logger: logger)
+        } catch {
+            throw Self.translate(error)
+        }
         if let expectingOneRow, rows.count != 1 { throw StoreError.conflict(expectingOneRow) }
     }
 
@@ -188,16 +196,13 @@ struct PostgresTransaction: StoreTransaction {
                 \(payment.challenge?.redirectURL))
             """)
         if !payment.metadata.isEmpty {
-            var bindings = PostgresBindings(capacity: payment.metadata.count * 3)
-            var rows: [String] = []
+            var statement: PostgresWrite = "INSERT INTO payment_metadata (payment_id, key, value) VALUES "
+            let paymentID = statement.parameter(payment.id, as: "text")
             for (index, (key, value)) in payment.metadata.sorted(by: { $0.key < $1.key }).enumerated() {
-                bindings.append(payment.id)
-                bindings.append(key)
-                bindings.append(value)
-                rows.append("($\(index * 3 + 1), $\(index * 3 + 2), $\(index * 3 + 3))")
+                let row = "(\(paymentID), \(statement.parameter(key, as: "text")), \(statement.parameter(value, as: "text")))"
+                statement.append(index == 0 ? row : ", " + row)
             }
-            try await write(PostgresQuery(unsafeSQL: "INSERT INTO payment_metadata (payment_id, key, value) VALUES " + rows.joined(separator: ", "),
-                                        binds: bindings))
+            try await write(statement)
         }
     }
 
@@ -632,37 +637,30 @@ struct PostgresTransaction: StoreTransaction {
     func appendLedgerTransactions(_ transactions: [LedgerTransaction]) async throws {
         guard !transactions.isEmpty else { return }
         guard let batch else { preconditionFailure("ledger writes run inside a group-commit batch") }
-        let entryCount = transactions.reduce(0) { $0 + $1.entries.count }
-        var bindings = PostgresBindings(capacity: transactions.count * 5 + entryCount * 4)
-        var transactionRows: [String] = []
+        var statement: PostgresWrite = "WITH t AS (\n    INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES "
         var entryRows: [String] = []
-        for transaction in transactions {
+        for (index, transaction) in transactions.enumerated() {
             try LedgerTransaction.checkBalanced(transaction.entries)
-            let first = bindings.count + 1
-            bindings.append(transaction.id)
-            bindings.append(transaction.kind.rawValue)
-            bindings.append(transaction.resourceID)
-            bindings.append(transaction.refundID)
-            bindings.append(transaction.createdAtMs)
-            transactionRows.append("($\(first), $\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4))")
+            let id = statement.parameter(transaction.id, as: "text")
+            let row = "(\(id), \(statement.parameter(transaction.kind.rawValue, as: "text")), "
+                + "\(statement.parameter(transaction.resourceID, as: "text")), \(statement.parameter(transaction.refundID, as: "text")), "
+                + "\(statement.parameter(String(transaction.createdAtMs), as: "int8")))"
+            statement.append(index == 0 ? row : ", " + row)
             for entry in transaction.entries {
-                let p = bindings.count + 1
-                bindings.append(entry.account.key)
-                bindings.append(entry.account.currency.code)
-                bindings.append(entry.amountMinor)
-                entryRows.append("($\(first), $\(p), $\(p + 1), $\(p + 2))")
+                entryRows.append("(\(id), \(statement.parameter(entry.account.key, as: "text")), "
+                                 + "\(statement.parameter(entry.account.currency.code, as: "text")), \(statement.parameter(String(entry.amountMinor), as: "int8")))")
             }
         }
         // The entries' join on the inserted ids ties them to this statement's transactions.
-        try await write(PostgresQuery(unsafeSQL: """
-            WITH t AS (
-                INSERT INTO ledger_transactions (id, kind, resource_id, refund_id, created_at_ms) VALUES \(transactionRows.joined(separator: ", "))
+        statement.append("""
+
                 RETURNING id
             )
             INSERT INTO ledger_entries (transaction_id, account, currency, amount_minor)
             SELECT v.* FROM (VALUES \(entryRows.joined(separator: ", "))) AS v (transaction_id, account, currency, amount_minor)
             JOIN t ON t.id = v.transaction_id
-            """, binds: bindings))
+            """)
+        try await write(statement)
         for transaction in transactions { batch.balances.record(transaction.entries) }
     }
 

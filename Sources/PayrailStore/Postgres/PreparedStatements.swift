@@ -16,10 +16,10 @@ import Synchronization
 ///
 /// Ordering: the first time a connection sees a statement, postgres-nio queues its execution
 /// only once the preparation has been answered, behind whatever was queued meanwhile. Callers
-/// therefore await ``rows(_:on:logger:)`` before sending anything else on that connection;
-/// writes sent without waiting (``PostgresBatchSession/send(_:expectingOneRow:)``) stay ad hoc
-/// so they keep their place in line (measured: sending them prepared let a failed writer's
-/// insert run after its rollback, which the store contract tests caught).
+/// therefore await ``rows(_:on:logger:)`` before sending anything else on that connection
+/// (measured: writes once sent prepared without waiting let a failed writer's insert run after
+/// its rollback, which the store contract tests caught). A batch's writes now travel together
+/// in one prepared call (``PostgresBatchSession``), awaited like every other statement.
 enum PreparedStatements {
     static let capacity = 512
 
