@@ -259,6 +259,48 @@ import Testing
 
     /// The vault's own schema and credentials: the payments role (not a superuser, as in
     /// production) cannot read vault tables, and the vault role cannot read payments.
+    /// Cards stored at once share statements and commits on PostgreSQL; every card is stored
+    /// exactly once whatever it shared its statement with, a token stored twice stays as first
+    /// written, and a card the database refuses fails alone.
+    @Test func cardsStoredTogetherAreEachStoredOnceAndARefusedOneFailsAlone() async throws {
+        guard ClusterStore.available.contains(.postgres) else { return }
+        try await withPostgresDatabase { location in
+            let vault = try await PostgresVaultStore.open(try await PostgresVaultStore.provision(admin: location))
+            func record(_ index: Int, last4: String = "4242", version: Int = 1) -> VaultedCardRecord {
+                VaultedCardRecord(summary: CardSummary(token: "tok_c\(index)", brand: .visa, last4: last4, expMonth: 12, expYear: 2034,
+                                                       fingerprint: "fp\(index)", country: "US"),
+                                  merchantID: "acct_1", sealedPAN: [UInt8(index % 256), 0, 0x27, 0x5c], wrappedDataKey: [1, 2, 3],
+                                  keyVersion: version, createdAtMs: Int64(index))
+            }
+            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        // Every 50th card breaks the schema's last4 check; every 7th is sent twice.
+                        let card = index % 50 == 49 ? record(index, last4: "42") : record(index)
+                        do {
+                            try await vault.insertCard(card)
+                            if index % 7 == 0 { try await vault.insertCard(record(index, version: 2)) }
+                            return (index, true)
+                        } catch {
+                            return (index, false)
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            for index in 0..<200 {
+                #expect(outcomes[index] == (index % 50 != 49), "card \(index)")
+                let stored = try await vault.card(token: "tok_c\(index)")
+                if index % 50 == 49 {
+                    #expect(stored == nil, "refused card \(index) stored")
+                } else {
+                    #expect(stored == record(index), "card \(index) as first written")
+                }
+            }
+            try await vault.close()
+        }
+    }
+
     @Test func theVaultSchemaIsClosedToThePaymentsRoleAndViceVersa() async throws {
         guard ClusterStore.available.contains(.postgres) else { return }
         try await withPostgresDatabase { location in

@@ -31,6 +31,22 @@ struct PostgresWrite: ExpressibleByStringInterpolation, Sendable {
     /// Appends SQL text.
     mutating func append(_ text: String) { sql += text }
 
+    /// Appends `separator` and another write, its values after this one's.
+    mutating func append(_ separator: String, _ other: PostgresWrite) {
+        sql += separator
+        var rest = Substring(other.sql)
+        // Its placeholders are written by the interpolation as "($1[k])": renumber k.
+        while let range = rest.range(of: "($1[") {
+            sql += rest[..<range.upperBound]
+            rest = rest[range.upperBound...]
+            let digits = rest.prefix(while: \.isNumber)
+            sql += String(Int(digits)! + arguments.count)
+            rest = rest.dropFirst(digits.count)
+        }
+        sql += rest
+        arguments += other.arguments
+    }
+
     /// Adds a value and returns the expression that names it, cast to `type`.
     mutating func parameter(_ text: String?, as type: String) -> String {
         arguments.append(text)

@@ -16,10 +16,19 @@ public final class PostgresVaultStore: VaultStore {
     private let run: Task<Void, Never>
     private let logger: Logger
 
+    /// Cards stored concurrently share one INSERT and one commit (a payment waits for its
+    /// card's commit before the processor sees it; one WAL flush per card was a payment's).
+    private let cardInserts: Coalescer<VaultedCardRecord>
+
     private init(client: PostgresClient, run: Task<Void, Never>, logger: Logger) {
         self.client = client
         self.run = run
         self.logger = logger
+        self.cardInserts = Coalescer(batchMax: 64) { cards in
+            try await Self.insert(cards, client: client, logger: logger)
+        } runOne: { card in
+            try await Self.insert([card], client: client, logger: logger)
+        }
     }
 
     /// Connects with the vault's credentials and brings the `vault` schema up to date (the
@@ -169,15 +178,34 @@ public final class PostgresVaultStore: VaultStore {
     }
 
     public func insertCard(_ card: VaultedCardRecord) async throws {
-        try await query("""
+        try await cardInserts.submit(card)
+    }
+
+    /// One statement (and, outside a transaction, one commit) for `cards`; a token already
+    /// stored stays as it is.
+    private static func insert(_ cards: [VaultedCardRecord], client: PostgresClient, logger: Logger) async throws {
+        var statement: PostgresWrite = """
             INSERT INTO vault.cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
                 sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
-            VALUES (\(card.summary.token), \(card.merchantID), \(card.summary.brand.rawValue), \(card.summary.last4),
+            VALUES
+            """
+        for (index, card) in cards.enumerated() {
+            let row: PostgresWrite = """
+                (\(card.summary.token), \(card.merchantID), \(card.summary.brand.rawValue), \(card.summary.last4),
                 \(card.summary.expMonth), \(card.summary.expYear), \(card.summary.fingerprint), \(card.summary.country),
                 \(ByteBuffer(bytes: card.sealedPAN)), \(ByteBuffer(bytes: card.wrappedDataKey)), \(card.keyVersion), \(card.createdAtMs),
                 \(card.customerRef))
-            ON CONFLICT (token) DO NOTHING
-            """)
+                """
+            statement.append(index == 0 ? " " : ", ", row)
+        }
+        statement.append(" ON CONFLICT (token) DO NOTHING")
+        do {
+            _ = try await client.withConnection { connection in
+                try await PreparedStatements.rows(statement.query, on: connection, logger: logger)
+            }
+        } catch {
+            throw translate(error)
+        }
     }
 
     /// The vault's own role and pool commit on their own: never inside a payments transaction.
