@@ -44,6 +44,8 @@ public final class LocalCluster: Sendable {
         /// by default the `vault` schema and role are provisioned through ``postgres``.
         public var vault = VaultStores.Locations()
         public var payments = PaymentService.Configuration()
+        /// The core's limit of calls in flight per edge stream (CoreNode.Configuration).
+        public var pipedCallsInFlightMax = 1_024
         public var webhooks = WebhookDispatcher.Configuration()
         /// Rate-limit tiers of every edge.
         public var rateLimits = EdgeRateLimiter.Configuration()
@@ -110,6 +112,7 @@ public final class LocalCluster: Sendable {
         coreConfiguration.billingInterval = options.billingInterval
         coreConfiguration.dunning = options.dunning
         coreConfiguration.payments = options.payments
+        coreConfiguration.pipedCallsInFlightMax = options.pipedCallsInFlightMax
         coreConfiguration.webhooks = options.webhooks
         coreConfiguration.traffic = TrafficControlPlane.Configuration(regions: options.regions)
         let core = CoreNode(configuration: coreConfiguration, store: store, vaultStore: vaultStore, keys: keys,

@@ -30,6 +30,9 @@ public struct CoreNode: Sendable {
         public var webhooks = WebhookDispatcher.Configuration()
         /// The regions whose edges this core serves (the traffic control plane's regions).
         public var traffic = TrafficControlPlane.Configuration(regions: ["local"])
+        /// Calls one edge's PaymentCalls stream may have running at once; a further call is
+        /// answered `core_overloaded` (UNAVAILABLE, safe to retry) instead of queueing.
+        public var pipedCallsInFlightMax = 1_024
 
         public init(certificatePath: String, keyPath: String, caPath: String) {
             self.certificatePath = certificatePath
@@ -109,7 +112,7 @@ public struct CoreNode: Sendable {
             config: CoreNode.transportConfig())
         server = GRPCServer(transport: transport, services: [
             CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, disputes: disputes, payouts: payouts,
-                            subscriptions: subscriptions, now: now, logger: logger),
+                            subscriptions: subscriptions, pipedCallsInFlightMax: configuration.pipedCallsInFlightMax, now: now, logger: logger),
             TrafficControlService(plane: traffic, logger: logger), health,
         ])
         health.setStatus(.serving)

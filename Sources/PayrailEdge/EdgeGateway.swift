@@ -245,12 +245,14 @@ public final class EdgeGateway: Sendable {
         let fingerprint = idempotency.fingerprint(operation: operation, request: try request.serializedBytes(options: encoding))
         let cacheKey = EdgeIdempotencyCache.Key(merchantID: context.merchantID, livemode: context.livemode, operation: operation,
                                                 idempotencyKey: key)
-        let bytes = try await idempotency.run(cacheKey, fingerprint: fingerprint, keep: { bytes in
-            (try? Response(serializedBytes: bytes)).map(keep) ?? false
-        }, send: {
-            try await self.withFailover { try await send() }.serializedBytes()
+        // The request that sends keeps the decoded answer: only replays and joined duplicates decode.
+        let sent = SentAnswer<Response>()
+        let bytes = try await idempotency.run(cacheKey, fingerprint: fingerprint, keep: { _ in sent.isFinal }, send: {
+            let response = try await self.withFailover { try await send() }
+            sent.set(response, isFinal: keep(response))
+            return try response.serializedBytes()
         })
-        return try Response(serializedBytes: bytes)
+        return try sent.response ?? Response(serializedBytes: bytes)
     }
 
     // MARK: Forwarding
@@ -554,4 +556,13 @@ public final class EdgeGateway: Sendable {
             return try await core.listWebhookDeliveries(.with { $0.context = context; $0.request = request }, options: options)
         }
     }
+}
+
+/// The answer a request got from the core itself, beside the bytes the idempotency cache keeps.
+private final class SentAnswer<Response: Sendable>: Sendable {
+    private let state = Mutex<(response: Response?, isFinal: Bool)>((nil, false))
+
+    func set(_ response: Response, isFinal: Bool) { state.withLock { $0 = (response, isFinal) } }
+    var response: Response? { state.withLock { $0.response } }
+    var isFinal: Bool { state.withLock { $0.isFinal } }
 }

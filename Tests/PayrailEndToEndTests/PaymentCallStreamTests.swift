@@ -7,6 +7,7 @@ import PayrailDomain
 @testable import PayrailEdge
 import PayrailProtos
 import PayrailRuntime
+import PayrailSimulators
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -71,6 +72,51 @@ import Testing
             await client.close()
             await group.triggerGracefulShutdown()
             _ = await running.result
+        }
+    }
+
+    /// A stream over the core's in-flight limit: the calls beyond it are refused at once with
+    /// `core_overloaded` (UNAVAILABLE: nothing was written, retry with the same key) instead
+    /// of queueing, the admitted ones finish, and a refused call retried later succeeds once.
+    @Test func callsBeyondAStreamsLimitAreRefusedAsOverloaded() async throws {
+        let slowNetwork = CardNetworkSimulator(configuration: .init(latencyMinMs: 600, latencyMaxMs: 600, tailPerMille: 0, tailMultiplier: 1,
+                                                                    timeoutMs: 5_000))
+        try await withCluster(configure: { options in
+            options.pipedCallsInFlightMax = 2
+            options.connector = slowNetwork
+        }) { cluster, client, _, _ in
+            let gateway = cluster.edges[0].gateway
+            #expect(await eventually { gateway.pipes.allSatisfy(\.isReady) }, "the edge's streams to the core become ready")
+            let streams = gateway.pipes.count
+            let total = 4 * streams
+            // Every stream gets four calls while its first two wait 600 ms on the network.
+            let outcomes = await withTaskGroup(of: (String, RPCError?).self) { group in
+                for index in 0..<total {
+                    group.addTask {
+                        let key = "overload-\(index)"
+                        do {
+                            _ = try await client.payments.createPayment(createRequest(key: key), metadata: client.metadata)
+                            return (key, nil)
+                        } catch {
+                            return (key, error as? RPCError ?? RPCError(code: .unknown, message: "\(error)"))
+                        }
+                    }
+                }
+                return await group.reduce(into: [(String, RPCError?)]()) { $0.append($1) }
+            }
+            let refused = outcomes.compactMap { key, error in error.map { (key, $0) } }
+            #expect(outcomes.count - refused.count <= 2 * streams, "no stream ran more than two calls at once")
+            #expect(!refused.isEmpty, "calls beyond the limit were refused")
+            for (key, error) in refused {
+                #expect(error.code == .unavailable, "\(key): \(error)")
+                #expect(Array(error.metadata[stringValues: RPCErrorMapping.reasonKey]) == ["core_overloaded"], "\(key)")
+            }
+            // Nothing of a refused call was written: its retry is the first (and only) payment.
+            let (key, _) = try #require(refused.first)
+            let retried = try await client.payments.createPayment(createRequest(key: key), metadata: client.metadata)
+            #expect(retried.status == .succeeded)
+            let again = try await client.payments.createPayment(createRequest(key: key), metadata: client.metadata)
+            #expect(again.id == retried.id)
         }
     }
 

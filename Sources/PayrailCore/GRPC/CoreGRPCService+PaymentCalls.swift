@@ -8,12 +8,10 @@ import Synchronization
 /// (`PaymentCalls`): every message is answered by the same code as its unary method, with the
 /// same validation and errors, in completion order. A call runs to completion once started:
 /// an edge that stops waiting (its deadline, its merchant gone) finds the outcome recorded
-/// under the idempotency key, as after a lost unary response.
+/// under the idempotency key, as after a lost unary response. At most `pipedCallsInFlightMax`
+/// calls of one stream run at once; a further one is answered `core_overloaded` (UNAVAILABLE,
+/// safe to retry) instead of queueing without bound.
 extension CoreGRPCService {
-    /// Calls one stream may have running at once; a further call is answered `core_overloaded`
-    /// (UNAVAILABLE, safe to retry) instead of queueing without bound.
-    static let pipedCallsInFlightMax = 1_024
-
     public func paymentCalls(request: RPCAsyncSequence<Payrail_Internal_V1_PipedCall, any Error>,
                              response: RPCWriter<Payrail_Internal_V1_PipedResult>, context: ServerContext) async throws {
         let (results, sink) = AsyncStream.makeStream(of: Payrail_Internal_V1_PipedResult.self)
@@ -33,7 +31,7 @@ extension CoreGRPCService {
                 do {
                     for try await call in request {
                         guard call.id != 0 else { continue }
-                        guard inFlight.enter(limit: Self.pipedCallsInFlightMax) else {
+                        guard inFlight.enter(limit: pipedCallsInFlightMax) else {
                             sink.yield(Self.pipedResult(call.id, error: RPCErrorMapping.rpcError(
                                 PayrailError(PayrailError.Code("core_overloaded", .unavailable), "too many calls in flight on this stream; retry"))))
                             continue

@@ -14,12 +14,16 @@ public struct CoreGRPCService: Payrail_Internal_V1_Core.SimpleServiceProtocol {
     let disputes: DisputeService
     let payouts: PayoutService
     let subscriptions: SubscriptionService
+    /// Calls one PaymentCalls stream may have running at once (see ``paymentCalls(request:response:context:)``).
+    let pipedCallsInFlightMax: Int
     let now: @Sendable () -> Int64
     let logger: Logger
 
     public init(payments: PaymentService, apiKeys: APIKeyService, webhookEndpoints: WebhookEndpointService, disputes: DisputeService,
-                payouts: PayoutService, subscriptions: SubscriptionService,
+                payouts: PayoutService, subscriptions: SubscriptionService, pipedCallsInFlightMax: Int = 1_024,
                 now: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "payrail.core.grpc")) {
+        precondition(pipedCallsInFlightMax >= 1, "a stream runs at least one call")
+        self.pipedCallsInFlightMax = pipedCallsInFlightMax
         self.payments = payments
         self.apiKeys = apiKeys
         self.webhookEndpoints = webhookEndpoints
