@@ -25,7 +25,7 @@ final class PostgresBatchSession: GroupCommitSession {
         var argumentEnds: [Int32] = []
         /// Per statement: nil, or the conflict message if it does not touch exactly one row.
         var oneRow: [String?] = []
-        /// Whether this writer holds a savepoint (it sent writes before a read).
+        /// Whether this writer holds a savepoint (it sent writes before a read, or awaited one).
         var savepoint = false
     }
 
