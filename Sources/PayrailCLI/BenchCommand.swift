@@ -75,7 +75,7 @@ struct LedgerBench: AsyncParsableCommand {
             print(String(format: "group commit / best one-per-transaction = %.1fx (%d batches, %.0f postings per batch)",
                          grouped.perSecond / plain.perSecond, poster.batchesCommitted,
                          Double(grouped.count) / Double(max(1, poster.batchesCommitted))))
-            let storePath = try await phase("postgres, store write path (group commit lanes, a savepoint per writer)", tag: "w\(UnixClock.nowMs())") { posting in
+            let storePath = try await phase("postgres, store write path (group commit lanes, each writer rolls back alone)", tag: "w\(UnixClock.nowMs())") { posting in
                 try await store.write { try await $0.appendLedgerTransaction(posting) }
             }
             print(storePath)
