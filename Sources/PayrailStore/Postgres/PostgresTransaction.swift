@@ -47,7 +47,7 @@ struct PostgresTransaction: StoreTransaction {
 
     /// A SELECT (every other statement may write).
     private static func isPlainRead(_ sql: String) -> Bool {
-        sql.drop(while: { $0 == " " || $0 == "\n" }).prefix(6).uppercased() == "SELECT"
+        PreparedStatements.head(of: sql) == "SELECT"
     }
 
     /// A write whose result the caller does not read: held by the group-commit batch and sent

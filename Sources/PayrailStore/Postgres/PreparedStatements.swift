@@ -57,8 +57,14 @@ enum PreparedStatements {
     }
 
     private static func isDML(_ sql: String) -> Bool {
-        let head = sql.drop(while: { $0 == " " || $0 == "\n" }).prefix(6).uppercased()
+        let head = head(of: sql)
         return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(head) || head.hasPrefix("WITH")
+    }
+
+    /// A statement's first six characters after leading blanks, upper-cased: enough to tell
+    /// SELECT, INSERT, UPDATE, DELETE and WITH apart.
+    static func head(of sql: String) -> String {
+        sql.drop(while: { $0 == " " || $0 == "\n" }).prefix(6).uppercased()
     }
 }
 
