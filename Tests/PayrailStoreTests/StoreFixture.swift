@@ -54,7 +54,9 @@ struct StoreFixture {
                 try await connection.close()
             }, cleanUp: {
                 try await store.close()
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                for file in [path, SQLiteStore.vaultPath(for: path)] {
+                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+                }
             })
         case .postgres:
             guard let url = StoreKind.postgresURL, let base = PostgresStore.Location(url: url) else {
@@ -76,6 +78,27 @@ struct StoreFixture {
                 }
             })
         }
+    }
+
+    /// One connection (one server session) to a fresh database with the store's schema,
+    /// for tests of the schema's own functions; the database is dropped afterwards.
+    static func withPostgresSession(_ body: (PostgresConnection) async throws -> Void) async throws {
+        guard let url = StoreKind.postgresURL, let base = PostgresStore.Location(url: url) else {
+            Issue.record("PAYRAIL_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL")
+            throw CancellationError()
+        }
+        let database = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: Logger(label: "test")) }
+        var location = base
+        location.database = database
+        do {
+            try await PostgresStore.open(location, maximumConnections: 2).close()
+            try await admin(location, body)
+        } catch {
+            try? await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: Logger(label: "test")) }
+            throw error
+        }
+        try await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: Logger(label: "test")) }
     }
 
     private static func admin(_ location: PostgresStore.Location, _ body: (PostgresConnection) async throws -> Void) async throws {
