@@ -3,11 +3,11 @@ import Logging
 import PostgresNIO
 import Testing
 
-/// `payrail_writes`, the call a PostgreSQL group-commit writer's writes travel in, prepares
-/// each statement text once per session. Whichever way a statement runs (prepared, or
-/// directly when it cannot be wrapped or the session holds too many), the call must answer
-/// as before: every write applies or none, a counted write that touches no row is a PR409
-/// conflict, and values arrive exactly as sent.
+/// `payrail_writes` and `payrail_batch_writes`, the calls PostgreSQL group-commit writers'
+/// writes travel in, prepare each statement text once per session. Whichever way a statement
+/// runs (prepared, or directly when it cannot be wrapped or the session holds too many), the
+/// calls must answer as before: a writer's writes all apply or none do, a counted write that
+/// touches no row is a PR409 conflict, and values arrive exactly as sent.
 @Suite struct PostgresWritesCallTests {
     /// One `payrail_writes` call: its answer, nil when every write applied.
     private struct Writes {
@@ -85,6 +85,18 @@ import Testing
             _ = try await writes.rows("ROLLBACK")
             #expect(try await writes.call([update], args: ["a3", "kept"], ends: [2], oneRow: [nil]) == nil)
             #expect(try await writes.rows("SELECT note FROM writes_probe WHERE id = 'a3'") == ["kept"])
+
+            // Several writers in one call: each is a subtransaction of its own, and only the
+            // failed ones are answered, numbered from 1.
+            func literal(_ value: String?) -> String { value.map { "$v$" + $0 + "$v$" } ?? "NULL" }
+            let batchAnswer = try await writes.rows("""
+                SELECT failed_writer || ' ' || failure FROM payrail_batch_writes(
+                    ARRAY[\([Self.insert, Self.insert, Self.counted, Self.insert].map(literal).joined(separator: ", "))]::TEXT[],
+                    ARRAY['w1', '1', NULL, 'w2', '2', NULL, 'nobody', '3', 'w3', '3', NULL]::TEXT[],
+                    ARRAY[3, 6, 8, 11]::INT[], ARRAY[NULL, NULL, 'w2 missing', NULL]::TEXT[], ARRAY[1, 3, 4]::INT[])
+                """)
+            #expect(batchAnswer == ["2 3 PR409 w2 missing"])
+            #expect(try await writes.rows("SELECT string_agg(id, ',' ORDER BY id) FROM writes_probe WHERE id LIKE 'w_'") == ["w1,w3"])
 
             // More distinct texts than a session prepares: the rest run directly, and all apply.
             for index in 0..<300 {

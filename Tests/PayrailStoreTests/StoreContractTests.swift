@@ -123,7 +123,8 @@ import Testing
     }
 
     /// Writers refused by the database itself (a duplicate payment id, a stale version) while
-    /// sharing batches with good ones: each refused writer gets its error and leaves nothing,
+    /// sharing batches with good ones: each refused writer gets its error and leaves nothing
+    /// (no rows, no balance change),
     /// every other writer's work commits, and what a writer reads after its own writes sees
     /// them (on PostgreSQL those writes are sent without waiting for their answers).
     @Test(arguments: StoreKind.available)
@@ -171,6 +172,10 @@ import Testing
                 return ids
             }
             #expect(written == Set((0..<120).filter { ![1, 4].contains($0 % 6) }.map { "ltx_r\($0)" }))
+            // A refused writer's postings leave the stored balances too.
+            let merchant = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
+            let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
+            #expect(balances[merchant.key] == -500 * Int64(written.count))
             for index in 0..<120 where ![1, 4].contains(index % 6) {
                 #expect(try await store.read { try await $0.payment(id: "pay_r\(index)", merchantID: "acct_1") } != nil)
             }

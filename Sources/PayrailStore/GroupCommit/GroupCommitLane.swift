@@ -11,6 +11,14 @@ protocol GroupCommitSession: Sendable {
     /// Commits the shared transaction, after any work done once per batch (balance updates).
     func commit() async throws
     func rollback() async
+    /// Writers (numbered in the order their bodies ran, from 0) whose writes the session
+    /// sent only after their bodies ended and that failed: after a successful commit, their
+    /// answer is this error instead of success.
+    func failedWriters() -> [Int: any Error]
+}
+
+extension GroupCommitSession {
+    func failedWriters() -> [Int: any Error] { [:] }
 }
 
 /// How a database opens the shared transactions of a ``GroupCommitLane``.
@@ -151,7 +159,7 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
         }
         precondition(!batch.isEmpty, "the lane's holder is a writer first in line")
         var handedOff = false
-        let outcome: Result<Void, any Error>
+        let outcome: Result<[Int: any Error], any Error>
         do {
             outcome = try await database.withNewSession { session in
                 for ticket in batch { await ticket.runBody(session) }
@@ -159,15 +167,18 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
                     handOff()
                     handedOff = true
                 }
-                return await commit(session)
+                return await commit(session).map { session.failedWriters() }
             }
         } catch {
             outcome = .failure(database.translate(error))
         }
         if !handedOff { handOff() }
         writes.add(batch.count, ordering: .relaxed)
-        for ticket in batch {
-            if case .failure(let error) = outcome { ticket.fail?(error) }
+        for (writer, ticket) in batch.enumerated() {
+            switch outcome {
+            case .failure(let error): ticket.fail?(error)
+            case .success(let failedWriters): if let error = failedWriters[writer] { ticket.fail?(database.translate(error)) }
+            }
             ticket.signal(.done)
         }
     }

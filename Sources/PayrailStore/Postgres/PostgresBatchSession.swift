@@ -17,22 +17,53 @@ import Synchronization
 /// writes) needs no savepoint; a writer that reads after writing, or awaits a write of its
 /// own, takes one first, so that everything it wrote rolls back together.
 final class PostgresBatchSession: GroupCommitSession {
-    /// The current writer's writes not sent yet, flattened for `payrail_writes`.
-    private struct PendingWrites {
+    /// Writes not sent yet, flattened for `payrail_batch_writes`.
+    private struct HeldWrites {
         var statements: [String] = []
         var arguments: [String?] = []
         /// Where each statement's arguments end in `arguments` (1-based, inclusive).
         var argumentEnds: [Int32] = []
         /// Per statement: nil, or the conflict message if it does not touch exactly one row.
         var oneRow: [String?] = []
-        /// Whether this writer holds a savepoint (it sent writes before a read, or awaited one).
+        /// Where each writer's statements end in `statements` (1-based, inclusive), and which
+        /// writer of the batch they belong to.
+        var writerEnds: [Int32] = []
+        var writers: [Int] = []
+
+        var isEmpty: Bool { statements.isEmpty }
+
+        mutating func append(_ other: HeldWrites) {
+            let argumentBase = Int32(arguments.count)
+            let statementBase = Int32(statements.count)
+            statements += other.statements
+            arguments += other.arguments
+            argumentEnds += other.argumentEnds.map { $0 + argumentBase }
+            oneRow += other.oneRow
+            writerEnds += other.writerEnds.map { $0 + statementBase }
+            writers += other.writers
+        }
+    }
+
+    private struct State {
+        /// The running writer's writes.
+        var member = HeldWrites()
+        /// Whether the running writer holds a savepoint (it sent writes before a read, or
+        /// awaited one).
         var savepoint = false
+        /// The running writer's number in the batch (0 for the first).
+        var writer = -1
+        /// Writes of writers that ended, sent with the next statement or before COMMIT.
+        var ended = HeldWrites()
+        /// Ended writers whose writes failed: their answer instead of success.
+        var failures: [Int: StoreError] = [:]
+        /// Set if held writes may not have reached the server: the batch must not commit.
+        var broken: (any Error)?
     }
 
     let connection: PostgresConnection
     private let logger: Logger
     let balances = BatchBalanceChanges()
-    private let pending = Mutex(PendingWrites())
+    private let state = Mutex(State())
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -43,54 +74,92 @@ final class PostgresBatchSession: GroupCommitSession {
         PostgresTransaction(connection: connection, logger: logger, locking: true, batch: self)
     }
 
-    /// Holds a write until the writer ends or reads. `expectingOneRow`: the write must touch
-    /// exactly one row, else the writer fails with a conflict with this message.
+    /// Holds a write until the writer's writes are sent. `expectingOneRow`: the write must
+    /// touch exactly one row, else the writer fails with a conflict with this message.
     func send(_ write: PostgresWrite, expectingOneRow: String? = nil) {
-        pending.withLock { pending in
-            pending.statements.append(write.sql)
-            pending.arguments += write.arguments
-            pending.argumentEnds.append(Int32(pending.arguments.count))
-            pending.oneRow.append(expectingOneRow)
+        state.withLock { state in
+            state.member.statements.append(write.sql)
+            state.member.arguments += write.arguments
+            state.member.argumentEnds.append(Int32(state.member.arguments.count))
+            state.member.oneRow.append(expectingOneRow)
         }
     }
 
-    /// Before a statement the writer waits for: its held writes must run first (the
-    /// statement may read them), and if anything of the writer reaches the server before its
-    /// last call (held writes now, or this statement writes), a savepoint makes it all roll
+    /// Before a statement the writer waits for: every held write must run first (the
+    /// statement may read them), and if anything of this writer reaches the server before
+    /// its end (held writes now, or this statement writes), a savepoint makes it all roll
     /// back together. A plain read with nothing held needs neither.
     func prepareForStatement(writing: Bool) async throws {
-        let (needsSavepoint, holdsWrites) = pending.withLock { pending -> (Bool, Bool) in
-            let holdsWrites = !pending.statements.isEmpty
+        try await sendEndedWriters()
+        let (needsSavepoint, holdsWrites) = state.withLock { state -> (Bool, Bool) in
+            let holdsWrites = !state.member.isEmpty
             guard writing || holdsWrites else { return (false, false) }
-            defer { pending.savepoint = true }
-            return (!pending.savepoint, holdsWrites)
+            defer { state.savepoint = true }
+            return (!state.savepoint, holdsWrites)
         }
         if needsSavepoint { try await connection.query("SAVEPOINT writer", logger: logger) }
-        if holdsWrites { try await flush() }
+        if holdsWrites { try await sendMember() }
     }
 
-    /// Sends the held writes in one round trip: all of them apply, or none and the first
+    /// Sends the running writer's held writes: all of them apply, or none and the first
     /// failure is thrown (a conflict for a failed row-count check or unique violation).
-    private func flush() async throws {
-        let writes = pending.withLock { pending -> PendingWrites? in
-            guard !pending.statements.isEmpty else { return nil }
-            var taken = PendingWrites()
-            swap(&taken, &pending)
-            pending.savepoint = taken.savepoint
+    private func sendMember() async throws {
+        let writes = state.withLock { state -> HeldWrites? in
+            guard !state.member.isEmpty else { return nil }
+            var taken = HeldWrites()
+            swap(&taken, &state.member)
+            taken.writerEnds = [Int32(taken.statements.count)]
+            taken.writers = [state.writer]
             return taken
         }
         guard let writes else { return }
-        var bindings = PostgresBindings(capacity: 4)
+        if let failure = try await send(writes).first { throw failure.error }
+    }
+
+    /// Sends the ended writers' writes in one call, each writer's alone in its
+    /// subtransaction, and settles their balance changes.
+    private func sendEndedWriters() async throws {
+        let writes = state.withLock { state -> HeldWrites? in
+            guard !state.ended.isEmpty else { return nil }
+            var taken = HeldWrites()
+            swap(&taken, &state.ended)
+            return taken
+        }
+        guard let writes else { return }
+        let failures: [(writer: Int, error: StoreError)]
+        do {
+            failures = try await send(writes)
+        } catch {
+            // The writes' fate is unknown: their writers were told nothing yet, and the
+            // batch must not commit without them.
+            state.withLock { $0.broken = error }
+            balances.settle(failed: Set(writes.writers))
+            throw error
+        }
+        state.withLock { state in
+            for failure in failures { state.failures[failure.writer] = failure.error }
+        }
+        balances.settle(failed: Set(failures.map(\.writer)))
+    }
+
+    /// One `payrail_batch_writes` call: the writers whose writes failed, with their errors.
+    private func send(_ writes: HeldWrites) async throws -> [(writer: Int, error: StoreError)] {
+        var bindings = PostgresBindings(capacity: 5)
         bindings.append(writes.statements)
         bindings.append(TextArray(writes.arguments))
         bindings.append(writes.argumentEnds)
         bindings.append(TextArray(writes.oneRow))
+        bindings.append(writes.writerEnds)
         let rows = try await PreparedStatements.rows(PostgresQuery(unsafeSQL: Self.writesCall, binds: bindings), on: connection, logger: logger)
-        guard let row = rows.first, let failure = try row[0].decode(String?.self) else { return }
-        throw Self.error(fromFailure: failure)
+        return try rows.map { row in
+            let number = try row[0].decode(Int32.self)
+            let failure = try row[1].decode(String.self)
+            guard number >= 1, Int(number) <= writes.writers.count else { throw StoreError.corrupt("payrail_batch_writes answered writer \(number)") }
+            return (writes.writers[Int(number) - 1], Self.error(fromFailure: failure))
+        }
     }
 
-    static let writesCall = "SELECT payrail_writes($1, $2, $3, $4)"
+    static let writesCall = "SELECT failed_writer, failure FROM payrail_batch_writes($1, $2, $3, $4, $5)"
 
     /// `payrail_writes`' answer "<statement> <SQLSTATE> <message>" as the store's error.
     static func error(fromFailure failure: String) -> StoreError {
@@ -106,33 +175,60 @@ final class PostgresBatchSession: GroupCommitSession {
 
     func savepoint() async throws {
         balances.resetMember()
-        pending.withLock { $0 = PendingWrites() }
+        state.withLock { state in
+            state.member = HeldWrites()
+            state.savepoint = false
+            state.writer += 1
+        }
     }
 
+    /// The writer's body succeeded. Writes it still holds join the ended writers' and are
+    /// sent with the next statement or before COMMIT: its answer waits for the commit anyway,
+    /// and ``failedWriters()`` turns it into a failure if they do not apply. A writer holding
+    /// a savepoint has already sent writes; the rest go now, and the savepoint is released.
     func releaseSavepoint() async throws {
-        try await flush()
-        let held = pending.withLock { pending -> Bool in
-            defer { pending.savepoint = false }
-            return pending.savepoint
+        let savepoint = state.withLock { $0.savepoint }
+        guard savepoint else {
+            let writer = state.withLock { state -> Int? in
+                guard !state.member.isEmpty else { return nil }
+                var member = HeldWrites()
+                swap(&member, &state.member)
+                member.writerEnds = [Int32(member.statements.count)]
+                member.writers = [state.writer]
+                state.ended.append(member)
+                return state.writer
+            }
+            if let writer { balances.holdMember(as: writer) } else { balances.keepMember() }
+            return
         }
-        if held { try await connection.query("RELEASE SAVEPOINT writer", logger: logger) }
+        try await sendMember()
+        state.withLock { $0.savepoint = false }
+        try await connection.query("RELEASE SAVEPOINT writer", logger: logger)
         balances.keepMember()
     }
 
     func rollbackToSavepoint() async {
         balances.resetMember()
         // Writes still held never reached the server; a failed call undid itself.
-        let held = pending.withLock { pending -> Bool in
-            defer { pending = PendingWrites() }
-            return pending.savepoint
+        let held = state.withLock { state -> Bool in
+            defer {
+                state.member = HeldWrites()
+                state.savepoint = false
+            }
+            return state.savepoint
         }
         guard held else { return }
         _ = try? await connection.query("ROLLBACK TO SAVEPOINT writer", logger: logger)
         _ = try? await connection.query("RELEASE SAVEPOINT writer", logger: logger)
     }
 
+    func failedWriters() -> [Int: any Error] {
+        state.withLock { $0.failures.mapValues { $0 } }
+    }
+
     func commit() async throws {
-        try await flush()
+        if let broken = state.withLock({ $0.broken }) { throw broken }
+        try await sendEndedWriters()
         let changes = balances.batch
         if !changes.isEmpty {
             _ = try await PreparedStatements.rows(PostgresTransaction.balanceUpsert(changes), on: connection, logger: logger)
