@@ -10,7 +10,7 @@ import Testing
 @Suite struct LedgerVerifierTests {
     @Test func verifyReportsAnUnbalancedTransaction() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        defer { for file in [path, SQLiteStore.vaultPath(for: path)] { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) } } }
         let store = try await SQLiteStore.open(path: path)
         let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
         let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
@@ -37,7 +37,7 @@ import Testing
     /// Balanced but wrong: a capture that releases a hold the payment never had.
     @Test func verifyReportsAHoldReleasedTwice() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        defer { for file in [path, SQLiteStore.vaultPath(for: path)] { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) } } }
         let store = try await SQLiteStore.open(path: path)
         let pending = LedgerAccount.merchantPending("acct_1", livemode: false, .usd)
         let authorizations = LedgerAccount.processorAuthorizations("cardsim", livemode: false, .usd)
@@ -59,7 +59,7 @@ import Testing
     /// A stored balance tampered with behind the store's back no longer matches its entries.
     @Test func verifyReportsATamperedBalance() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        defer { for file in [path, SQLiteStore.vaultPath(for: path)] { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) } } }
         let store = try await SQLiteStore.open(path: path)
         let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
         let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
@@ -82,7 +82,7 @@ import Testing
     /// make one) is reported by id.
     @Test func verifyReportsAnOrphanEntry() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-verify-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        defer { for file in [path, SQLiteStore.vaultPath(for: path)] { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) } } }
         let store = try await SQLiteStore.open(path: path)
         let raw = try await SQLiteConnection.open(storage: .file(path: path))
         _ = try await raw.query("PRAGMA foreign_keys=OFF")
