@@ -9,13 +9,16 @@ import Synchronization
 /// account, in account order, just before COMMIT: a merchant account credited by every payment
 /// is locked once per batch and only for the commit, so it does not serialize the payments.
 ///
-/// A writer's writes are held here and sent together, as one call of `payrail_writes` (schema
-/// migration 20), when the writer ends or reads: postgres-nio runs one statement per round
-/// trip, and on a payment's path the round trips (a savepoint, each write, the release) were
-/// most of the time and CPU of both the core and the server. The call is a subtransaction of
-/// its own, so a writer whose writes all go in one call (the usual case: reads first, then
-/// writes) needs no savepoint; a writer that reads after writing, or awaits a write of its
-/// own, takes one first, so that everything it wrote rolls back together.
+/// A writer's writes are held here and sent as calls of `payrail_batch_writes` (schema
+/// migrations 20 and 21): postgres-nio runs one statement per round trip, and on a payment's
+/// path the round trips (a savepoint, each write, the release) were most of the time and CPU of
+/// both the core and the server. Each writer's writes in a call are a subtransaction of their
+/// own, so a writer whose writes all go in one call (the usual case: reads first, then writes)
+/// needs no savepoint; a writer that reads after writing, or awaits a write of its own, takes
+/// one first, so that everything it wrote rolls back together. A writer that ends with writes
+/// held leaves them to the batch: they go with every other ended writer's before the batch's
+/// next statement or its COMMIT, and a failure among them becomes that writer's answer
+/// (``failedWriters()``), its balance changes dropped.
 final class PostgresBatchSession: GroupCommitSession {
     /// Writes not sent yet, flattened for `payrail_batch_writes`.
     private struct HeldWrites {

@@ -473,19 +473,19 @@ enum PostgresSchema {
         END
         $$;
         """,
-        // 21: payrail_writes without parsing and planning every statement on every call (that
-        // was 40 % of PostgreSQL's CPU under load, measured with perf), and several writers'
-        // writes in one call (payrail_batch_writes: each writer's statements, up to its
-        // `writer_ends` entry, are a subtransaction of their own; it answers the writers that
-        // failed, numbered from 1, with the failure payrail_writes would answer). Each statement text is
-        // prepared once per session as a named statement taking its slice of `args` and run
-        // with EXECUTE. A counted statement (one with a `one_row` message) ends in RETURNING and
-        // is prepared wrapped to return its row count, since EXECUTE reports none. Statements
-        // that cannot be wrapped, and any beyond 256 distinct texts per session (a session keeps
-        // what it prepares), run as before. Which way each text runs is remembered in a
-        // session setting; PREPARE is not undone by a rollback but the setting is, so a
-        // forgotten text is looked up among the session's prepared statements before it is
-        // prepared again.
+        // 21: two changes to the group-commit writers' calls. (1) Several writers' writes in one
+        // call: payrail_batch_writes runs each writer's statements (up to its `writer_ends`
+        // entry) as a subtransaction of its own and answers the writers that failed, numbered
+        // from 1, with the failure payrail_writes would answer. (2) No parsing and planning of
+        // every statement on every call (40 % of PostgreSQL's CPU under load, measured with
+        // perf): each statement text is prepared once per session as a named statement taking
+        // its slice of `args`, and run with EXECUTE. A counted statement (one with a `one_row`
+        // message) ends in RETURNING and is prepared wrapped to return its row count, since
+        // EXECUTE reports none. Statements that cannot be wrapped, and any beyond 256 distinct
+        // texts per session (a session keeps what it prepares), run as before. Which way each
+        // text runs is remembered in a session setting; PREPARE is not undone by a rollback but
+        // the setting is, so a forgotten text is looked up among the session's prepared
+        // statements before it is prepared again.
         """
         CREATE FUNCTION payrail_prepare_write(statement_name TEXT, statement TEXT, counted BOOLEAN) RETURNS TEXT
         LANGUAGE plpgsql AS $$
