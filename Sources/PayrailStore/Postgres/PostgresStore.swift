@@ -118,17 +118,6 @@ public final class PostgresStore: GroupCommittingStore {
         var configuration = PostgresClient.Configuration(host: location.host, port: location.port, username: location.username,
                                                          password: location.password, database: location.database, tls: .disable)
         configuration.options.maximumConnections = maximumConnections
-        // The pool arms timers each time a connection goes back idle (keep-alive, and an idle
-        // timeout for connections beyond the minimum) and cancels them on the next lease, which
-        // under load is microseconds later. A cancelled sleep on Linux keeps its task and its
-        // dispatch timer until its deadline, so at ~800 leases/s the default 60 s idle and 30 s
-        // keep-alive timers held ~70,000 sleeping tasks (heaptrack, soak at 200/s): memory
-        // that grows with the load. Shorter timers bound that to a few seconds' worth; two
-        // connections stay open whatever the load (not all of them: every store, test stores
-        // included, would hold `maximumConnections` from the start).
-        configuration.options.minimumConnections = min(2, maximumConnections)
-        configuration.options.connectionIdleTimeout = .seconds(10)
-        configuration.options.keepAliveBehavior = .init(frequency: .seconds(5))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let run = Task { await client.run() }
         let store = PostgresStore(client: client, run: run, logger: logger,
