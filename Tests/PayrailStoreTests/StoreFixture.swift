@@ -59,23 +59,13 @@ struct StoreFixture {
                 }
             })
         case .postgres:
-            guard let url = StoreKind.postgresURL, let base = PostgresStore.Location(url: url) else {
-                Issue.record("PAYRAIL_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL")
-                throw CancellationError()
-            }
-            let database = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            try await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: Logger(label: "test")) }
-            var testLocation = base
-            testLocation.database = database
-            let location = testLocation
+            let (location, drop) = try await newPostgresDatabase()
             let store = try await PostgresStore.open(location, maximumConnections: 8)
             return StoreFixture(store: store, raw: { sql in
                 try await admin(location) { try await $0.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test")) }
             }, cleanUp: {
                 try await store.close()
-                try await admin(base) {
-                    try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: Logger(label: "test"))
-                }
+                try await drop()
             })
         }
     }
@@ -83,6 +73,19 @@ struct StoreFixture {
     /// One connection (one server session) to a fresh database with the store's schema,
     /// for tests of the schema's own functions; the database is dropped afterwards.
     static func withPostgresSession(_ body: (PostgresConnection) async throws -> Void) async throws {
+        let (location, drop) = try await newPostgresDatabase()
+        do {
+            try await PostgresStore.open(location, maximumConnections: 2).close()
+            try await admin(location, body)
+        } catch {
+            try? await drop()
+            throw error
+        }
+        try await drop()
+    }
+
+    /// A new, empty database on the test server, and how to drop it.
+    private static func newPostgresDatabase() async throws -> (PostgresStore.Location, @Sendable () async throws -> Void) {
         guard let url = StoreKind.postgresURL, let base = PostgresStore.Location(url: url) else {
             Issue.record("PAYRAIL_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL")
             throw CancellationError()
@@ -91,14 +94,11 @@ struct StoreFixture {
         try await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: Logger(label: "test")) }
         var location = base
         location.database = database
-        do {
-            try await PostgresStore.open(location, maximumConnections: 2).close()
-            try await admin(location, body)
-        } catch {
-            try? await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: Logger(label: "test")) }
-            throw error
-        }
-        try await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: Logger(label: "test")) }
+        return (location, {
+            try await admin(base) {
+                try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: Logger(label: "test"))
+            }
+        })
     }
 
     private static func admin(_ location: PostgresStore.Location, _ body: (PostgresConnection) async throws -> Void) async throws {

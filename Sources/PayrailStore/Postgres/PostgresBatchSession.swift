@@ -61,6 +61,16 @@ final class PostgresBatchSession: GroupCommitSession {
         var failures: [Int: StoreError] = [:]
         /// Set if held writes may not have reached the server: the batch must not commit.
         var broken: (any Error)?
+
+        /// The running writer's held writes as one writer's part of a call, or nil if none.
+        mutating func takeMember() -> HeldWrites? {
+            guard !member.isEmpty else { return nil }
+            var taken = HeldWrites()
+            swap(&taken, &member)
+            taken.writerEnds = [Int32(taken.statements.count)]
+            taken.writers = [writer]
+            return taken
+        }
     }
 
     let connection: PostgresConnection
@@ -107,15 +117,7 @@ final class PostgresBatchSession: GroupCommitSession {
     /// Sends the running writer's held writes: all of them apply, or none and the first
     /// failure is thrown (a conflict for a failed row-count check or unique violation).
     private func sendMember() async throws {
-        let writes = state.withLock { state -> HeldWrites? in
-            guard !state.member.isEmpty else { return nil }
-            var taken = HeldWrites()
-            swap(&taken, &state.member)
-            taken.writerEnds = [Int32(taken.statements.count)]
-            taken.writers = [state.writer]
-            return taken
-        }
-        guard let writes else { return }
+        guard let writes = state.withLock({ $0.takeMember() }) else { return }
         if let failure = try await send(writes).first { throw failure.error }
     }
 
@@ -193,11 +195,7 @@ final class PostgresBatchSession: GroupCommitSession {
         let savepoint = state.withLock { $0.savepoint }
         guard savepoint else {
             let writer = state.withLock { state -> Int? in
-                guard !state.member.isEmpty else { return nil }
-                var member = HeldWrites()
-                swap(&member, &state.member)
-                member.writerEnds = [Int32(member.statements.count)]
-                member.writers = [state.writer]
+                guard let member = state.takeMember() else { return nil }
                 state.ended.append(member)
                 return state.writer
             }
