@@ -44,8 +44,10 @@ public final class VaultRewrapper: Service, Sendable {
         for update in updates where try await store.rewrapCard(token: update.token, wrappedDataKey: update.wrapped,
                                                                keyVersion: update.version, fromVersion: update.from) {
             done += 1
+            // Counted as each card moves, not at the end of the round: another rewrapper that
+            // finds nothing left must already see this one's count.
+            moved.add(1, ordering: .relaxed)
         }
-        moved.add(done, ordering: .relaxed)
         logger.info("vault cards rewrapped", metadata: ["count": "\(done)", "to_version": "\(current)"])
         return done
     }
