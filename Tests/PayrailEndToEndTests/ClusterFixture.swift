@@ -210,32 +210,3 @@ enum TestPorts {
         }
     }
 }
-
-/// Starts child processes one at a time: swift-corelibs-foundation's `Process.run()` crashed
-/// (a bad read while copying the child's arguments and environment) when two suites started
-/// processes at the same moment.
-enum TestProcesses {
-    private static let lock = NSLock()
-
-    static func start(_ process: Process) throws {
-        try lock.withLock { try process.run() }
-    }
-
-    /// Runs `process` to its end and returns its exit status and output (stdout and stderr).
-    /// The blocking read and wait happen on a thread of their own, never on one of Swift's
-    /// cooperative threads: there are only as many as cores (two here), and a child that talks
-    /// to a server in this process would otherwise freeze the whole test process while it runs.
-    static func run(_ process: Process) async throws -> (status: Int32, output: String) {
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try start(process)
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-            }
-        }
-    }
-}

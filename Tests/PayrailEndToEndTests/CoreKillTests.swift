@@ -30,17 +30,12 @@ import Glibc
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let pki = try DevPKI(directory: directory + "/tls").ensure()
             let corePort = TestPorts.unused()
-            func startCore() throws -> Process {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: binary)
-                process.arguments = ["core", "--data-dir", directory, "--port", "\(corePort)", "--postgres", url, "--idempotency-lease-ms", "2000", "--metrics-port", "0"]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try TestProcesses.start(process)
-                return process
+            func startCore() throws -> ChildProcess {
+                try ChildProcess.start(binary, ["core", "--data-dir", directory, "--port", "\(corePort)", "--postgres", url,
+                                                "--idempotency-lease-ms", "2000", "--metrics-port", "0"])
             }
             var core = try startCore()
-            defer { if core.isRunning { kill(core.processIdentifier, SIGKILL) } }
+            defer { core.killIfRunning() }
             try await waitForPort(corePort)
 
             let store = try await PostgresStore.open(location)
@@ -86,8 +81,8 @@ import Glibc
             }
             try await waitForAcknowledged(moreThan: 20)
             let beforeKill = acknowledged()
-            kill(core.processIdentifier, SIGKILL)
-            core.waitUntilExit()
+            kill(core.pid, SIGKILL)
+            core.wait()
             try await Task.sleep(for: .milliseconds(500))
             core = try startCore()
             try await waitForPort(corePort)
@@ -123,8 +118,8 @@ import Glibc
             await group.triggerGracefulShutdown()
             _ = await edgeRun.result
             try await store.close()
-            kill(core.processIdentifier, SIGTERM)
-            core.waitUntilExit()
+            kill(core.pid, SIGTERM)
+            core.wait()
         }
     }
 

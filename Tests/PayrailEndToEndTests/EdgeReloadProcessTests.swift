@@ -43,13 +43,8 @@ import Glibc
                 """.write(toFile: path, atomically: true, encoding: .utf8)
             }
             try write(perSecond: "1", burst: 2)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["edge", "--config", path, "--edge-id", "test-1"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try TestProcesses.start(process)
-            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            let process = try ChildProcess.start(binary, ["edge", "--config", path, "--edge-id", "test-1"])
+            defer { process.killIfRunning() }
             let client = try EdgeClient(port: port, caPath: cluster.pki.caCertificatePath, apiKey: merchant.apiKey)
 
             /// Calls sent at once and how many were refused as rate-limited.
@@ -79,7 +74,7 @@ import Glibc
             #expect(await burst(10) >= 5, "a 1/s burst-2 limit refuses most of 10 calls at once")
 
             try write(perSecond: "10000", burst: 10_000)
-            kill(process.processIdentifier, SIGHUP)
+            kill(process.pid, SIGHUP)
             var refused = 10
             for _ in 0..<50 where refused > 0 {
                 try await Task.sleep(for: .milliseconds(100))
@@ -88,13 +83,13 @@ import Glibc
             #expect(refused == 0, "the new limits apply without a restart")
 
             try write(perSecond: "zero", burst: 1)
-            kill(process.processIdentifier, SIGHUP)
+            kill(process.pid, SIGHUP)
             try await Task.sleep(for: .milliseconds(500))
             #expect(process.isRunning)
             #expect(await burst(10) == 0, "a bad file is refused; the limits in force stay")
             await client.close()
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
+            kill(process.pid, SIGTERM)
+            process.wait()
         }
     }
 }

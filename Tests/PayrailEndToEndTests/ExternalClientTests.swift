@@ -9,16 +9,14 @@ import Testing
         try await withCluster { cluster, _, _, _ in
             let merchant = try await cluster.core.apiKeys.createMerchant(name: "Python SDK")
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", root.appendingPathComponent("Tests/python/external_client_test.py").path,
-                                 "--protos", root.appendingPathComponent("Protos").path,
-                                 "--target", "localhost:\(cluster.edgePorts[0])",
-                                 "--ca", cluster.pki.caCertificatePath]
             var environment = ProcessInfo.processInfo.environment
             environment["PAYRAIL_API_KEY"] = merchant.apiKey
-            process.environment = environment
-            let (status, text) = try await TestProcesses.run(process)
+            let (status, text) = try await ChildProcess.run("/usr/bin/env", [
+                "python3", root.appendingPathComponent("Tests/python/external_client_test.py").path,
+                "--protos", root.appendingPathComponent("Protos").path,
+                "--target", "localhost:\(cluster.edgePorts[0])",
+                "--ca", cluster.pki.caCertificatePath,
+            ], environment: environment)
             #expect(status == 0, "python client failed:\n\(text)")
             #expect(text.contains("external client: all checks passed"))
         }

@@ -57,11 +57,8 @@ import Testing
 
     /// What `openssl s_client` negotiates with the edge: (handshake succeeded, output).
     private func handshake(port: Int, caPath: String, _ extra: [String]) async throws -> (Bool, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caPath, "-alpn", "h2", "-brief"] + extra
-        process.standardInput = FileHandle.nullDevice
-        let text = try await TestProcesses.run(process).output
+        let text = try await ChildProcess.run("/usr/bin/env", ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caPath,
+                                                                "-alpn", "h2", "-brief"] + extra).output
         return (text.contains("Protocol version"), text)
     }
 

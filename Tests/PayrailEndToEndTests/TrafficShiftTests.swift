@@ -205,10 +205,7 @@ import Testing
         try await withCluster(regions: regions) { cluster, _, _, _ in
             #expect(await eventually { cluster.core.traffic.snapshot?.edges.count == 3 })
             func payrail(_ arguments: [String]) async throws -> (Int32, String) {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: binary)
-                process.arguments = ["traffic"] + arguments + ["--core", "127.0.0.1:\(cluster.corePort)", "--tls-dir", cluster.pki.directory]
-                return try await TestProcesses.run(process)
+                try await ChildProcess.run(binary, ["traffic"] + arguments + ["--core", "127.0.0.1:\(cluster.corePort)", "--tls-dir", cluster.pki.directory])
             }
             let shift = try await payrail(["shift", "--from", "eu-west", "--to", "us-east", "--percent", "50", "--reason", "cli test", "--actor", "cli-sre"])
             #expect(shift.0 == 0 && shift.1.contains("version 2: shift 50% eu-west -> us-east by cli-sre (cli test)"), "\(shift.1)")

@@ -133,23 +133,17 @@ import Glibc
                                                                resourceID: "pay_\(id)", payload: [], createdAtMs: UnixClock.nowMs()))
                 }
             }
-            func startDispatcher() throws -> Process {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: binary)
-                process.arguments = ["webhooks", "dispatch", "--postgres", url, "--lease-ms", "2000", "--timeout-ms", "1000",
-                                     "--poll-ms", "20", "--initial-retry-ms", "200"]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try TestProcesses.start(process)
-                return process
+            func startDispatcher() throws -> ChildProcess {
+                try ChildProcess.start(binary, ["webhooks", "dispatch", "--postgres", url, "--lease-ms", "2000", "--timeout-ms", "1000",
+                                                "--poll-ms", "20", "--initial-retry-ms", "200"])
             }
             var dispatcher = try startDispatcher()
-            defer { if dispatcher.isRunning { kill(dispatcher.processIdentifier, SIGKILL) } }
+            defer { dispatcher.killIfRunning() }
 
             // Kill it while deliveries are in flight (the receiver answers after 150 ms).
             try await waitUntil { receiver.requests.count >= 5 }
-            kill(dispatcher.processIdentifier, SIGKILL)
-            dispatcher.waitUntilExit()
+            kill(dispatcher.pid, SIGKILL)
+            dispatcher.wait()
             let deliveredBeforeKill = receiver.deliveredEventIDs.count
             #expect(deliveredBeforeKill < eventIDs.count, "the kill came after everything was delivered")
 
@@ -161,8 +155,8 @@ import Glibc
                     return true
                 }
             }
-            kill(dispatcher.processIdentifier, SIGTERM)
-            dispatcher.waitUntilExit()
+            kill(dispatcher.pid, SIGTERM)
+            dispatcher.wait()
 
             // At least once, and nothing invented: deduplicated by event id, each arrives exactly once.
             #expect(receiver.deliveredEventIDs == Set(eventIDs))
