@@ -35,7 +35,7 @@ struct CoreCommand: AsyncParsableCommand {
         let logger = Logger(label: "payrail.core")
         if metricsPort != 0 { PayrailMetrics.bootstrap() }
         let pki = try DevPKI(directory: dataDir + "/tls").ensure()
-        let store = try await openStore(dataDir: dataDir, postgres: postgres, logger: logger)
+        let store = try await openStore(dataDir: dataDir, postgres: postgres, connections: .keptOpen, logger: logger)
         let vaultStore = try await openVaultStore(beside: store, postgres: postgres, vault, logger: logger)
         var configuration = CoreNode.Configuration(pki: pki)
         configuration.host = host
@@ -279,12 +279,15 @@ struct MerchantCommand: AsyncParsableCommand {
 }
 
 /// The store a command works on: PostgreSQL when a URL is given, else the embedded SQLite file.
-func openStore(dataDir: String, postgres: String?, logger: Logger) async throws -> any PaymentStore {
+/// A server process keeps its PostgreSQL connections open (`.keptOpen`); a one-shot command
+/// opens what it uses.
+func openStore(dataDir: String, postgres: String?, connections: PostgresConnectionPolicy = .onDemand,
+               logger: Logger) async throws -> any PaymentStore {
     if let postgres {
         guard let location = PostgresStore.Location(url: postgres) else {
             throw ValidationError("--postgres must look like postgres://user[:password]@host[:port]/database")
         }
-        return try await PostgresStore.open(location, logger: logger)
+        return try await PostgresStore.open(location, connections: connections, logger: logger)
     }
     try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
     return try await SQLiteStore.open(path: dataDir + "/payrail.sqlite")

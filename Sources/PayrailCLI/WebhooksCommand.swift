@@ -16,8 +16,8 @@ struct WebhooksCommand: AsyncParsableCommand {
         @Option(help: "Folder holding payrail.sqlite.") var dataDir = ".payrail"
         @Option(help: "PostgreSQL URL instead of the SQLite file.") var postgres: String?
 
-        func open(_ label: String) async throws -> any PaymentStore {
-            try await openStore(dataDir: dataDir, postgres: postgres, logger: Logger(label: label))
+        func open(_ label: String, connections: PostgresConnectionPolicy = .onDemand) async throws -> any PaymentStore {
+            try await openStore(dataDir: dataDir, postgres: postgres, connections: connections, logger: Logger(label: label))
         }
     }
 
@@ -33,7 +33,7 @@ struct WebhooksCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = Logger(label: "payrail.webhooks")
-            let store = try await store.open("payrail.webhooks")
+            let store = try await store.open("payrail.webhooks", connections: .keptOpen)
             var configuration = WebhookDispatcher.Configuration()
             configuration.leaseMs = leaseMs
             configuration.requestTimeoutMs = timeoutMs

@@ -43,6 +43,9 @@ public final class LocalCluster: Sendable {
         /// The vault's own PostgreSQL credentials and the region's replica (PostgreSQL only);
         /// by default the `vault` schema and role are provisioned through ``postgres``.
         public var vault = VaultStores.Locations()
+        /// How the PostgreSQL pools hold their connections: kept open, as a core's are; tests
+        /// that run many clusters against one server open them on demand.
+        public var postgresConnections = PostgresConnectionPolicy.keptOpen
         public var payments = PaymentService.Configuration()
         /// The core's limit of calls in flight per edge stream (CoreNode.Configuration).
         public var pipedCallsInFlightMax = 1_024
@@ -90,12 +93,15 @@ public final class LocalCluster: Sendable {
         let pki = try DevPKI(directory: options.dataDirectory + "/tls").ensure()
         let store: any PaymentStore
         if let postgres = options.postgres {
-            store = try await PostgresStore.open(postgres, logger: logger)
+            store = try await PostgresStore.open(postgres, connections: options.postgresConnections, logger: logger)
         } else {
             store = try await SQLiteStore.open(path: options.dataDirectory + "/payrail.sqlite")
         }
         let vaultStore: any VaultStore
-        do { vaultStore = try await VaultStores.open(beside: store, postgres: options.postgres, options.vault, logger: logger) } catch {
+        do {
+            vaultStore = try await VaultStores.open(beside: store, postgres: options.postgres, options.vault,
+                                                    connections: options.postgresConnections, logger: logger)
+        } catch {
             try? await store.close()
             throw error
         }

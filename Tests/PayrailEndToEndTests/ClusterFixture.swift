@@ -85,6 +85,10 @@ private func runCluster(edges: Int, postgres: PostgresStore.Location?, payments:
     options.edgeCount = edges
     options.connector = network
     options.postgres = postgres
+    // Suites run their clusters at once against one test server: kept-open pools (24
+    // connections a cluster) would exhaust its connection slots. The spawned `payrail core`
+    // processes (CoreKillTests) run the kept-open pools.
+    options.postgresConnections = .onDemand
     options.payments = payments
     options.webhooks = webhooks
     options.metricsPort = metricsPort

@@ -38,7 +38,7 @@ import Glibc
             defer { core.killIfRunning() }
             try await waitForPort(corePort)
 
-            let store = try await PostgresStore.open(location)
+            let store = try await PostgresStore.open(location, connections: .onDemand)
             let merchant = try await APIKeyService(store: store, now: UnixClock.nowMs).createMerchant(name: "Kill test")
             var edgeConfiguration = EdgeNode.Configuration(pki: pki, corePort: corePort)
             edgeConfiguration.upstreamTimeout = .seconds(5)

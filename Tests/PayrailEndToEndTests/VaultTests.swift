@@ -265,7 +265,7 @@ import Testing
     @Test func cardsStoredTogetherAreEachStoredOnceAndARefusedOneFailsAlone() async throws {
         guard ClusterStore.available.contains(.postgres) else { return }
         try await withPostgresDatabase { location in
-            let vault = try await PostgresVaultStore.open(try await PostgresVaultStore.provision(admin: location))
+            let vault = try await PostgresVaultStore.open(try await PostgresVaultStore.provision(admin: location), connections: .onDemand)
             func record(_ index: Int, last4: String = "4242", version: Int = 1) -> VaultedCardRecord {
                 VaultedCardRecord(summary: CardSummary(token: "tok_c\(index)", brand: .visa, last4: last4, expMonth: 12, expYear: 2034,
                                                        fingerprint: "fp\(index)", country: "US"),

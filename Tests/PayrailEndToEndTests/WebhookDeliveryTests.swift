@@ -122,7 +122,7 @@ import Glibc
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build the payrail executable first (swift build --build-tests)")
         try await withPostgresDatabase { location in
             let url = "postgres://\(location.username)@\(location.host):\(location.port)/\(location.database)"
-            let store = try await PostgresStore.open(location)
+            let store = try await PostgresStore.open(location, connections: .onDemand)
             let receiver = try await WebhookReceiver.start(delay: .milliseconds(150))
             let endpoints = WebhookEndpointService(store: store, now: UnixClock.nowMs)
             let (_, secret) = try await endpoints.create(merchantID: "acct_wh", livemode: false, url: receiver.url, eventTypes: ["*"])
@@ -181,8 +181,8 @@ import Glibc
     @Test(.enabled(if: ClusterStore.available.contains(.postgres)), .timeLimit(.minutes(3)))
     func twoDispatchersNeverSendTheSameAttemptAtOnce() async throws {
         try await withPostgresDatabase { location in
-            let storeA = try await PostgresStore.open(location)
-            let storeB = try await PostgresStore.open(location)
+            let storeA = try await PostgresStore.open(location, connections: .onDemand)
+            let storeB = try await PostgresStore.open(location, connections: .onDemand)
             let receiver = try await WebhookReceiver.start(delay: .milliseconds(30))
             _ = try await WebhookEndpointService(store: storeA, now: UnixClock.nowMs)
                 .create(merchantID: "acct_two", livemode: false, url: receiver.url, eventTypes: ["*"])

@@ -60,7 +60,9 @@ struct StoreFixture {
             })
         case .postgres:
             let (location, drop) = try await newPostgresDatabase()
-            let store = try await PostgresStore.open(location, maximumConnections: 8)
+            // On demand: the suites run their cases at once, and eight connections each kept
+            // open from the start would exhaust the test server's connection slots.
+            let store = try await PostgresStore.open(location, maximumConnections: 8, connections: .onDemand)
             return StoreFixture(store: store, raw: { sql in
                 try await admin(location) { try await $0.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test")) }
             }, cleanUp: {
@@ -73,10 +75,18 @@ struct StoreFixture {
     /// One connection (one server session) to a fresh database with the store's schema,
     /// for tests of the schema's own functions; the database is dropped afterwards.
     static func withPostgresSession(_ body: (PostgresConnection) async throws -> Void) async throws {
+        try await withPostgresDatabase { location in
+            try await PostgresStore.open(location, maximumConnections: 2, connections: .onDemand).close()
+            try await admin(location, body)
+        }
+    }
+
+    /// A fresh, empty database on the test server for `body` (which opens what it needs in it),
+    /// dropped afterwards.
+    static func withPostgresDatabase(_ body: (PostgresStore.Location) async throws -> Void) async throws {
         let (location, drop) = try await newPostgresDatabase()
         do {
-            try await PostgresStore.open(location, maximumConnections: 2).close()
-            try await admin(location, body)
+            try await body(location)
         } catch {
             try? await drop()
             throw error
@@ -101,7 +111,7 @@ struct StoreFixture {
         })
     }
 
-    private static func admin(_ location: PostgresStore.Location, _ body: (PostgresConnection) async throws -> Void) async throws {
+    static func admin(_ location: PostgresStore.Location, _ body: (PostgresConnection) async throws -> Void) async throws {
         let connection = try await PostgresConnection.connect(
             configuration: .init(host: location.host, port: location.port, username: location.username, password: location.password,
                                  database: location.database, tls: .disable),

@@ -100,24 +100,27 @@ public final class PostgresStore: GroupCommittingStore {
     ///     round trip, more lanes mostly made smaller batches, each paying BEGIN, the balance
     ///     update and COMMIT (docs/performance.md: 2 lanes against 4, +4 % and +15 %).
     ///   - batchMembersMax: most writers per batch, bounding the first one's wait.
+    ///   - connections: all open from the start (servers) or opened on demand (tests, tools).
     public static func open(_ location: Location, maximumConnections: Int = 16, writeLanes: Int = 2, batchMembersMax: Int = 64,
+                            connections: PostgresConnectionPolicy = .keptOpen,
                             logger: Logger = Logger(label: "payrail.store.postgres")) async throws -> PostgresStore {
         try await open(location, maximumConnections: maximumConnections, writeLanes: writeLanes, batchMembersMax: batchMembersMax,
-                       migrating: true, logger: logger)
+                       connections: connections, migrating: true, logger: logger)
     }
 
     /// Connects to a read-only streaming standby (a region's replica): no migrations, reads
     /// only (the server refuses writes). Reads lag the primary by the replication delay.
-    public static func openReplica(_ location: Location, maximumConnections: Int = 8,
+    public static func openReplica(_ location: Location, maximumConnections: Int = 8, connections: PostgresConnectionPolicy = .keptOpen,
                                    logger: Logger = Logger(label: "payrail.store.postgres.replica")) async throws -> PostgresStore {
-        try await open(location, maximumConnections: maximumConnections, writeLanes: 1, batchMembersMax: 1, migrating: false, logger: logger)
+        try await open(location, maximumConnections: maximumConnections, writeLanes: 1, batchMembersMax: 1, connections: connections,
+                       migrating: false, logger: logger)
     }
 
-    private static func open(_ location: Location, maximumConnections: Int, writeLanes: Int, batchMembersMax: Int, migrating: Bool,
-                             logger: Logger) async throws -> PostgresStore {
+    private static func open(_ location: Location, maximumConnections: Int, writeLanes: Int, batchMembersMax: Int,
+                             connections: PostgresConnectionPolicy, migrating: Bool, logger: Logger) async throws -> PostgresStore {
         var configuration = PostgresClient.Configuration(host: location.host, port: location.port, username: location.username,
                                                          password: location.password, database: location.database, tls: .disable)
-        configuration.options.maximumConnections = maximumConnections
+        connections.configure(&configuration.options, maximumConnections: maximumConnections)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let run = Task { await client.run() }
         let store = PostgresStore(client: client, run: run, logger: logger,

@@ -33,9 +33,9 @@ public final class PostgresVaultStore: VaultStore {
 
     /// Connects with the vault's credentials and brings the `vault` schema up to date (the
     /// schema must exist and belong to that role: see ``provision(admin:vaultRole:password:)``).
-    public static func open(_ location: PostgresStore.Location, maximumConnections: Int = 8,
+    public static func open(_ location: PostgresStore.Location, maximumConnections: Int = 8, connections: PostgresConnectionPolicy = .keptOpen,
                             logger: Logger = Logger(label: "payrail.vault.postgres")) async throws -> PostgresVaultStore {
-        let store = connect(location, maximumConnections: maximumConnections, logger: logger)
+        let store = connect(location, maximumConnections: maximumConnections, connections: connections, logger: logger)
         do { try await store.migrate() } catch {
             try? await store.close()
             throw error
@@ -46,14 +46,16 @@ public final class PostgresVaultStore: VaultStore {
     /// Connects to a streaming standby of the vault's database (a region's read replica): reads
     /// only, no migrations.
     public static func openReplica(_ location: PostgresStore.Location, maximumConnections: Int = 8,
+                                   connections: PostgresConnectionPolicy = .keptOpen,
                                    logger: Logger = Logger(label: "payrail.vault.postgres.replica")) async throws -> PostgresVaultStore {
-        connect(location, maximumConnections: maximumConnections, logger: logger)
+        connect(location, maximumConnections: maximumConnections, connections: connections, logger: logger)
     }
 
-    private static func connect(_ location: PostgresStore.Location, maximumConnections: Int, logger: Logger) -> PostgresVaultStore {
+    private static func connect(_ location: PostgresStore.Location, maximumConnections: Int, connections: PostgresConnectionPolicy,
+                                logger: Logger) -> PostgresVaultStore {
         var configuration = PostgresClient.Configuration(host: location.host, port: location.port, username: location.username,
                                                          password: location.password, database: location.database, tls: .disable)
-        configuration.options.maximumConnections = maximumConnections
+        connections.configure(&configuration.options, maximumConnections: maximumConnections)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         return PostgresVaultStore(client: client, run: Task { await client.run() }, logger: logger)
     }

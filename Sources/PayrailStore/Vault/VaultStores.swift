@@ -20,6 +20,7 @@ public enum VaultStores {
     /// The vault beside `store`: the attached vault file for SQLite; for PostgreSQL the `vault`
     /// schema through its own pool and credentials, with the region's replica if given.
     public static func open(beside store: any PaymentStore, postgres: PostgresStore.Location?, _ locations: Locations = .init(),
+                            connections: PostgresConnectionPolicy = .keptOpen,
                             logger: Logger = Logger(label: "payrail.vault")) async throws -> any VaultStore {
         if let sqlite = store as? SQLiteStore { return sqlite.vault }
         guard let postgres else { throw StoreError.database("a PostgreSQL payments store needs its location to find the vault") }
@@ -27,8 +28,9 @@ public enum VaultStores {
         if let given = locations.primary { primaryLocation = given } else {
             primaryLocation = try await PostgresVaultStore.provision(admin: postgres, logger: logger)
         }
-        let primary = try await PostgresVaultStore.open(primaryLocation, logger: logger)
+        let primary = try await PostgresVaultStore.open(primaryLocation, connections: connections, logger: logger)
         guard let replicaLocation = locations.replica else { return primary }
-        return RegionalVaultStore(primary: primary, replica: try await PostgresVaultStore.openReplica(replicaLocation, logger: logger))
+        return RegionalVaultStore(primary: primary,
+                                  replica: try await PostgresVaultStore.openReplica(replicaLocation, connections: connections, logger: logger))
     }
 }
