@@ -98,6 +98,23 @@ import Testing
             #expect(batchAnswer == ["2 3 PR409 w2 missing"])
             #expect(try await writes.rows("SELECT string_agg(id, ',' ORDER BY id) FROM writes_probe WHERE id LIKE 'w_'") == ["w1,w3"])
 
+            // A whole batch in one statement, outside any transaction: writer 2 fails, so its
+            // balance change is left out; settled changes (writer 0) and writer 1's apply, one
+            // row per account, added to what the account held.
+            _ = try await writes.rows("ROLLBACK")
+            _ = try await writes.rows("INSERT INTO account_balances (account, currency, balance_minor, entry_count) VALUES ('acc:b', 'USD', 100, 1)")
+            let commitAnswer = try await writes.rows("""
+                SELECT failed_writer || ' ' || failure FROM payrail_batch_commit(
+                    ARRAY[\([Self.insert, Self.counted].map(literal).joined(separator: ", "))]::TEXT[],
+                    ARRAY['c1', '1', NULL, 'nobody', '2']::TEXT[], ARRAY[3, 5]::INT[], ARRAY[NULL, 'c2 missing']::TEXT[], ARRAY[1, 2]::INT[],
+                    ARRAY[0, 1, 1, 2, 2]::INT[], ARRAY['acc:a', 'acc:b', 'acc:a', 'acc:b', 'acc:c']::TEXT[],
+                    ARRAY['USD', 'USD', 'USD', 'USD', 'USD']::TEXT[], ARRAY[5, -7, 11, 1000, 1000]::INT8[], ARRAY[1, 1, 2, 1, 1]::INT8[])
+                """)
+            #expect(commitAnswer == ["2 2 PR409 c2 missing"])
+            #expect(try await writes.rows("SELECT string_agg(id, ',') FROM writes_probe WHERE id LIKE 'c_'") == ["c1"])
+            #expect(try await writes.rows("SELECT string_agg(account || '=' || balance_minor || '/' || entry_count, ',' ORDER BY account) FROM account_balances")
+                    == ["acc:a=16/3,acc:b=93/2"])
+
             // More distinct texts than a session prepares: the rest run directly, and all apply.
             for index in 0..<300 {
                 let distinct = "INSERT INTO writes_probe (id, v) VALUES (($1[1])::TEXT, \(index))"

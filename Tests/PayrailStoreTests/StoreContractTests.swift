@@ -122,6 +122,52 @@ import Testing
         }
     }
 
+    /// Writers that only write (as a payment's claim and finish do), some refused by the
+    /// database: on PostgreSQL such a batch travels whole in one statement at its commit
+    /// (`payrail_batch_commit`); each refused writer still fails alone and its balance change
+    /// is left out, every other writer's rows and balances commit.
+    @Test(arguments: StoreKind.available)
+    func writeOnlyBatchesCommitAllButTheRefusedWriters(_ kind: StoreKind) async throws {
+        try await StoreFixture.with(kind) { store, _ in
+            func payment(_ id: String) -> Payment {
+                Payment(id: id, merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 500, currency: .usd), captureMethod: .manual,
+                        card: CardSummary(token: "tok_\(id)", brand: .visa, last4: "4242", expMonth: 1, expYear: 2030, fingerprint: "fp", country: "US"),
+                        connector: "cardsim", description: "", metadata: [:], createdAtMs: 5)
+            }
+            try await store.write { try await $0.insertPayment(payment("pay_held")) }
+            let refused = Set((0..<96).filter { $0 % 5 == 2 })
+            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<96 {
+                    group.addTask {
+                        do {
+                            try await store.write { tx in
+                                try await tx.appendLedgerTransaction(try transaction("ltx_w\(index)"))
+                                try await tx.insertPayment(payment(refused.contains(index) ? "pay_held" : "pay_w\(index)"))
+                            }
+                            return (index, true)
+                        } catch StoreError.conflict {
+                            return (index, false)
+                        } catch {
+                            Issue.record("writer \(index): \(error)")
+                            return (index, false)
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(Set(outcomes.filter { !$0.value }.keys) == refused)
+            let written = try await store.read { tx in
+                var ids: Set<String> = []
+                try await tx.forEachLedgerTransaction { ids.insert($0.id) }
+                return ids
+            }
+            #expect(written == Set((0..<96).filter { !refused.contains($0) }.map { "ltx_w\($0)" }))
+            let merchant = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
+            let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
+            #expect(balances[merchant.key] == -500 * Int64(96 - refused.count))
+        }
+    }
+
     /// Writers refused by the database itself (a duplicate payment id, a stale version) while
     /// sharing batches with good ones: each refused writer gets its error and leaves nothing
     /// (no rows, no balance change),

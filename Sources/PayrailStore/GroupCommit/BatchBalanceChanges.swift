@@ -60,6 +60,15 @@ final class BatchBalanceChanges: Sendable {
         }
     }
 
+    /// For a batch sent whole in one statement, which applies the held writers' changes only
+    /// if their writes apply: the settled changes, and each held writer's.
+    var unsettled: (settled: BalanceDeltas, held: [Int: BalanceDeltas]) {
+        state.withLock { pending in
+            precondition(pending.member.isEmpty, "every writer of the batch has ended")
+            return (pending.batch, pending.ended)
+        }
+    }
+
     /// What the batch's COMMIT applies.
     var batch: BalanceDeltas {
         state.withLock { pending in

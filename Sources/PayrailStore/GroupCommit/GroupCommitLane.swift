@@ -27,8 +27,9 @@ protocol GroupCommitDatabase: Sendable {
     /// Whether the next batch may begin while the previous one commits (PostgreSQL: each batch
     /// has its own connection); SQLite's single writer connection must finish its commit first.
     var overlapsCommits: Bool { get }
-    /// Begins a transaction and runs `body` with it; the session stays usable until `body`
-    /// returns, and `body` returns only after the batch has committed or rolled back.
+    /// Runs `body` with a new transaction (which the session may begin only when it first
+    /// needs the server); the session stays usable until `body` returns, and `body` returns
+    /// only after the batch has committed or rolled back.
     func withNewSession<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T
     func translate(_ error: any Error) -> any Error
 }

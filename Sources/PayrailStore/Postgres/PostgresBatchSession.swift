@@ -19,6 +19,11 @@ import Synchronization
 /// held leaves them to the batch: they go with every other ended writer's before the batch's
 /// next statement or its COMMIT, and a failure among them becomes that writer's answer
 /// (``failedWriters()``), its balance changes dropped.
+///
+/// BEGIN waits for the first statement a writer needs the server for. A batch that never
+/// needed it (writers that only write: a payment's claim and its finish) is sent whole at its
+/// commit as one `payrail_batch_commit` call in autocommit, the writes, the balance update
+/// and the commit in one round trip (schema migration 22).
 final class PostgresBatchSession: GroupCommitSession {
     /// Writes not sent yet, flattened for `payrail_batch_writes`.
     private struct HeldWrites {
@@ -61,6 +66,8 @@ final class PostgresBatchSession: GroupCommitSession {
         var failures: [Int: StoreError] = [:]
         /// Set if held writes may not have reached the server: the batch must not commit.
         var broken: (any Error)?
+        /// Whether BEGIN has been sent: some writer needed the server before the commit.
+        var begun = false
 
         /// The running writer's held writes as one writer's part of a call, or nil if none.
         mutating func takeMember() -> HeldWrites? {
@@ -103,6 +110,7 @@ final class PostgresBatchSession: GroupCommitSession {
     /// its end (held writes now, or this statement writes), a savepoint makes it all roll
     /// back together. A plain read with nothing held needs neither.
     func prepareForStatement(writing: Bool) async throws {
+        try await beginIfNeeded()
         try await sendEndedWriters()
         let (needsSavepoint, holdsWrites) = state.withLock { state -> (Bool, Bool) in
             let holdsWrites = !state.member.isEmpty
@@ -112,6 +120,13 @@ final class PostgresBatchSession: GroupCommitSession {
         }
         if needsSavepoint { try await connection.query("SAVEPOINT writer", logger: logger) }
         if holdsWrites { try await sendMember() }
+    }
+
+    /// Opens the batch's transaction before its first statement that is not the commit.
+    private func beginIfNeeded() async throws {
+        guard !state.withLock({ $0.begun }) else { return }
+        try await connection.query("BEGIN", logger: logger)
+        state.withLock { $0.begun = true }
     }
 
     /// Sends the running writer's held writes: all of them apply, or none and the first
@@ -150,17 +165,27 @@ final class PostgresBatchSession: GroupCommitSession {
     /// One `payrail_batch_writes` call: the writers whose writes failed, with their errors.
     private func send(_ writes: HeldWrites) async throws -> [(writer: Int, error: StoreError)] {
         var bindings = PostgresBindings(capacity: 5)
+        Self.bind(writes, into: &bindings)
+        let rows = try await PreparedStatements.rows(PostgresQuery(unsafeSQL: Self.writesCall, binds: bindings), on: connection, logger: logger)
+        return try Self.failures(rows, of: writes)
+    }
+
+    /// The five arrays `payrail_batch_writes` and `payrail_batch_commit` take first.
+    private static func bind(_ writes: HeldWrites, into bindings: inout PostgresBindings) {
         bindings.append(writes.statements)
         bindings.append(TextArray(writes.arguments))
         bindings.append(writes.argumentEnds)
         bindings.append(TextArray(writes.oneRow))
         bindings.append(writes.writerEnds)
-        let rows = try await PreparedStatements.rows(PostgresQuery(unsafeSQL: Self.writesCall, binds: bindings), on: connection, logger: logger)
-        return try rows.map { row in
+    }
+
+    /// The calls' answer rows (writer number in the call, failure) as the batch's writers and errors.
+    private static func failures(_ rows: [PostgresRandomAccessRow], of writes: HeldWrites) throws -> [(writer: Int, error: StoreError)] {
+        try rows.map { row in
             let number = try row[0].decode(Int32.self)
             let failure = try row[1].decode(String.self)
-            guard number >= 1, Int(number) <= writes.writers.count else { throw StoreError.corrupt("payrail_batch_writes answered writer \(number)") }
-            return (writes.writers[Int(number) - 1], Self.error(fromFailure: failure))
+            guard number >= 1, Int(number) <= writes.writers.count else { throw StoreError.corrupt("a batch call answered writer \(number)") }
+            return (writes.writers[Int(number) - 1], error(fromFailure: failure))
         }
     }
 
@@ -229,6 +254,7 @@ final class PostgresBatchSession: GroupCommitSession {
 
     func commit() async throws {
         if let broken = state.withLock({ $0.broken }) { throw broken }
+        guard state.withLock({ $0.begun }) else { return try await commitInOneStatement() }
         try await sendEndedWriters()
         let changes = balances.batch
         if !changes.isEmpty {
@@ -243,8 +269,55 @@ final class PostgresBatchSession: GroupCommitSession {
     }
 
     func rollback() async {
+        guard state.withLock({ $0.begun }) else { return }
         _ = try? await connection.query("ROLLBACK", logger: logger)
     }
+
+    /// The batch whole, as one `payrail_batch_commit` call in autocommit: every ended
+    /// writer's writes, each in its subtransaction, then the balance changes of those whose
+    /// writes applied. Answered means durable; a failed call committed nothing.
+    private func commitInOneStatement() async throws {
+        let writes = state.withLock { state -> HeldWrites in
+            var taken = HeldWrites()
+            swap(&taken, &state.ended)
+            return taken
+        }
+        let (settled, held) = balances.unsettled
+        guard !writes.isEmpty || !settled.isEmpty else { return }
+        // Each balance row tagged with its writer's number in the call (1-based), 0 if settled.
+        var callNumbers: [Int: Int32] = [:]
+        for (index, writer) in writes.writers.enumerated() { callNumbers[writer] = Int32(index + 1) }
+        var writerNumbers: [Int32] = [], accounts: [String] = [], currencies: [String] = [], deltas: [Int64] = [], entries: [Int64] = []
+        func add(_ changes: BalanceDeltas, as number: Int32) {
+            for delta in changes.sorted {
+                writerNumbers.append(number)
+                accounts.append(delta.account)
+                currencies.append(delta.currency)
+                deltas.append(delta.amountMinor)
+                entries.append(Int64(delta.entryCount))
+            }
+        }
+        add(settled, as: 0)
+        for (writer, changes) in held {
+            guard let number = callNumbers[writer] else { preconditionFailure("a held writer's changes travel with its writes") }
+            add(changes, as: number)
+        }
+        var bindings = PostgresBindings(capacity: 10)
+        Self.bind(writes, into: &bindings)
+        bindings.append(writerNumbers)
+        bindings.append(accounts)
+        bindings.append(currencies)
+        bindings.append(deltas)
+        bindings.append(entries)
+        let rows = try await PreparedStatements.rows(PostgresQuery(unsafeSQL: Self.commitCall, binds: bindings), on: connection, logger: logger)
+        let failures = try Self.failures(rows, of: writes)
+        state.withLock { state in
+            for failure in failures { state.failures[failure.writer] = failure.error }
+        }
+        balances.settle(failed: Set(failures.map(\.writer)))
+    }
+
+    static let commitCall = "SELECT failed_writer, failure FROM payrail_batch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 }
 
 /// PostgreSQL as a group-commit database: each batch leases its own pooled connection, so the
@@ -257,8 +330,7 @@ struct PostgresBatches: GroupCommitDatabase {
 
     func withNewSession<T: Sendable>(_ body: (PostgresBatchSession) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
-            return try await body(PostgresBatchSession(connection: connection, logger: logger))
+            try await body(PostgresBatchSession(connection: connection, logger: logger))
         }
     }
 
