@@ -31,22 +31,6 @@ struct PostgresWrite: ExpressibleByStringInterpolation, Sendable {
     /// Appends SQL text.
     mutating func append(_ text: String) { sql += text }
 
-    /// Appends `separator` and another write, its values after this one's.
-    mutating func append(_ separator: String, _ other: PostgresWrite) {
-        sql += separator
-        var rest = Substring(other.sql)
-        // Its placeholders are written by the interpolation as "($1[k])": renumber k.
-        while let range = rest.range(of: "($1[") {
-            sql += rest[..<range.upperBound]
-            rest = rest[range.upperBound...]
-            let digits = rest.prefix(while: \.isNumber)
-            sql += String(Int(digits)! + arguments.count)
-            rest = rest.dropFirst(digits.count)
-        }
-        sql += rest
-        arguments += other.arguments
-    }
-
     /// Adds a value and returns the expression that names it, cast to `type`.
     mutating func parameter(_ text: String?, as type: String) -> String {
         arguments.append(text)
@@ -75,22 +59,23 @@ struct PostgresWrite: ExpressibleByStringInterpolation, Sendable {
         mutating func appendInterpolation(_ value: Int?) { add(value.map { String($0) }, "int8") }
         mutating func appendInterpolation(_ value: Bool?) { add(value.map { $0 ? "true" : "false" }, "bool") }
         /// bytea in its hex input form.
-        mutating func appendInterpolation(_ value: ByteBuffer?) { add(value.map(Self.hex), "bytea") }
-
-        private static func hex(_ bytes: ByteBuffer) -> String {
-            let digits = Array("0123456789abcdef".utf8)
-            var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
-            text.reserveCapacity(2 + bytes.readableBytes * 2)
-            for byte in bytes.readableBytesView {
-                text.append(digits[Int(byte >> 4)])
-                text.append(digits[Int(byte & 0x0f)])
-            }
-            return String(decoding: text, as: UTF8.self)
-        }
+        mutating func appendInterpolation(_ value: ByteBuffer?) { add(value.map(PostgresWrite.byteaText), "bytea") }
 
         private mutating func add(_ text: String?, _ type: String) {
             write.sql += write.parameter(text, as: type)
         }
+    }
+
+    /// bytea in its hex input form (`\x...`), for a text value cast to bytea.
+    static func byteaText(_ bytes: ByteBuffer) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        text.reserveCapacity(2 + bytes.readableBytes * 2)
+        for byte in bytes.readableBytesView {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 

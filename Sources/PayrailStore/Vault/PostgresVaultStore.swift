@@ -184,31 +184,43 @@ public final class PostgresVaultStore: VaultStore {
     }
 
     /// One statement (and, outside a transaction, one commit) for `cards`; a token already
-    /// stored stays as it is.
+    /// stored stays as it is. The cards travel as column arrays, so the text is the same for
+    /// any number of cards: prepared once per connection, never built or parsed per batch.
     private static func insert(_ cards: [VaultedCardRecord], client: PostgresClient, logger: Logger) async throws {
-        var statement: PostgresWrite = """
-            INSERT INTO vault.cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
-                sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
-            VALUES
-            """
-        for (index, card) in cards.enumerated() {
-            let row: PostgresWrite = """
-                (\(card.summary.token), \(card.merchantID), \(card.summary.brand.rawValue), \(card.summary.last4),
-                \(card.summary.expMonth), \(card.summary.expYear), \(card.summary.fingerprint), \(card.summary.country),
-                \(ByteBuffer(bytes: card.sealedPAN)), \(ByteBuffer(bytes: card.wrappedDataKey)), \(card.keyVersion), \(card.createdAtMs),
-                \(card.customerRef))
-                """
-            statement.append(index == 0 ? " " : ", ", row)
-        }
-        statement.append(" ON CONFLICT (token) DO NOTHING")
+        var bindings = PostgresBindings(capacity: 13)
+        bindings.append(cards.map(\.summary.token))
+        bindings.append(cards.map(\.merchantID))
+        bindings.append(cards.map(\.summary.brand.rawValue))
+        bindings.append(cards.map(\.summary.last4))
+        bindings.append(cards.map { Int64($0.summary.expMonth) })
+        bindings.append(cards.map { Int64($0.summary.expYear) })
+        bindings.append(cards.map(\.summary.fingerprint))
+        bindings.append(cards.map(\.summary.country))
+        bindings.append(cards.map { PostgresWrite.byteaText(ByteBuffer(bytes: $0.sealedPAN)) })
+        bindings.append(cards.map { PostgresWrite.byteaText(ByteBuffer(bytes: $0.wrappedDataKey)) })
+        bindings.append(cards.map { Int64($0.keyVersion) })
+        bindings.append(cards.map(\.createdAtMs))
+        bindings.append(TextArray(cards.map(\.customerRef)))
         do {
             _ = try await client.withConnection { connection in
-                try await PreparedStatements.rows(statement.query, on: connection, logger: logger)
+                try await PreparedStatements.rows(PostgresQuery(unsafeSQL: insertSQL, binds: bindings), on: connection, logger: logger)
             }
         } catch {
             throw translate(error)
         }
     }
+
+    private static let insertSQL = """
+        INSERT INTO vault.cards (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
+            sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
+        SELECT c.token, c.merchant_id, c.brand, c.last4, c.exp_month, c.exp_year, c.fingerprint, c.country,
+            c.sealed_pan::bytea, c.wrapped_data_key::bytea, c.key_version, c.created_at_ms, c.customer_ref
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::text[],
+                    $9::text[], $10::text[], $11::int8[], $12::int8[], $13::text[])
+            AS c (token, merchant_id, brand, last4, exp_month, exp_year, fingerprint, country,
+                  sealed_pan, wrapped_data_key, key_version, created_at_ms, customer_ref)
+        ON CONFLICT (token) DO NOTHING
+        """
 
     /// The vault's own role and pool commit on their own: never inside a payments transaction.
     public func insertCard(_ card: VaultedCardRecord, joining transaction: any StoreTransaction) async throws -> Bool { false }
