@@ -6,7 +6,9 @@ import Testing
 
 /// The store contract: every implementation of `PaymentStore` passes the same tests.
 @Suite struct StoreContractTests {
-    private func transaction(_ id: String) throws -> LedgerTransaction {
+    private func transaction(_ id: String) throws -> LedgerTransaction { try Self.transaction(id) }
+
+    private static func transaction(_ id: String) throws -> LedgerTransaction {
         let a = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
         let b = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
         return try LedgerTransaction(id: id, kind: .capture, resourceID: "pay_1", entries: [.debit(b, 500), .credit(a, 500)], createdAtMs: 1)
@@ -129,42 +131,56 @@ import Testing
     @Test(arguments: StoreKind.available)
     func writeOnlyBatchesCommitAllButTheRefusedWriters(_ kind: StoreKind) async throws {
         try await StoreFixture.with(kind) { store, _ in
-            func payment(_ id: String) -> Payment {
-                Payment(id: id, merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 500, currency: .usd), captureMethod: .manual,
-                        card: CardSummary(token: "tok_\(id)", brand: .visa, last4: "4242", expMonth: 1, expYear: 2030, fingerprint: "fp", country: "US"),
-                        connector: "cardsim", description: "", metadata: [:], createdAtMs: 5)
-            }
-            try await store.write { try await $0.insertPayment(payment("pay_held")) }
+            try await store.write { try await $0.insertPayment(Self.probePayment("pay_held")) }
             let refused = Set((0..<96).filter { $0 % 5 == 2 })
-            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
-                for index in 0..<96 {
-                    group.addTask {
-                        do {
-                            try await store.write { tx in
-                                try await tx.appendLedgerTransaction(try transaction("ltx_w\(index)"))
-                                try await tx.insertPayment(payment(refused.contains(index) ? "pay_held" : "pay_w\(index)"))
-                            }
-                            return (index, true)
-                        } catch StoreError.conflict {
-                            return (index, false)
-                        } catch {
-                            Issue.record("writer \(index): \(error)")
-                            return (index, false)
-                        }
-                    }
-                }
-                return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            let outcomes = await Self.concurrentWriters(96, on: store) { index, tx in
+                try await tx.appendLedgerTransaction(try Self.transaction("ltx_w\(index)"))
+                try await tx.insertPayment(Self.probePayment(refused.contains(index) ? "pay_held" : "pay_w\(index)"))
             }
             #expect(Set(outcomes.filter { !$0.value }.keys) == refused)
-            let written = try await store.read { tx in
-                var ids: Set<String> = []
-                try await tx.forEachLedgerTransaction { ids.insert($0.id) }
-                return ids
-            }
+            let written = try await Self.ledgerTransactionIDs(store)
             #expect(written == Set((0..<96).filter { !refused.contains($0) }.map { "ltx_w\($0)" }))
             let merchant = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
             let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
             #expect(balances[merchant.key] == -500 * Int64(96 - refused.count))
+        }
+    }
+
+    /// A $5 manual-capture card payment of acct_1, for writers that insert or update one.
+    private static func probePayment(_ id: String) -> Payment {
+        Payment(id: id, merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 500, currency: .usd), captureMethod: .manual,
+                card: CardSummary(token: "tok_\(id)", brand: .visa, last4: "4242", expMonth: 1, expYear: 2030, fingerprint: "fp", country: "US"),
+                connector: "cardsim", description: "", metadata: ["order": id], createdAtMs: 5)
+    }
+
+    /// Runs `count` writers at once, writer `index` running `body`; whether each committed
+    /// (false: refused with a conflict; any other error is recorded as an issue).
+    private static func concurrentWriters(_ count: Int, on store: any PaymentStore,
+                                          _ body: @escaping @Sendable (Int, any StoreTransaction) async throws -> Void) async -> [Int: Bool] {
+        await withTaskGroup(of: (Int, Bool).self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    do {
+                        try await store.write { tx in try await body(index, tx) }
+                        return (index, true)
+                    } catch StoreError.conflict {
+                        return (index, false)
+                    } catch {
+                        Issue.record("writer \(index): \(error)")
+                        return (index, false)
+                    }
+                }
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+    }
+
+    /// The ids of every stored ledger transaction.
+    private static func ledgerTransactionIDs(_ store: any PaymentStore) async throws -> Set<String> {
+        try await store.read { tx in
+            var ids: Set<String> = []
+            try await tx.forEachLedgerTransaction { ids.insert($0.id) }
+            return ids
         }
     }
 
@@ -176,47 +192,23 @@ import Testing
     @Test(arguments: StoreKind.available)
     func writesRefusedByTheDatabaseFailAloneInSharedBatches(_ kind: StoreKind) async throws {
         try await StoreFixture.with(kind) { store, _ in
-            func payment(_ id: String) -> Payment {
-                Payment(id: id, merchantID: "acct_1", livemode: false, amount: Money(amountMinor: 500, currency: .usd), captureMethod: .manual,
-                        card: CardSummary(token: "tok_\(id)", brand: .visa, last4: "4242", expMonth: 1, expYear: 2030, fingerprint: "fp", country: "US"),
-                        connector: "cardsim", description: "", metadata: ["order": id], createdAtMs: 5)
-            }
-            try await store.write { try await $0.insertPayment(payment("pay_taken")) }
-            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
-                for index in 0..<120 {
-                    group.addTask {
-                        do {
-                            try await store.write { tx in
-                                try await tx.appendLedgerTransaction(try transaction("ltx_r\(index)"))
-                                switch index % 6 {
-                                case 1: try await tx.insertPayment(payment("pay_taken"))  // unique violation in the database
-                                case 4: try await tx.updatePayment(payment("pay_taken"), expectedVersion: 99)  // no such version
-                                default:
-                                    try await tx.insertPayment(payment("pay_r\(index)"))
-                                    guard try await tx.payment(id: "pay_r\(index)", merchantID: "acct_1") != nil else {
-                                        throw StoreError.database("own write not visible")
-                                    }
-                                }
-                            }
-                            return (index, true)
-                        } catch StoreError.conflict {
-                            return (index, false)
-                        } catch {
-                            Issue.record("writer \(index): \(error)")
-                            return (index, false)
-                        }
+            try await store.write { try await $0.insertPayment(Self.probePayment("pay_taken")) }
+            let outcomes = await Self.concurrentWriters(120, on: store) { index, tx in
+                try await tx.appendLedgerTransaction(try Self.transaction("ltx_r\(index)"))
+                switch index % 6 {
+                case 1: try await tx.insertPayment(Self.probePayment("pay_taken"))  // unique violation in the database
+                case 4: try await tx.updatePayment(Self.probePayment("pay_taken"), expectedVersion: 99)  // no such version
+                default:
+                    try await tx.insertPayment(Self.probePayment("pay_r\(index)"))
+                    guard try await tx.payment(id: "pay_r\(index)", merchantID: "acct_1") != nil else {
+                        throw StoreError.database("own write not visible")
                     }
                 }
-                return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
             }
             for (index, succeeded) in outcomes {
                 #expect(succeeded == ![1, 4].contains(index % 6), "writer \(index)")
             }
-            let written = try await store.read { tx in
-                var ids: Set<String> = []
-                try await tx.forEachLedgerTransaction { ids.insert($0.id) }
-                return ids
-            }
+            let written = try await Self.ledgerTransactionIDs(store)
             #expect(written == Set((0..<120).filter { ![1, 4].contains($0 % 6) }.map { "ltx_r\($0)" }))
             // A refused writer's postings leave the stored balances too.
             let merchant = LedgerAccount.merchantAvailable("acct_1", livemode: false, .usd)
