@@ -35,9 +35,18 @@ import PayrailStore
         try await client.balances.getBalance(.init(), metadata: client.metadata).balances.first { $0.currency == "USD" }?.availableMinor ?? 0
     }
 
+    /// The network decides 2 s after the evidence (not the default 200 ms): the test reads the
+    /// dispute under review and resubmits the same evidence before the decision, even on a
+    /// loaded CI machine where one round trip took longer than 200 ms.
+    private static func slowDecision(_ options: inout LocalCluster.Options) {
+        var network = CardNetworkSimulator.Configuration(latencyMinMs: 1, latencyMaxMs: 3, tailPerMille: 0, tailMultiplier: 1, timeoutMs: 300)
+        network.disputeDecisionMs = 2_000
+        options.connector = CardNetworkSimulator(configuration: network)
+    }
+
     @Test(arguments: ClusterStore.available)
     func aLostDisputeKeepsTheFundsAndTheFeeWithdrawn(_ store: ClusterStore) async throws {
-        try await withCluster(store: store) { cluster, client, _, _ in
+        try await withCluster(store: store, configure: Self.slowDecision) { cluster, client, _, _ in
             let payment = try await client.payments.createPayment(createRequest(key: "dispute-lost", amount: 10_000, card: TestCards.disputed),
                                                                   metadata: client.metadata)
             #expect(payment.status == .succeeded)
