@@ -47,59 +47,6 @@ import Testing
         #expect(stored == commits)
         try await store.close()
     }
-
-    /// Write batches, their COMMIT included, run on the writer's thread of its own, not on the
-    /// cooperative pool (where each step would wait behind every request's work); the thread
-    /// ends once the store is closed and gone.
-    @Test func writesRunOnTheWritersOwnThreadWhichEndsWithTheStore() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-thread-\(UUID().uuidString).sqlite").path
-        defer {
-            for file in [path, SQLiteStore.vaultPath(for: path)] {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
-            }
-        }
-        var store: SQLiteStore? = try await SQLiteStore.open(path: path)
-        let account = LedgerAccount.merchantAvailable("acct_thread", livemode: false, .usd)
-        let processor = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
-        // Concurrent writers, so batches hold several and the combiner goes on between them.
-        let threads = try await withThrowingTaskGroup(of: (String, String).self) { group in
-            for index in 0..<200 {
-                group.addTask { [store] in
-                    let transaction = try LedgerTransaction(id: "ltx_t\(index)", kind: .capture, resourceID: "pay_t\(index)",
-                                                            entries: [.debit(processor, 1), .credit(account, 1)], createdAtMs: 1)
-                    return try await store!.write { tx in
-                        try await tx.appendLedgerTransaction(transaction)
-                        return CurrentThread.identity
-                    }
-                }
-            }
-            return try await group.reduce(into: [(String, String)]()) { $0.append($1) }
-        }
-        #expect(Set(threads.map(\.0)) == ["sqlite-writer"], "writer bodies ran on \(Set(threads.map(\.0)))")
-        #expect(Set(threads.map(\.1)).count == 1, "one writer thread")
-        let balances = try await store!.read { try await $0.accountBalances(keyPrefix: "merchant:acct_thread:") }
-        #expect(balances[account.key] == -200)
-        let statistics = store!.groupCommitStatistics
-        #expect(statistics.writes == 200 && statistics.commits < 200, "\(statistics)")
-
-        let tid = threads[0].1
-        try await store!.close()
-        store = nil
-        let deadline = ContinuousClock.now + .seconds(5)
-        while FileManager.default.fileExists(atPath: "/proc/self/task/\(tid)"), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(!FileManager.default.fileExists(atPath: "/proc/self/task/\(tid)"), "the writer's thread outlived its store")
-    }
-}
-
-/// The calling thread's name and kernel id (Linux).
-private enum CurrentThread {
-    static var identity: (String, String) {
-        let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?"
-        let tid = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")).map { String($0.split(separator: "/").last ?? "?") } ?? "?"
-        return (comm.trimmingCharacters(in: .whitespacesAndNewlines), tid)
-    }
 }
 
 /// A flag shared between test tasks.

@@ -38,13 +38,12 @@ protocol GroupCommitDatabase: Sendable {
 /// savepoint (a failing writer rolls back alone), and the batch commits once for all of them;
 /// nobody is answered before that commit is durable.
 ///
-/// One task at a time holds the lane (the combiner): it runs the bodies of everyone queued,
-/// back to back, then commits and answers them; the writers only wait. A batch of N writers
-/// costs no task hand-off at all (on a loaded machine each hand-off waits for a thread while
-/// the lane idles). Where the next batch must wait for the commit (SQLite), the combiner goes
-/// on with whoever queued meanwhile, on the lane's executor if it has one (a thread of its
-/// own); where the database allows it (PostgreSQL), a new combiner starts the next batch while
-/// this one commits. A store runs several lanes to overlap them.
+/// One writer at a time holds the lane (the combiner) and runs the bodies of everyone queued
+/// behind it, back to back on its own task, then commits: a batch of N writers costs one task
+/// hand-off, not N (on a loaded machine each hand-off waits for a thread while the lane idles).
+/// The lane then passes to the first writer still queued. A store runs several lanes to
+/// overlap them; where the database allows it (PostgreSQL), the next batch starts while the
+/// previous one commits.
 final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
     private struct Queue {
         var combining = false
@@ -66,16 +65,13 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
     private let queue = Mutex(Queue())
     /// Most writers in one batch: bounds how long the first of them waits for the commit.
     let membersMax: Int
-    /// Where combiners run (nil: the global executor).
-    private let executor: (any TaskExecutor)?
     private let commits = Atomic<Int>(0)
     private let writes = Atomic<Int>(0)
 
-    init(database: Database, membersMax: Int, executor: (any TaskExecutor)? = nil) {
+    init(database: Database, membersMax: Int) {
         precondition(membersMax >= 1, "a batch holds at least one writer")
         self.database = database
         self.membersMax = membersMax
-        self.executor = executor
     }
 
     /// Transactions committed and writers served so far: their ratio is the group-commit gain.
@@ -100,9 +96,13 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
                 // A writer's own failure is its answer; otherwise the batch's.
                 if case .failure = result.value {} else { result.value = .failure(error) }
             }
-            if enqueue(ticket) { startCombiner() }
-            let turn = await ticket.wait()
-            precondition(turn == .done, "a writer is only ever told its batch is done")
+            var holdsLane = enqueue(ticket)
+            if !holdsLane { holdsLane = await ticket.wait() == .combine }
+            if holdsLane {
+                // Its own task: the batch runs for every writer in it, so one caller's
+                // cancellation must not reach the others' bodies or the commit.
+                await Task { await self.combine() }.value
+            }
             guard let value = result.value else { preconditionFailure("a writer is answered only after its batch") }
             return try value.get()
         }
@@ -125,7 +125,7 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
         handOff()
     }
 
-    /// Queues `ticket`; true if the lane was free (a combiner must start for it).
+    /// Queues `ticket`; true if its writer now holds the lane (nobody did).
     private func enqueue(_ ticket: Ticket) -> Bool {
         queue.withLock { queue in
             queue.tickets.append(ticket)
@@ -136,78 +136,52 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
         }
     }
 
-    /// A combiner of its own, not the writer's: the batch runs for every writer in it, so one
-    /// caller's cancellation must not reach the others' bodies or the commit.
-    private func startCombiner() {
-        Task(executorPreference: executor) { await self.combine() }
-    }
-
-    /// Passes the lane to what is first in line (a new combiner for writers, or a drain), or
-    /// leaves it free.
+    /// Passes the lane to the first writer in line, or leaves it free.
     private func handOff() {
         let next = queue.withLock { queue -> Ticket? in
             if queue.head < queue.tickets.count { return queue.tickets[queue.head] }
             queue.combining = false
             return nil
         }
-        guard let next else { return }
-        if next.writes { startCombiner() } else { next.signal(.combine) }
+        next?.signal(.combine)
     }
 
-    /// Run by the lane's holder while writers are first in line: writes a batch of them from
-    /// the head of the queue (up to ``membersMax``, stopping at a drain), commits it, answers
-    /// them; then, unless the next batch already started during the commit, goes on with the
-    /// writers queued meanwhile.
+    /// Run by the lane's holder, first in line: writes the batch of writers from the head of
+    /// the queue (up to ``membersMax``, stopping at a drain), commits it, answers them.
     private func combine() async {
-        while true {
-            let batch = queue.withLock { queue -> [Ticket] in
-                var batch: [Ticket] = []
-                while queue.head < queue.tickets.count, batch.count < membersMax, queue.tickets[queue.head].writes {
-                    batch.append(queue.tickets[queue.head])
-                    queue.head += 1
-                }
-                queue.compact()
-                return batch
+        let batch = queue.withLock { queue -> [Ticket] in
+            var batch: [Ticket] = []
+            while queue.head < queue.tickets.count, batch.count < membersMax, queue.tickets[queue.head].writes {
+                batch.append(queue.tickets[queue.head])
+                queue.head += 1
             }
-            precondition(!batch.isEmpty, "a combiner runs only while writers are first in line")
-            var handedOff = false
-            let outcome: Result<[Int: any Error], any Error>
-            do {
-                outcome = try await database.withNewSession { session in
-                    for ticket in batch { await ticket.runBody(session) }
-                    if database.overlapsCommits {
-                        handOff()
-                        handedOff = true
-                    }
-                    return await commit(session).map { session.failedWriters() }
-                }
-            } catch {
-                outcome = .failure(database.translate(error))
-            }
-            writes.add(batch.count, ordering: .relaxed)
-            for (writer, ticket) in batch.enumerated() {
-                switch outcome {
-                case .failure(let error): ticket.fail?(error)
-                case .success(let failedWriters): if let error = failedWriters[writer] { ticket.fail?(database.translate(error)) }
-                }
-                ticket.signal(.done)
-            }
-            if handedOff || !continuesWithNextBatch() { return }
+            queue.compact()
+            return batch
         }
-    }
-
-    /// After a batch: true if writers are first in line (this combiner writes them next);
-    /// otherwise the lane goes to the drain in line, or becomes free.
-    private func continuesWithNextBatch() -> Bool {
-        let next = queue.withLock { queue -> Ticket? in
-            if queue.head < queue.tickets.count { return queue.tickets[queue.head] }
-            queue.combining = false
-            return nil
+        precondition(!batch.isEmpty, "the lane's holder is a writer first in line")
+        var handedOff = false
+        let outcome: Result<[Int: any Error], any Error>
+        do {
+            outcome = try await database.withNewSession { session in
+                for ticket in batch { await ticket.runBody(session) }
+                if database.overlapsCommits {
+                    handOff()
+                    handedOff = true
+                }
+                return await commit(session).map { session.failedWriters() }
+            }
+        } catch {
+            outcome = .failure(database.translate(error))
         }
-        guard let next else { return false }
-        if next.writes { return true }
-        next.signal(.combine)
-        return false
+        if !handedOff { handOff() }
+        writes.add(batch.count, ordering: .relaxed)
+        for (writer, ticket) in batch.enumerated() {
+            switch outcome {
+            case .failure(let error): ticket.fail?(error)
+            case .success(let failedWriters): if let error = failedWriters[writer] { ticket.fail?(database.translate(error)) }
+            }
+            ticket.signal(.done)
+        }
     }
 }
 

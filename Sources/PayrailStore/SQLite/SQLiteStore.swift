@@ -12,9 +12,9 @@ import SQLiteNIO
 /// commits for all of them with one fsync; nobody is answered before that commit. Reads use
 /// their own connections and never wait for writers.
 ///
-/// Statements run against cached prepared statements (``SQLiteHandle``): they work on the page
-/// cache and take microseconds. Reads run on the caller's thread; every write batch, with its
-/// COMMIT (the fsync), on the writer's thread of its own; opening on the store's thread pool.
+/// Statements run on the caller's thread against cached prepared statements (``SQLiteHandle``):
+/// they work on the page cache and take microseconds. The calls that wait for the disk, COMMIT
+/// (the fsync) and opening, run on the store's own thread pool, never on the caller's.
 public final class SQLiteStore: GroupCommittingStore {
     private let writer: SQLiteHandle
     private let lane: GroupCommitLane<SQLiteWriter>
@@ -29,10 +29,7 @@ public final class SQLiteStore: GroupCommittingStore {
     private let threadPool: NIOThreadPool
 
     private init(writer: SQLiteHandle, readers: [SQLiteHandle], threadPool: NIOThreadPool, batchMembersMax: Int) {
-        // The lane's batches, their statements and their COMMIT (the fsync) run on a thread of
-        // the store's own (see DedicatedThreadExecutor): never on the shared pool.
-        self.lane = GroupCommitLane(database: SQLiteWriter(connection: writer), membersMax: batchMembersMax,
-                                    executor: DedicatedThreadExecutor(name: "sqlite-writer"))
+        self.lane = GroupCommitLane(database: SQLiteWriter(connection: writer, threadPool: threadPool), membersMax: batchMembersMax)
         self.writer = writer
         self.readers = readers
         self.readerGates = readers.map { _ in AsyncGate() }
@@ -205,12 +202,13 @@ extension String {
 /// transaction on it, and the next batch begins only after the commit.
 struct SQLiteWriter: GroupCommitDatabase {
     let connection: SQLiteHandle
+    let threadPool: NIOThreadPool
 
     var overlapsCommits: Bool { false }
 
     func withNewSession<T: Sendable>(_ body: (SQLiteBatchSession) async throws -> T) async throws -> T {
         try connection.query("BEGIN IMMEDIATE")
-        return try await body(SQLiteBatchSession(connection: connection))
+        return try await body(SQLiteBatchSession(connection: connection, threadPool: threadPool))
     }
 
     func translate(_ error: any Error) -> any Error { SQLiteTransaction.translate(error) }
@@ -218,14 +216,16 @@ struct SQLiteWriter: GroupCommitDatabase {
 
 /// One group-commit batch on the writer connection. The writers' balance changes are kept here
 /// and applied once per account just before COMMIT (as on PostgreSQL): the merchant accounts
-/// that every payment credits are written once per batch, not once per payment. All of it,
-/// the commit with its fsync too, runs on the lane's own thread.
+/// that every payment credits are written once per batch, not once per payment. The commit
+/// (the fsync) runs on the store's thread pool; everything else on the lane holder's thread.
 final class SQLiteBatchSession: GroupCommitSession {
     let connection: SQLiteHandle
+    private let threadPool: NIOThreadPool
     let balances = BatchBalanceChanges()
 
-    init(connection: SQLiteHandle) {
+    init(connection: SQLiteHandle, threadPool: NIOThreadPool) {
         self.connection = connection
+        self.threadPool = threadPool
     }
 
     func memberTransaction() -> any StoreTransaction { SQLiteTransaction(connection: connection, batch: self) }
@@ -251,7 +251,8 @@ final class SQLiteBatchSession: GroupCommitSession {
             try connection.query(SQLiteTransaction.balanceUpsert,
                                  [.text(delta.account), .text(delta.currency), .integer(Int(delta.amountMinor)), .integer(delta.entryCount)])
         }
-        try connection.query("COMMIT")
+        let connection = connection
+        _ = try await threadPool.runIfActive { try connection.query("COMMIT") }
     }
 
     func rollback() async { _ = try? connection.query("ROLLBACK") }
