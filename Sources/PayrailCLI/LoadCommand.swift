@@ -28,7 +28,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Echo server (payrail echo) measured first, closed loop with the same workers and connections: the baseline.")
     var baselineTarget: String?
     @Option(help: "Seconds of the baseline run.") var baselineSeconds = 15
-    @Option(help: "Process to sample memory of, pid[:name] (repeatable).") var watchPid: [String] = []
+    @Option(help: "Process to sample memory and CPU of, pid[:name] (repeatable).") var watchPid: [String] = []
+    @Option(help: "Process to sample during the baseline instead (the echo server), pid[:name] (repeatable).")
+    var baselineWatchPid: [String] = []
     @Option(help: "Folder for report.txt, report.json and report.html.") var report = "load-report"
     @Flag(help: "Exit 1 if any operation failed or an idempotent retry returned another payment.") var requireZeroErrors = false
 
@@ -75,11 +77,8 @@ struct LoadCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: apiKeysFile, encoding: .utf8) else { throw ValidationError("cannot read \(apiKeysFile)") }
             keys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        let watched: [(pid: Int32, name: String)] = try watchPid.map { entry in
-            let parts = entry.split(separator: ":", maxSplits: 1)
-            guard let pid = Int32(parts[0]) else { throw ValidationError("--watch-pid takes pid[:name]") }
-            return (pid, parts.count == 2 ? String(parts[1]) : "pid \(pid)")
-        }
+        let watched = try Self.processes(watchPid, "--watch-pid")
+        let baselineWatched = try Self.processes(baselineWatchPid, "--baseline-watch-pid")
         let runID = "load-\(UnixClock.nowMs())"
         let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
@@ -97,6 +96,7 @@ struct LoadCommand: AsyncParsableCommand {
             echo.warmupSeconds = min(scenario.warmupSeconds, echo.durationSeconds / 3)
             FileHandle.standardError.write(Data("baseline: echo at \(baselineTarget), closed loop, \(echo.concurrency) in flight, \(echo.durationSeconds) s\n".utf8))
             var options = LoadRunner.Options(scenario: echo, apiKeys: [], runID: runID + "-echo")
+            options.watchedProcesses = baselineWatched
             options.progress = progress
             let result = try await LoadRunner(options).run()
             baseline = result.summaryAsBaseline()
@@ -119,6 +119,15 @@ struct LoadCommand: AsyncParsableCommand {
         print("\nreports: \(report)/report.txt, report.json, report.html")
         if requireZeroErrors && (result.failed > 0 || result.retriesMismatched > 0) {
             throw ExitCode(1)
+        }
+    }
+
+    /// `pid[:name]` entries of a repeatable option.
+    private static func processes(_ entries: [String], _ option: String) throws -> [(pid: Int32, name: String)] {
+        try entries.map { entry in
+            let parts = entry.split(separator: ":", maxSplits: 1)
+            guard let first = parts.first, let pid = Int32(first) else { throw ValidationError("\(option) takes pid[:name]") }
+            return (pid, parts.count == 2 ? String(parts[1]) : "pid \(pid)")
         }
     }
 }

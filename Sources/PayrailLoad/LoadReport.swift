@@ -37,6 +37,16 @@ public enum LoadReport {
             for row in result.memoryRows {
                 lines.append("  \(row.name) (pid \(row.pid)): \(mib(row.maxKiB)), \(mib(row.afterWarmupKiB)), \(mib(row.endKiB))")
             }
+            let cpuRows = result.memoryRows.compactMap { row in row.cpu.map { (row, $0) } }
+            if !cpuRows.isEmpty {
+                lines.append("CPU after warm-up: process, % of one core, ms per operation")
+                for (row, cpu) in cpuRows {
+                    lines.append("  \(row.name) (pid \(row.pid)): \(fixed(cpu.percentOfOneCore, 1)) %, \(fixed(cpu.msPerOperation, 3)) ms")
+                }
+                if let busy = result.machineBusyPercent {
+                    lines.append("  machine: \(fixed(busy, 1)) % busy (all CPUs, every process on it)")
+                }
+            }
         }
         return lines.joined(separator: "\n")
     }
@@ -59,6 +69,7 @@ public enum LoadReport {
             out.field("operations", result.completed)
             out.field("errors", result.failed)
             out.field("throughput_per_s", result.throughputPerSecond)
+            if let busy = result.machineBusyPercent { out.field("machine_busy_percent", busy) }
             if let baseline = result.baseline {
                 out.objectField("baseline") {
                     out.field("target", baseline.target)
@@ -124,6 +135,10 @@ public enum LoadReport {
                         out.field("rss_max_mib", Double(row.maxKiB) / 1024)
                         out.field("rss_after_warmup_mib", Double(row.afterWarmupKiB) / 1024)
                         out.field("rss_end_mib", Double(row.endKiB) / 1024)
+                        if let cpu = row.cpu {
+                            out.field("cpu_percent_of_one_core", cpu.percentOfOneCore)
+                            out.field("cpu_ms_per_operation", cpu.msPerOperation)
+                        }
                     }
                 }
             }
@@ -170,8 +185,10 @@ public enum LoadReport {
         }
         var memory = ""
         for row in result.memoryRows {
-            memory += "<tr><td>\(escape(row.name)) (pid \(row.pid))</td><td>\(mib(row.maxKiB))</td><td>\(mib(row.afterWarmupKiB))</td><td>\(mib(row.endKiB))</td></tr>\n"
+            let cpu = row.cpu.map { "<td>\(fixed($0.percentOfOneCore, 1)) %</td><td>\(fixed($0.msPerOperation, 3)) ms</td>" } ?? "<td></td><td></td>"
+            memory += "<tr><td>\(escape(row.name)) (pid \(row.pid))</td><td>\(mib(row.maxKiB))</td><td>\(mib(row.afterWarmupKiB))</td><td>\(mib(row.endKiB))</td>\(cpu)</tr>\n"
         }
+        let machineBusy = result.machineBusyPercent.map { "<p>The machine after warm-up: \(fixed($0, 1)) % busy (all CPUs, every process on it).</p>" } ?? ""
         let baseline = result.baseline.map { baseline in
             "<p>Baseline: echo on the same TLS stack (\(escape(baseline.target))): <b>\(fixed(baseline.throughputPerSecond, 0))/s</b>, "
                 + "p99 \(formatMs(baseline.p99Us)). This run: <b>\(fixed((result.ratioToBaseline ?? 0) * 100, 1)) %</b> of it.</p>"
@@ -195,10 +212,11 @@ public enum LoadReport {
             <h2>Errors by gRPC status and reason</h2>
             <table><tr><th>operation</th><th>status</th><th>reason</th><th>count</th></tr>
             \(errors.isEmpty ? "<tr><td colspan=4>none</td></tr>" : errors)</table>
-            <h2>Resident memory (MiB)</h2>
+            <h2>Resident memory (MiB) and CPU</h2>
             \(memoryChart.svg())
-            <table><tr><th>process</th><th>max</th><th>after warm-up</th><th>end</th></tr>
+            <table><tr><th>process</th><th>RSS max</th><th>RSS after warm-up</th><th>RSS at the end</th><th>CPU after warm-up (one core = 100 %)</th><th>CPU per operation</th></tr>
             \(memory)</table>
+            \(machineBusy)
             </body></html>
 
             """

@@ -9,7 +9,9 @@ public struct LoadResult: Sendable {
     /// From the end of the warm-up to the last answer.
     public let measuredSeconds: Double
     let state: LoadRecorder.State
-    let memory: [MemorySampler.Series]
+    let memory: [ProcessSampler.Series]
+    /// The whole machine's CPU time, sampled with the processes.
+    let machine: [ProcessSampler.MachineSample]
     /// The echo baseline measured in the same session, if any.
     public var baseline: BaselineSummary?
 
@@ -88,6 +90,13 @@ public struct LoadResult: Sendable {
         var maxKiB: Int
         var afterWarmupKiB: Int
         var endKiB: Int
+        /// After the warm-up: CPU time as a share of one core, and per completed operation.
+        var cpu: CPUUse?
+    }
+
+    struct CPUUse {
+        var percentOfOneCore: Double
+        var msPerOperation: Double
     }
 
     var memoryRows: [MemoryRow] {
@@ -95,8 +104,33 @@ public struct LoadResult: Sendable {
             guard let last = series.samples.last else { return nil }
             let afterWarmup = series.samples.first { $0.0 > scenario.warmupSeconds }?.1 ?? last.1
             return MemoryRow(name: series.name, pid: series.pid, maxKiB: series.samples.map(\.1).max() ?? 0,
-                             afterWarmupKiB: afterWarmup, endKiB: last.1)
+                             afterWarmupKiB: afterWarmup, endKiB: last.1, cpu: cpuUse(series.cpuTicks))
         }
+    }
+
+    /// The measured window of per-second samples: from the last one at or before the end of the
+    /// warm-up (the first one if none) to the last one.
+    private func measuredWindow<Sample>(_ samples: [Sample], second: (Sample) -> Int) -> (first: Sample, last: Sample)? {
+        guard let last = samples.last else { return nil }
+        let first = samples.last { second($0) <= scenario.warmupSeconds } ?? samples[0]
+        guard second(last) > second(first) else { return nil }
+        return (first, last)
+    }
+
+    /// A process's CPU over the measured window; operations in it estimated at the measured
+    /// throughput (the window is whole seconds of the same run).
+    func cpuUse(_ ticks: [(Int, Int)]) -> CPUUse? {
+        guard let (first, last) = measuredWindow(ticks, second: \.0) else { return nil }
+        let seconds = Double(last.0 - first.0)
+        let cpuSeconds = Double(last.1 - first.1) / Double(ProcessSampler.ticksPerSecond)
+        let operations = throughputPerSecond * seconds
+        return CPUUse(percentOfOneCore: 100 * cpuSeconds / seconds, msPerOperation: operations > 0 ? 1000 * cpuSeconds / operations : 0)
+    }
+
+    /// How busy the whole machine was over the measured window, as a share of all its CPUs.
+    var machineBusyPercent: Double? {
+        guard let (first, last) = measuredWindow(machine, second: \.second), last.totalTicks > first.totalTicks else { return nil }
+        return 100 * Double(last.busyTicks - first.busyTicks) / Double(last.totalTicks - first.totalTicks)
     }
 
     var timeline: [LoadRecorder.Interval] { state.timeline }

@@ -138,12 +138,32 @@ import ServiceLifecycle
             #expect(latency["all"] != nil && latency["create_auto_capture"] != nil)
             #expect((json["timeline"] as? [Any])?.count ?? 0 >= 2)
             #expect((json["memory"] as? [[String: Any]])?.contains { ($0["rss_max_mib"] as? Double ?? 0) > 1 } == true)
+            // This process ran the edge and the core of the cluster: it used CPU for every operation.
+            let test = try #require((json["memory"] as? [[String: Any]])?.first { $0["process"] as? String == "test" })
+            let cpuPerOperation = try #require(test["cpu_ms_per_operation"] as? Double, "CPU per operation reported: \(test)")
+            #expect(cpuPerOperation > 0 && cpuPerOperation < 10_000)
+            let busy = try #require(json["machine_busy_percent"] as? Double)
+            #expect(busy > 0 && busy <= 100)
             let series = try #require(json["memory_series"] as? [[String: Any]])
             #expect(series.contains { ($0["rss_mib_by_second"] as? [[Double]])?.count ?? 0 >= 2 }, "RSS sampled every second")
             let html = LoadReport.html(result)
             #expect(html.contains("<svg") && html.contains("polyline") && html.contains("create_auto_capture"))
             #expect(!html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""), "self-contained: no external resources")
         }
+    }
+
+    /// The CPU counters the report divides by operations: utime + stime of /proc/PID/stat
+    /// (fields counted after the name, which may hold spaces and parentheses), and the busy and
+    /// total ticks of /proc/stat's `cpu` line.
+    @Test func processAndMachineCPUCountersAreParsed() throws {
+        let stat = "4242 (payrail (load) x) S 1 4242 4242 0 -1 4194560 9005 0 0 0 1234 567 0 0 20 0 9 0 100 1000000 2000"
+        #expect(ProcessSampler.cpuTicks(statLine: stat) == 1234 + 567)
+        #expect(ProcessSampler.cpuTicks(statLine: "garbage") == nil)
+        let procStat = "cpu  100 5 50 800 40 3 2 7 0 0\ncpu0 50 2 25 400 20 1 1 3 0 0\nintr 1 2 3"
+        let machine = try #require(ProcessSampler.machineTicks(procStat: procStat))
+        #expect(machine.total == 100 + 5 + 50 + 800 + 40 + 3 + 2 + 7 && machine.busy == machine.total - 800 - 40)
+        let own = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8)
+        #expect(ProcessSampler.cpuTicks(statLine: own) != nil, "this process's own counters: \(own)")
     }
 
     @Test func scenarioFilesAreValidatedWithTheField() throws {
