@@ -31,13 +31,13 @@ public enum LoadReport {
             lines.append("errors by operation, gRPC status and reason:")
             for row in result.errorRows { lines.append("  \(row.operation) \(row.status) \(row.reason): \(row.count)") }
         }
-        if !result.memoryRows.isEmpty {
+        if !result.processRows.isEmpty {
             lines.append("")
             lines.append("resident memory (MiB): process, max, after warm-up, at the end")
-            for row in result.memoryRows {
+            for row in result.processRows {
                 lines.append("  \(row.name) (pid \(row.pid)): \(mib(row.maxKiB)), \(mib(row.afterWarmupKiB)), \(mib(row.endKiB))")
             }
-            let cpuRows = result.memoryRows.compactMap { row in row.cpu.map { (row, $0) } }
+            let cpuRows = result.processRows.compactMap { row in row.cpu.map { (row, $0) } }
             if !cpuRows.isEmpty {
                 lines.append("CPU after warm-up: process, % of one core, ms per operation")
                 for (row, cpu) in cpuRows {
@@ -128,7 +128,7 @@ public enum LoadReport {
                 }
             }
             out.array("memory") {
-                for row in result.memoryRows {
+                for row in result.processRows {
                     out.elementObject {
                         out.field("process", row.name)
                         out.field("pid", Int(row.pid))
@@ -184,7 +184,7 @@ public enum LoadReport {
             errors += "<tr><td>\(escape(row.operation))</td><td>\(escape(row.status))</td><td>\(escape(row.reason))</td><td>\(row.count)</td></tr>\n"
         }
         var memory = ""
-        for row in result.memoryRows {
+        for row in result.processRows {
             let cpu = row.cpu.map { "<td>\(fixed($0.percentOfOneCore, 1)) %</td><td>\(fixed($0.msPerOperation, 3)) ms</td>" } ?? "<td></td><td></td>"
             memory += "<tr><td>\(escape(row.name)) (pid \(row.pid))</td><td>\(mib(row.maxKiB))</td><td>\(mib(row.afterWarmupKiB))</td><td>\(mib(row.endKiB))</td>\(cpu)</tr>\n"
         }

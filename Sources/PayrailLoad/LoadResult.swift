@@ -84,7 +84,7 @@ public struct LoadResult: Sendable {
             .sorted { ($0.3, $0.0, $0.1) > ($1.3, $1.0, $1.1) }
     }
 
-    struct MemoryRow {
+    struct ProcessRow {
         var name: String
         var pid: Int32
         var maxKiB: Int
@@ -99,11 +99,11 @@ public struct LoadResult: Sendable {
         var msPerOperation: Double
     }
 
-    var memoryRows: [MemoryRow] {
+    var processRows: [ProcessRow] {
         memory.compactMap { series in
             guard let last = series.samples.last else { return nil }
             let afterWarmup = series.samples.first { $0.0 > scenario.warmupSeconds }?.1 ?? last.1
-            return MemoryRow(name: series.name, pid: series.pid, maxKiB: series.samples.map(\.1).max() ?? 0,
+            return ProcessRow(name: series.name, pid: series.pid, maxKiB: series.samples.map(\.1).max() ?? 0,
                              afterWarmupKiB: afterWarmup, endKiB: last.1, cpu: cpuUse(series.cpuTicks))
         }
     }
