@@ -143,7 +143,7 @@ public enum LoadReport {
                 }
             }
             out.array("memory_series") {
-                for series in result.memory {
+                for series in result.processes {
                     out.elementObject {
                         out.field("process", series.name)
                         out.array("rss_mib_by_second") {
@@ -171,7 +171,7 @@ public enum LoadReport {
                                          ("max", "#6b7280", timeline.map { (Double($0.second), Double($0.maxUs) / 1000) })])
         let colors = ["#7c3aed", "#0891b2", "#6b7280", "#ea580c"]
         let memoryChart = LineChart(title: "Resident memory (MiB)", unit: "", warmupSecond: warmup,
-                                    series: result.memory.enumerated().map { index, series in
+                                    series: result.processes.enumerated().map { index, series in
                                         (series.name, colors[index % colors.count], series.samples.map { (Double($0.0), Double($0.1) / 1024) })
                                     })
         var rows = ""
@@ -183,10 +183,10 @@ public enum LoadReport {
         for row in result.errorRows {
             errors += "<tr><td>\(escape(row.operation))</td><td>\(escape(row.status))</td><td>\(escape(row.reason))</td><td>\(row.count)</td></tr>\n"
         }
-        var memory = ""
+        var processRows = ""
         for row in result.processRows {
             let cpu = row.cpu.map { "<td>\(fixed($0.percentOfOneCore, 1)) %</td><td>\(fixed($0.msPerOperation, 3)) ms</td>" } ?? "<td></td><td></td>"
-            memory += "<tr><td>\(escape(row.name)) (pid \(row.pid))</td><td>\(mib(row.maxKiB))</td><td>\(mib(row.afterWarmupKiB))</td><td>\(mib(row.endKiB))</td>\(cpu)</tr>\n"
+            processRows += "<tr><td>\(escape(row.name)) (pid \(row.pid))</td><td>\(mib(row.maxKiB))</td><td>\(mib(row.afterWarmupKiB))</td><td>\(mib(row.endKiB))</td>\(cpu)</tr>\n"
         }
         let machineBusy = result.machineBusyPercent.map { "<p>The machine after warm-up: \(fixed($0, 1)) % busy (all CPUs, every process on it).</p>" } ?? ""
         let baseline = result.baseline.map { baseline in
@@ -215,7 +215,7 @@ public enum LoadReport {
             <h2>Resident memory (MiB) and CPU</h2>
             \(memoryChart.svg())
             <table><tr><th>process</th><th>RSS max</th><th>RSS after warm-up</th><th>RSS at the end</th><th>CPU after warm-up (one core = 100 %)</th><th>CPU per operation</th></tr>
-            \(memory)</table>
+            \(processRows)</table>
             \(machineBusy)
             </body></html>
 

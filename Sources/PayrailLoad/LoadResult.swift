@@ -9,7 +9,8 @@ public struct LoadResult: Sendable {
     /// From the end of the warm-up to the last answer.
     public let measuredSeconds: Double
     let state: LoadRecorder.State
-    let memory: [ProcessSampler.Series]
+    /// Each watched process's memory and CPU, second by second.
+    let processes: [ProcessSampler.Series]
     /// The whole machine's CPU time, sampled with the processes.
     let machine: [ProcessSampler.MachineSample]
     /// The echo baseline measured in the same session, if any.
@@ -100,7 +101,7 @@ public struct LoadResult: Sendable {
     }
 
     var processRows: [ProcessRow] {
-        memory.compactMap { series in
+        processes.compactMap { series in
             guard let last = series.samples.last else { return nil }
             let afterWarmup = series.samples.first { $0.0 > scenario.warmupSeconds }?.1 ?? last.1
             return ProcessRow(name: series.name, pid: series.pid, maxKiB: series.samples.map(\.1).max() ?? 0,

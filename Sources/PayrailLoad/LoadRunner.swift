@@ -64,7 +64,7 @@ public final class LoadRunner: Sendable {
             guard !targets.isEmpty else { throw LoadScenarioError.invalid("region_map", "the region map lists no live edge") }
         }
         let connections = try LoadConnections(targets: targets, count: scenario.connections, caPath: caPath)
-        let memory = ProcessSampler(processes: options.watchedProcesses)
+        let sampler = ProcessSampler(processes: options.watchedProcesses)
         let clock = ContinuousClock()
         let start = clock.now + .milliseconds(200)
         let end = start + .seconds(scenario.durationSeconds)
@@ -78,7 +78,7 @@ public final class LoadRunner: Sendable {
                 try? await Task.sleep(until: start + .seconds(second), clock: clock)
                 if Task.isCancelled { break }
                 let sample = recorder.closeInterval(second: second)
-                memory.sample(second: second)
+                sampler.sample(second: second)
                 options.progress(Self.progressLine(sample, total: scenario.durationSeconds, warmup: second <= scenario.warmupSeconds))
             }
         }
@@ -119,7 +119,7 @@ public final class LoadRunner: Sendable {
         let measuredSeconds = Double((finishedAt - warmupEnd).components.seconds)
             + Double((finishedAt - warmupEnd).components.attoseconds) / 1e18
         return LoadResult(scenario: scenario, targets: targets, startedAtMs: startedAtMs, measuredSeconds: max(0.001, measuredSeconds),
-                          state: state, memory: memory.series, machine: memory.machine)
+                          state: state, processes: sampler.series, machine: sampler.machine)
     }
 
     static func progressLine(_ sample: LoadRecorder.Interval, total: Int, warmup: Bool) -> String {
