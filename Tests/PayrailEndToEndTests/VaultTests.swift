@@ -87,7 +87,11 @@ import Testing
             }
             let rewrapper = VaultRewrapper(store: cluster.vaultStore, vault: vault)
             let moved = try await rewrapper.runToCompletion()
-            #expect(moved + cluster.core.vaultRewrapper.rewrapped >= 5, "this rewrapper or the core's moved them")
+            // The core's rewrapper runs concurrently: a card it wrote may be counted only once its
+            // conditional update returns, just after this rewrapper found the version moved.
+            let counted = await eventually(timeout: .seconds(5)) { moved + cluster.core.vaultRewrapper.rewrapped >= 5 }
+            #expect(counted, "this rewrapper or the core's moved them")
+            #expect(moved + cluster.core.vaultRewrapper.rewrapped == 5, "each card moved once")
             for token in tokens {
                 let record = try #require(try await cluster.vaultStore.card(token: token))
                 let last4 = try vault.reveal(record).last4
