@@ -118,8 +118,7 @@ struct LedgerBench: AsyncParsableCommand {
                         let start = ContinuousClock.now
                         do {
                             try await post(posting)
-                            let elapsed = ContinuousClock.now - start
-                            latencies.append(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                            latencies.append((ContinuousClock.now - start).wholeMicroseconds)
                         } catch {
                             failures += 1
                         }

@@ -1,5 +1,6 @@
 import GRPCCore
 import PayrailCluster
+import PayrailDomain
 import PayrailProtos
 import PayrailRuntime
 import PayrailSimulators
@@ -73,8 +74,7 @@ struct DemoLoad {
     private func timed<T>(_ summary: SummaryBox, _ body: () async throws -> T) async throws -> T {
         let start = ContinuousClock.now
         let result = try await body()
-        let elapsed = ContinuousClock.now - start
-        let us = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        let us = (ContinuousClock.now - start).wholeMicroseconds
         summary.withLock { $0.latenciesUs.append(us) }
         return result
     }

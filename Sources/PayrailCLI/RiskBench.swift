@@ -43,8 +43,7 @@ struct RiskBench: AsyncParsableCommand {
             let started = clock.now
             let decision = try await risk.assess(merchantID: "acct_\(index % 50)", livemode: true, amount: amount, card: card,
                                                  context: context, nowMs: now)
-            let elapsed = clock.now - started
-            latencies[index] = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            latencies[index] = (clock.now - started).wholeNanoseconds
             if decision.action == .block { blocked += 1 }
         }
         try await store.close()

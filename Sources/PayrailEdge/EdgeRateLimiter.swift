@@ -62,7 +62,7 @@ public final class EdgeRateLimiter: Sendable {
 
     public static let monotonicNs: @Sendable () -> Int64 = {
         let origin = ContinuousClock.Instant.now
-        return { let elapsed = ContinuousClock.now - origin; return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000 }
+        return { (ContinuousClock.now - origin).wholeNanoseconds }
     }()
 
     /// Admits one request of `merchantID` with `apiKeyID`, or throws `rate_limited`

@@ -1,4 +1,5 @@
 import Metrics
+import PayrailDomain
 import Synchronization
 
 /// Requests by method and gRPC status, and their latency, for the edge's `/metrics`. The
@@ -13,8 +14,7 @@ final class EdgeRequestMetrics: Sendable {
     private let handles = Mutex(Handles())
 
     func record(method: String, code: String, since started: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - started
-        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        let nanoseconds = (ContinuousClock.now - started).wholeNanoseconds
         let (counter, timer) = handles.withLock { handles -> (Counter, Timer) in
             let key = method + "|" + code
             let counter = handles.counters[key] ?? {

@@ -1,4 +1,5 @@
 import Foundation
+import PayrailDomain
 import GRPCCore
 import PayrailProtos
 import PayrailRuntime
@@ -229,8 +230,7 @@ public final class LoadRunner: Sendable {
     }
 
     static func microseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        UInt64(max(0, duration.wholeMicroseconds))
     }
 }
 

@@ -118,6 +118,7 @@ import Testing
             #expect(count == 180)
             let statistics = try #require(store as? any GroupCommittingStore).groupCommitStatistics
             #expect(statistics.writes == 200 && statistics.commits < statistics.writes, "no batching: \(statistics)")
+            #expect(statistics.bodyNanoseconds > 0 && statistics.commitNanoseconds > 0, "the lanes' busy time is counted: \(statistics)")
             print("\(kind) group commit: \(statistics)")
             let balances = try await store.read { try await $0.accountBalances(keyPrefix: "merchant:acct_1:") }
             #expect(balances["merchant:acct_1:test:available:USD"] == -500 * 180)

@@ -1,3 +1,4 @@
+import PayrailDomain
 import Synchronization
 
 /// A database transaction that several writers share, seen by ``GroupCommitLane``.
@@ -67,6 +68,9 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
     let membersMax: Int
     private let commits = Atomic<Int>(0)
     private let writes = Atomic<Int>(0)
+    /// Nanoseconds a holder spent writing bodies, and committing, summed over batches.
+    private let bodyNanoseconds = Atomic<Int>(0)
+    private let commitNanoseconds = Atomic<Int>(0)
 
     init(database: Database, membersMax: Int) {
         precondition(membersMax >= 1, "a batch holds at least one writer")
@@ -76,7 +80,9 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
 
     /// Transactions committed and writers served so far: their ratio is the group-commit gain.
     var statistics: GroupCommitStatistics {
-        GroupCommitStatistics(commits: commits.load(ordering: .relaxed), writes: writes.load(ordering: .relaxed))
+        GroupCommitStatistics(commits: commits.load(ordering: .relaxed), writes: writes.load(ordering: .relaxed),
+                              bodyNanoseconds: bodyNanoseconds.load(ordering: .relaxed),
+                              commitNanoseconds: commitNanoseconds.load(ordering: .relaxed))
     }
 
     func write<T: Sendable>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
@@ -163,11 +169,15 @@ final class GroupCommitLane<Database: GroupCommitDatabase>: Sendable {
         let outcome: Result<[Int: any Error], any Error>
         do {
             outcome = try await database.withNewSession { session in
+                let started = ContinuousClock.now
                 for ticket in batch { await ticket.runBody(session) }
+                let written = ContinuousClock.now
+                bodyNanoseconds.add(Int((written - started).wholeNanoseconds), ordering: .relaxed)
                 if database.overlapsCommits {
                     handOff()
                     handedOff = true
                 }
+                defer { commitNanoseconds.add(Int((ContinuousClock.now - written).wholeNanoseconds), ordering: .relaxed) }
                 return await commit(session).map { session.failedWriters() }
             }
         } catch {
@@ -262,14 +272,30 @@ extension GroupCommitLane {
     }
 }
 
-/// How well group commit is batching: `writes / commits` writers per transaction.
+/// How well group commit is batching: `writes / commits` writers per transaction; and how long
+/// the lanes' holders spent running the writers' bodies and committing (where a single-writer
+/// database's lane is its serial section: their sum over the wall time is how busy it was).
 public struct GroupCommitStatistics: Sendable, CustomStringConvertible {
     public var commits: Int
     public var writes: Int
+    public var bodyNanoseconds: Int
+    public var commitNanoseconds: Int
 
-    public var description: String { "\(writes) writes in \(commits) commits" }
+    public init(commits: Int, writes: Int, bodyNanoseconds: Int = 0, commitNanoseconds: Int = 0) {
+        self.commits = commits
+        self.writes = writes
+        self.bodyNanoseconds = bodyNanoseconds
+        self.commitNanoseconds = commitNanoseconds
+    }
 
-    static func + (lhs: Self, rhs: Self) -> Self { Self(commits: lhs.commits + rhs.commits, writes: lhs.writes + rhs.writes) }
+    public var description: String {
+        "\(writes) writes in \(commits) commits; bodies \(bodyNanoseconds / 1_000_000) ms, commits \(commitNanoseconds / 1_000_000) ms"
+    }
+
+    static func + (lhs: Self, rhs: Self) -> Self {
+        Self(commits: lhs.commits + rhs.commits, writes: lhs.writes + rhs.writes,
+             bodyNanoseconds: lhs.bodyNanoseconds + rhs.bodyNanoseconds, commitNanoseconds: lhs.commitNanoseconds + rhs.commitNanoseconds)
+    }
 }
 
 /// A store whose writes are group-committed.
