@@ -53,6 +53,7 @@ public protocol StoreTransaction {
     /// Payments of every merchant in `status` last changed before `updatedBeforeMs` that no
     /// processor has acknowledged yet (no processor reference: a bank debit waiting for its bank
     /// is not among them), least recently changed first: the reconciliation job's work list.
+    /// `status` is one of ``PaymentStatus/inFlight`` (the stores index only those).
     func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment]
 
     /// Takes the per-payment operation lock for `owner` until `untilMs`: true if it was free,

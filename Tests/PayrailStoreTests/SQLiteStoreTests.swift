@@ -1,6 +1,7 @@
 import Foundation
 import PayrailDomain
 import PayrailStore
+import SQLiteNIO
 import Testing
 
 /// What is particular to the embedded store's connection handling.
@@ -46,6 +47,42 @@ import Testing
         try await store.read { try await $0.forEachLedgerTransaction { _ in stored += 1 } }
         #expect(stored == commits)
         try await store.close()
+    }
+
+    /// The partial indexes (payments in flight; cards saved for a customer) serve the queries
+    /// that need them: SQLite uses a partial index only when the query's terms imply its
+    /// condition, so a query rewritten without them would scan the table.
+    @Test func theReconciliationAndErasureQueriesUseTheirPartialIndexes() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-plan-\(UUID().uuidString).sqlite").path
+        defer {
+            for file in [path, SQLiteStore.vaultPath(for: path)] {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+            }
+        }
+        let store = try await SQLiteStore.open(path: path)
+        try await store.close()
+        let connection = try await SQLiteConnection.open(storage: .file(path: path))
+        func plan(_ sql: String, _ binds: [SQLiteData] = []) async throws -> String {
+            do {
+                return try await connection.query("EXPLAIN QUERY PLAN " + sql, binds).compactMap { $0.column("detail")?.string }.joined(separator: "; ")
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
+        _ = try await plan("SELECT 1") // the connection works before the vault is attached
+        _ = try await connection.query("ATTACH DATABASE ? AS vault", [.text(SQLiteStore.vaultPath(for: path))])
+        let sweep = try await plan("""
+            SELECT * FROM payments WHERE status = ? AND status IN ('processing', 'requires_action')
+            AND updated_at_ms < ? AND processor_reference IS NULL ORDER BY updated_at_ms, id LIMIT ?
+            """, [.text("processing"), .integer(5), .integer(10)])
+        #expect(sweep.contains("payments_in_flight"), "\(sweep)")
+        let erase = try await plan("""
+            UPDATE vault.cards SET wrapped_data_key = X'', erased_at_ms = ?
+            WHERE merchant_id = ? AND customer_ref = ? AND erased_at_ms IS NULL RETURNING token
+            """, [.integer(1), .text("acct_1"), .text("cus_1")])
+        #expect(erase.contains("cards_by_customer"), "\(erase)")
+        try await connection.close()
     }
 }
 

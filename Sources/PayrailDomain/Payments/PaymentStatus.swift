@@ -16,6 +16,10 @@ public enum PaymentStatus: String, Hashable, Sendable, CaseIterable {
     case failed
 
     public var isTerminal: Bool { self == .canceled || self == .failed }
+
+    /// Waiting on someone else (the processor, the cardholder's challenge): the statuses the
+    /// reconciliation job sweeps once they have waited too long, and the stores index for it.
+    public static let inFlight: Set<PaymentStatus> = [.processing, .requiresAction]
 }
 
 /// When the funds of an authorized payment are captured.

@@ -597,5 +597,12 @@ enum PostgresSchema {
         END
         $$;
         """,
+        // 23: the reconciliation job's index holds only the payments it can be asked for (in
+        // flight: processing, requires_action): a payment enters it at its claim and leaves it
+        // when it finishes, instead of staying in an index as large as the table for good.
+        """
+        DROP INDEX IF EXISTS payments_by_status_updated;
+        CREATE INDEX payments_in_flight ON payments (status, updated_at_ms) WHERE status IN ('processing', 'requires_action');
+        """,
     ]
 }

@@ -288,8 +288,11 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment] {
+        precondition(PaymentStatus.inFlight.contains(status), "the reconciliation list is of payments in flight")
+        // The repeated status term is the partial index's condition, which lets the planner use it.
         let rows = try await run("""
-            SELECT * FROM payments WHERE status = \(status.rawValue) AND updated_at_ms < \(updatedBeforeMs) AND processor_reference IS NULL
+            SELECT * FROM payments WHERE status = \(status.rawValue) AND status IN ('processing', 'requires_action')
+            AND updated_at_ms < \(updatedBeforeMs) AND processor_reference IS NULL
             ORDER BY updated_at_ms, id LIMIT \(limit)
             """)
         var payments: [Payment] = []

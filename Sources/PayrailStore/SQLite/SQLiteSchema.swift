@@ -431,6 +431,14 @@ enum SQLiteSchema {
         """
         DROP INDEX IF EXISTS ledger_entries_by_account;
         """,
+        // 19: the reconciliation job's index holds only the payments it can be asked for (in
+        // flight: processing, requires_action): a payment enters it at its claim and leaves it
+        // when it finishes, instead of every payment staying in it for good with two entry
+        // changes per payment in an index as large as the table. ~2 fewer WAL pages per commit.
+        """
+        DROP INDEX IF EXISTS payments_by_status_updated;
+        CREATE INDEX payments_in_flight ON payments (status, updated_at_ms) WHERE status IN ('processing', 'requires_action');
+        """,
     ]
 
     /// The vault's own database file (attached as `vault`).
@@ -467,6 +475,13 @@ enum SQLiteSchema {
             BEGIN SELECT RAISE(ABORT, 'vault access_log is append-only'); END;
         CREATE TRIGGER vault.access_log_append_only_delete BEFORE DELETE ON access_log
             BEGIN SELECT RAISE(ABORT, 'vault access_log is append-only'); END;
+        """,
+        // 2: only cards saved for a customer are found by customer (to erase them); a card
+        // vaulted for one payment has none and needs no entry. At 64 payments in flight this
+        // index was ~45 % of the vault's WAL pages per commit.
+        """
+        DROP INDEX IF EXISTS vault.cards_by_customer;
+        CREATE INDEX vault.cards_by_customer ON cards (merchant_id, customer_ref) WHERE customer_ref IS NOT NULL;
         """,
     ]
 }

@@ -245,8 +245,13 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func payments(status: PaymentStatus, updatedBeforeMs: Int64, limit: Int) async throws -> [Payment] {
+        precondition(PaymentStatus.inFlight.contains(status), "the reconciliation list is of payments in flight")
         var payments: [Payment] = []
-        for row in try run("SELECT * FROM payments WHERE status = ? AND updated_at_ms < ? AND processor_reference IS NULL ORDER BY updated_at_ms, id LIMIT ?",
+        // The repeated status term is the partial index's condition, which lets SQLite use it.
+        for row in try run("""
+            SELECT * FROM payments WHERE status = ? AND status IN ('processing', 'requires_action')
+            AND updated_at_ms < ? AND processor_reference IS NULL ORDER BY updated_at_ms, id LIMIT ?
+            """,
                                  [.text(status.rawValue), .integer(Int(updatedBeforeMs)), .integer(limit)]) {
             payments.append(try await decodePayment(row))
         }
