@@ -28,7 +28,7 @@ final class CoreCallPipe: Service, Sendable {
 
     private struct State {
         /// Where calls are written; nil while no stream is ready.
-        var outbound: AsyncStream<Call>.Continuation?
+        var outbound: BatchingOutbox<Call>?
         var waiting: [UInt64: Waiter] = [:]
         var stopping = false
     }
@@ -116,11 +116,12 @@ final class CoreCallPipe: Service, Sendable {
     private func keepStreamOpen() async {
         var backoff = Duration.milliseconds(50)
         while !Task.isCancelled, !state.withLock({ $0.stopping }) {
-            let (calls, outbound) = AsyncStream.makeStream(of: Call.self)
+            let outbound = BatchingOutbox<Call>()
             let becameReady = Atomic<Bool>(false)
             do {
                 try await client.paymentCalls(requestProducer: { writer in
-                    for await call in calls { try await writer.write(call) }
+                    // Every call queued since the last write goes out in one write and flush.
+                    while let calls = await outbound.next() { try await writer.write(contentsOf: calls) }
                 }, onResponse: { response in
                     for try await answer in response.messages {
                         if answer.id == 0 {
@@ -151,7 +152,7 @@ final class CoreCallPipe: Service, Sendable {
         }
     }
 
-    private func ready(_ outbound: AsyncStream<Call>.Continuation) {
+    private func ready(_ outbound: BatchingOutbox<Call>) {
         let stopping = state.withLock { state in
             if !state.stopping { state.outbound = outbound }
             return state.stopping
@@ -165,7 +166,7 @@ final class CoreCallPipe: Service, Sendable {
 
     /// The stream ended: nothing more is sent on it, and its unanswered calls fail as a broken
     /// unary call would.
-    private func failWaiting(_ outbound: AsyncStream<Call>.Continuation) {
+    private func failWaiting(_ outbound: BatchingOutbox<Call>) {
         outbound.finish()
         let waiting = state.withLock { state in
             state.outbound = nil

@@ -14,16 +14,17 @@ import Synchronization
 extension CoreGRPCService {
     public func paymentCalls(request: RPCAsyncSequence<Payrail_Internal_V1_PipedCall, any Error>,
                              response: RPCWriter<Payrail_Internal_V1_PipedResult>, context: ServerContext) async throws {
-        let (results, sink) = AsyncStream.makeStream(of: Payrail_Internal_V1_PipedResult.self)
+        let sink = BatchingOutbox<Payrail_Internal_V1_PipedResult>()
         let inFlight = InFlightCounter()
         await withDiscardingTaskGroup { group in
-            // One writer per stream; if the stream breaks, the calls still running finish
-            // (their outcomes are durable) and their answers are dropped.
+            // One writer per stream, writing every answer ready since its last write at once;
+            // if the stream breaks, the calls still running finish (their outcomes are
+            // durable) and their answers are dropped.
             group.addTask {
                 do {
-                    for await result in results { try await response.write(result) }
+                    while let results = await sink.next() { try await response.write(contentsOf: results) }
                 } catch {
-                    for await _ in results {}
+                    while await sink.next() != nil {}
                 }
             }
             sink.yield(Payrail_Internal_V1_PipedResult())  // id 0: ready
