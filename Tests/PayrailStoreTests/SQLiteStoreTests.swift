@@ -10,12 +10,8 @@ import Testing
     /// now and then, so its file stays near the automatic checkpoint's size. (Checkpoints taken
     /// only beside a busy writer never let it restart: it grew to gigabytes under load.)
     @Test func theWALStaysBoundedUnderContinuousWritesAndReads() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-wal-\(UUID().uuidString).sqlite").path
-        defer {
-            for file in [path, SQLiteStore.vaultPath(for: path)] {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
-            }
-        }
+        let path = StoreFixture.temporarySQLitePath("wal")
+        defer { StoreFixture.removeSQLiteFiles(at: path) }
         let store = try await SQLiteStore.open(path: path)
         let merchant = LedgerAccount.merchantAvailable("acct_wal", livemode: false, .usd)
         let processor = LedgerAccount.processorReceivable("cardsim", livemode: false, .usd)
@@ -53,12 +49,8 @@ import Testing
     /// that need them: SQLite uses a partial index only when the query's terms imply its
     /// condition, so a query rewritten without them would scan the table.
     @Test func theReconciliationAndErasureQueriesUseTheirPartialIndexes() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-plan-\(UUID().uuidString).sqlite").path
-        defer {
-            for file in [path, SQLiteStore.vaultPath(for: path)] {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
-            }
-        }
+        let path = StoreFixture.temporarySQLitePath("plan")
+        defer { StoreFixture.removeSQLiteFiles(at: path) }
         let store = try await SQLiteStore.open(path: path)
         try await store.close()
         let connection = try await SQLiteConnection.open(storage: .file(path: path))

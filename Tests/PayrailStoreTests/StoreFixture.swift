@@ -38,10 +38,22 @@ struct StoreFixture {
         try await fixture.cleanUp()
     }
 
+    /// A fresh path for a SQLite store in the temporary folder.
+    static func temporarySQLitePath(_ label: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("payrail-\(label)-\(UUID().uuidString).sqlite").path
+    }
+
+    /// Removes a SQLite store's files: the database and the vault's, with their WAL and index.
+    static func removeSQLiteFiles(at path: String) {
+        for file in [path, SQLiteStore.vaultPath(for: path)] {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+        }
+    }
+
     static func make(_ kind: StoreKind) async throws -> StoreFixture {
         switch kind {
         case .sqlite:
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("payrail-store-\(UUID().uuidString).sqlite").path
+            let path = temporarySQLitePath("store")
             let store = try await SQLiteStore.open(path: path)
             return StoreFixture(store: store, raw: { sql in
                 let connection = try await SQLiteConnection.open(storage: .file(path: path))
@@ -54,9 +66,7 @@ struct StoreFixture {
                 try await connection.close()
             }, cleanUp: {
                 try await store.close()
-                for file in [path, SQLiteStore.vaultPath(for: path)] {
-                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
-                }
+                removeSQLiteFiles(at: path)
             })
         case .postgres:
             let (location, drop) = try await newPostgresDatabase()
