@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
 import Logging
 import PayrailLoad
 import PayrailRuntime
@@ -139,11 +141,23 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "Folder holding the dev certificates (tls/).") var dataDir = ".payrail"
     @Option(help: "Listen port (TLS).") var port = 50071
     @Option(help: "Listen address.") var host = "127.0.0.1"
+    @Flag(help: """
+        Serve the null core instead: the core's mutual-TLS internal API answering CreatePayment at once with no \
+        logic or store, for an edge to forward to (measures the machinery's ceiling; never a product).
+        """)
+    var nullCore = false
 
     func run() async throws {
         let pki = try DevPKI(directory: dataDir + "/tls").ensure()
-        let server = EchoServer.make(host: host, port: port, certificatePath: pki.certificatePath(.edge), keyPath: pki.privateKeyPath(.edge))
-        print("echo listening on \(host):\(port) (TLS, CA \(pki.caCertificatePath))")
+        let server: GRPCServer<HTTP2ServerTransport.Posix>
+        if nullCore {
+            server = NullCoreServer.make(host: host, port: port, certificatePath: pki.certificatePath(.core),
+                                         keyPath: pki.privateKeyPath(.core), caPath: pki.caCertificatePath)
+            print("null core listening on \(host):\(port) (mutual TLS, CA \(pki.caCertificatePath))")
+        } else {
+            server = EchoServer.make(host: host, port: port, certificatePath: pki.certificatePath(.edge), keyPath: pki.privateKeyPath(.edge))
+            print("echo listening on \(host):\(port) (TLS, CA \(pki.caCertificatePath))")
+        }
         fflush(nil)
         let group = ServiceGroup(configuration: .init(services: [.init(service: GRPCServerService(server: server))],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "payrail.echo")))
