@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRPCCore
 import PayrailCluster
@@ -59,6 +60,12 @@ import Testing
         #expect(one.fingerprint(of: pan) == again.fingerprint(of: pan))
         #expect(one.fingerprint(of: pan) != one.fingerprint(of: try CardNumber("5555555555554444")))
         #expect(one.fingerprint(of: pan) != other.fingerprint(of: pan), "keyed: another platform key, another fingerprint")
+        // The stored format: the first 16 bytes of HMAC-SHA256(fingerprint key, PAN digits) in
+        // lowercase hex. Fingerprints already stored must keep matching new ones.
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("4242424242424242".utf8),
+                                                  using: try FileKeyring(path: directory + "/keyring").fingerprintKey)
+        #expect(one.fingerprint(of: pan) == mac.prefix(16).map { String(format: "%02x", $0) }.joined())
+        #expect(one.fingerprint(ofAccount: "ach:110000000:000123456789").utf8.count == 32)
     }
 
     /// Rotation: new cards under the new KEK at once, old ones still open, the rewrap moves
