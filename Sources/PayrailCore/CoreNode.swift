@@ -109,7 +109,7 @@ public struct CoreNode: Sendable {
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: TransportSecurityFactory.internalServer(
                 certificatePath: configuration.certificatePath, keyPath: configuration.keyPath, caPath: configuration.caPath),
-            config: CoreNode.transportConfig())
+            config: ListenerConfig.internalServer())
         server = GRPCServer(transport: transport, services: [
             CoreGRPCService(payments: payments, apiKeys: apiKeys, webhookEndpoints: webhookEndpoints, disputes: disputes, payouts: payouts,
                             subscriptions: subscriptions, pipedCallsInFlightMax: configuration.pipedCallsInFlightMax, now: now, logger: logger),
@@ -146,13 +146,6 @@ public struct CoreNode: Sendable {
         network.requestLossPerMille = spec.network.requestLossPerMille
         network.responseLossPerMille = spec.network.responseLossPerMille
         return CardNetworkSimulator(name: spec.name, configuration: network, seed: UInt64.random(in: 1...UInt64.max))
-    }
-
-    private static func transportConfig() -> HTTP2ServerTransport.Posix.Config {
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.http2.maxConcurrentStreams = 4096
-        config.rpc.maxRequestPayloadSize = RequestLimits.messageBytesMax * 2
-        return config
     }
 
     /// Work before serving: rebuilds the fraud check's velocity counters from the last 24 hours

@@ -173,11 +173,8 @@ public struct EdgeNode: Sendable {
     public var acceptedConnections: Int { connections.acceptedTotal }
 
     private static func serverConfig(connections: EdgeConnections) -> HTTP2ServerTransport.Posix.Config {
-        var config = HTTP2ServerTransport.Posix.Config.defaults
+        var config = ListenerConfig.publicServer()
         config.channelDebuggingCallbacks.onAcceptTCPConnection = { connections.accepted($0) }
-        config.http2.maxConcurrentStreams = 1024
-        // Hard cap; requests above `RequestLimits.messageBytesMax` get a typed error from the deserializer.
-        config.rpc.maxRequestPayloadSize = 1 << 20
         return config
     }
 

@@ -20,13 +20,10 @@ public enum EchoServer {
     /// A server for `EchoService` with the edge's TLS and HTTP/2 settings; run it with
     /// `GRPCServerService` (or `serve()`).
     public static func make(host: String, port: Int, certificatePath: String, keyPath: String) -> GRPCServer<HTTP2ServerTransport.Posix> {
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.http2.maxConcurrentStreams = 1024
-        config.rpc.maxRequestPayloadSize = 1 << 20
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: host, port: port),
             transportSecurity: TransportSecurityFactory.publicServer(certificatePath: certificatePath, keyPath: keyPath),
-            config: config)
+            config: ListenerConfig.publicServer())
         return GRPCServer(transport: transport, services: [EchoService()])
     }
 }

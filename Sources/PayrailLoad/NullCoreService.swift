@@ -17,6 +17,8 @@ import Synchronization
 /// (the edge's traffic watcher retries them and the edge serves meanwhile).
 public final class NullCoreService: RegistrableRPCService, Sendable {
     public static let merchantID = "mch_nullcore"
+    /// A card fingerprint's length (32 hex digits), made once rather than per answer.
+    private static let fingerprint = String(repeating: "f", count: 32)
     private let sequence = Atomic<UInt64>(0)
 
     public init() {}
@@ -89,7 +91,7 @@ public final class NullCoreService: RegistrableRPCService, Sendable {
         card.last4 = String(request.card.number.suffix(4))
         card.expMonth = request.card.expMonth
         card.expYear = request.card.expYear
-        card.fingerprint = String(repeating: "f", count: 64)
+        card.fingerprint = Self.fingerprint
         card.country = "US"
         payment.card = card
         payment.paymentMethod.type = "card"
@@ -106,13 +108,10 @@ public enum NullCoreServer {
     /// The null core on the core's mutual-TLS listener configuration.
     public static func make(host: String, port: Int, certificatePath: String, keyPath: String, caPath: String)
         -> GRPCServer<HTTP2ServerTransport.Posix> {
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.http2.maxConcurrentStreams = 4096
-        config.rpc.maxRequestPayloadSize = 1 << 20
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: host, port: port),
             transportSecurity: TransportSecurityFactory.internalServer(certificatePath: certificatePath, keyPath: keyPath, caPath: caPath),
-            config: config)
+            config: ListenerConfig.internalServer())
         return GRPCServer(transport: transport, services: [NullCoreService()])
     }
 }
